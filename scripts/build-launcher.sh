@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Compiles the session launcher (src/session/launcher.c) into dist/teamssh-launch.
+# Sessions cannot start without it, so a missing compiler is a build failure, not a warning.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+src="$root/src/session/launcher.c"
+out="$root/dist/teamssh-launch"
+cc="${CC:-cc}"
+
+if ! command -v "$cc" >/dev/null 2>&1; then
+  echo "build-launcher: C compiler '$cc' not found; install one (Debian: apt-get install gcc) or set CC" >&2
+  exit 1
+fi
+
+mkdir -p "$root/dist"
+# Build to a temporary name and rename, so a failed build never leaves a half-written launcher.
+"$cc" -O2 -Wall -Wextra -Werror -o "$out.tmp" "$src"
+chmod 0755 "$out.tmp"
+mv -f "$out.tmp" "$out"
+echo "build-launcher: built $out"

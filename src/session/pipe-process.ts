@@ -1,0 +1,101 @@
+import { spawn } from 'node:child_process';
+import { buildLaunchCommand } from './launch-args.js';
+import { terminateSession } from './process-tree.js';
+import { ChunkFanout, ExitOnce, clientSignal } from './process-events.js';
+import type { ExitInfo, SessionProcess, SpawnOptions } from './process.js';
+
+// After the program exits, its output pipes may still be held open by a background
+// process it left behind (`ssh host 'sleep 100 &'` hangs OpenSSH for that reason). We
+// keep reading while output flows and stop once the pipes have been idle this long.
+const LINGER_IDLE_MS = 1000;
+const LINGER_TICK_MS = 100;
+
+/**
+ * Runs the launcher on three pipes, stdout and stderr kept apart. `detached` makes the
+ * child call setsid(), so it leads its own session and process group (pid = sid = pgid).
+ */
+export function spawnPipeSession(opts: SpawnOptions): SessionProcess {
+  const cmd = buildLaunchCommand(opts);
+  const child = spawn(cmd.launcher, cmd.args, { env: opts.env, stdio: 'pipe', detached: true, cwd: '/' });
+  const out = new ChunkFanout();
+  const err = new ChunkFanout();
+  const exit = new ExitOnce();
+  let paused = false;
+  let lastOutput = Date.now();
+
+  const { stdin, stdout, stderr } = child;
+  const pid = child.pid ?? -1;
+  stdout.on('data', (b: Buffer) => {
+    lastOutput = Date.now();
+    out.emit(b);
+  });
+  stderr.on('data', (b: Buffer) => {
+    lastOutput = Date.now();
+    err.emit(b);
+  });
+  // EPIPE when the program stops reading stdin is normal; it must not crash the server.
+  stdin.on('error', () => {});
+  stdout.on('error', () => {});
+  stderr.on('error', () => {});
+
+  let status: ExitInfo | undefined;
+  let linger: NodeJS.Timeout | undefined;
+  const finish = () => {
+    if (!status || exit.done) return;
+    if (linger) clearInterval(linger);
+    exit.fire(status);
+  };
+  // 'close' = exited and both output pipes reached EOF: the normal, fully drained case.
+  child.on('close', finish);
+  child.on('exit', (code, sig) => {
+    status = sig ? { code: null, signal: sig.replace(/^SIG/, '') } : { code: code ?? 0, signal: null };
+    linger = setInterval(() => {
+      if (paused || Date.now() - lastOutput < LINGER_IDLE_MS) return;
+      stdout.destroy();
+      stderr.destroy();
+      finish();
+    }, LINGER_TICK_MS);
+  });
+  // Spawning the launcher itself failed (EACCES, EAGAIN): report it like exec failure.
+  child.on('error', () => {
+    status ??= { code: 126, signal: null };
+    finish();
+  });
+
+  return {
+    pid,
+    onStdout: (cb) => out.add(cb),
+    onStderr: (cb) => err.add(cb),
+    write(b) {
+      if (!stdin.destroyed && stdin.writable) stdin.write(b);
+    },
+    endInput() {
+      if (!stdin.destroyed) stdin.end();
+    },
+    resize() {
+      // No terminal, nothing to resize.
+    },
+    pause() {
+      paused = true;
+      stdout.pause();
+      stderr.pause();
+    },
+    resume() {
+      paused = false;
+      lastOutput = Date.now();
+      stdout.resume();
+      stderr.resume();
+    },
+    signal(name) {
+      const sig = clientSignal(name);
+      if (!sig || exit.done || pid <= 0) return;
+      try {
+        process.kill(-pid, sig);
+      } catch {
+        // Already gone.
+      }
+    },
+    onExit: (cb) => exit.add(cb),
+    terminate: (graceMs) => (pid > 0 ? terminateSession(pid, graceMs) : Promise.resolve()),
+  };
+}

@@ -1,0 +1,67 @@
+import type { Account } from './account.js';
+import { spawnPipeSession } from './pipe-process.js';
+import { spawnPtySession } from './pty-process.js';
+
+/** How to start one session's program; see spawnSession. */
+export interface SpawnOptions {
+  account: Account;
+  /** Without it a uid-0 account is refused (here and again by the launcher). */
+  allowRoot: boolean;
+  /** Absolute path of the program, e.g. account.shell or a handler program. */
+  file: string;
+  args: string[];
+  /**
+   * argv[0] the program sees; defaults to the file's basename. For a login shell pass
+   * loginShellArgv0(shell) ("-bash"), as OpenSSH does, instead of relying on "-l".
+   */
+  argv0?: string;
+  /** The complete environment, from buildSessionEnv; nothing else is added but SSH_TTY (and PWD for a pty). */
+  env: Record<string, string>;
+  /** Present: run in a pseudo-terminal. Absent: pipes, stdout and stderr kept apart. */
+  pty?: { cols: number; rows: number; term: string };
+  /** Defaults to dist/teamssh-launch next to the compiled sources. */
+  launcherPath?: string;
+}
+
+/**
+ * How a session's program ended. A death by signal is reported as `signal` ('TERM', no
+ * "SIG"), as ssh2's exit-signal wants; an exit status is reported as-is, even 128+n from a
+ * shell whose child was killed, because a program may exit 143 on purpose (OpenSSH agrees).
+ */
+export interface ExitInfo {
+  code: number | null;
+  signal: string | null;
+}
+
+/** One running session program, pty or pipes, behind the same interface. */
+export interface SessionProcess {
+  readonly pid: number;
+  /** Pty output, or stdout for pipes; chunks arriving before a listener are kept for it. */
+  onStdout(cb: (b: Buffer) => void): void;
+  /** Stderr for pipes; never called for a pty (its stderr is the terminal). */
+  onStderr(cb: (b: Buffer) => void): void;
+  write(b: Buffer): void;
+  /** EOF: closes stdin of pipes; writes one ^D (VEOF) to a pty. */
+  endInput(): void;
+  /** Window change; zero or negative sizes are ignored (node-pty throws on them). */
+  resize(cols: number, rows: number): void;
+  pause(): void;
+  resume(): void;
+  /** Client signal request ('INT'): to the pty's foreground process group, or the child's group for pipes. */
+  signal(name: string): void;
+  /** Called once, after the program exited and its output was drained. */
+  onExit(cb: (e: ExitInfo) => void): void;
+  /** SIGHUP to the whole session, SIGKILL after graceMs; resolves when no process remains. */
+  terminate(graceMs: number): Promise<void>;
+}
+
+/**
+ * Starts a session's program as the account, through the launcher (which drops every
+ * inherited descriptor and takes the account's exact uid, gid and groups), in a pty or
+ * on pipes. Throws TeamsshError ROOT_REFUSED, BAD_PROGRAM or LAUNCHER_MISSING.
+ */
+export function spawnSession(opts: SpawnOptions): SessionProcess {
+  return opts.pty ? spawnPtySession(opts, opts.pty) : spawnPipeSession(opts);
+}
+
+export { loginShellArgv0, ROOT_REFUSED, LAUNCHER_MISSING, BAD_PROGRAM } from './launch-args.js';

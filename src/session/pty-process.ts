@@ -1,0 +1,74 @@
+import pty from 'node-pty';
+import { buildLaunchCommand } from './launch-args.js';
+import { readProcStat, terminateSession } from './process-tree.js';
+import { ChunkFanout, ExitOnce, clientSignal, signalName } from './process-events.js';
+import type { SessionProcess, SpawnOptions } from './process.js';
+
+const VEOF = Buffer.from([0x04]);
+
+/**
+ * Runs the launcher in a new pseudo-terminal. node-pty makes the child a session leader
+ * with the pty as its controlling terminal, so the pid is also the session id.
+ */
+export function spawnPtySession(opts: SpawnOptions, size: { cols: number; rows: number; term: string }): SessionProcess {
+  const cmd = buildLaunchCommand(opts);
+  // cwd "/" so root never has to enter a user-controlled directory; the launcher does
+  // chdir(HOME) as the user and corrects the PWD that node-pty insists on adding.
+  // encoding null: output stays bytes (a UTF-8 character may be split across reads).
+  const term = pty.spawn(cmd.launcher, cmd.args, {
+    name: size.term,
+    cols: Math.max(1, size.cols),
+    rows: Math.max(1, size.rows),
+    cwd: '/',
+    env: opts.env,
+    encoding: null,
+  });
+  const pid = term.pid;
+  const out = new ChunkFanout();
+  const exit = new ExitOnce();
+  let eofSent = false;
+
+  // Typed as string, but with encoding: null node-pty hands out Buffers.
+  term.onData((d: string | Buffer) => out.emit(typeof d === 'string' ? Buffer.from(d) : d));
+  // node-pty emits exit only after the master read EIO (output drained) or 200 ms later.
+  term.onExit(({ exitCode, signal }) => {
+    exit.fire(signal ? { code: null, signal: signalName(signal) } : { code: exitCode, signal: null });
+  });
+
+  return {
+    pid,
+    onStdout: (cb) => out.add(cb),
+    onStderr: () => {},
+    write(b) {
+      if (!exit.done) term.write(b);
+    },
+    endInput() {
+      if (eofSent || exit.done) return;
+      eofSent = true;
+      term.write(VEOF);
+    },
+    resize(cols, rows) {
+      if (exit.done || !(cols >= 1 && rows >= 1) || !Number.isFinite(cols) || !Number.isFinite(rows)) return;
+      try {
+        term.resize(Math.floor(cols), Math.floor(rows));
+      } catch {
+        // The pty can close between the check and the ioctl; a late resize does not matter.
+      }
+    },
+    pause: () => term.pause(),
+    resume: () => term.resume(),
+    signal(name) {
+      const sig = clientSignal(name);
+      if (!sig || exit.done) return;
+      // Like the tty driver does for ^C: the foreground job gets it, not the shell behind it.
+      const fg = readProcStat(pid)?.tpgid ?? -1;
+      try {
+        process.kill(fg > 0 ? -fg : -pid, sig);
+      } catch {
+        // Already gone.
+      }
+    },
+    onExit: (cb) => exit.add(cb),
+    terminate: (graceMs) => terminateSession(pid, graceMs),
+  };
+}
