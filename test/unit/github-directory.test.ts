@@ -1,0 +1,216 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import ssh2 from 'ssh2';
+import { createLogger } from '../../src/log.js';
+import { GitHubDirectory, type GitHubDirectoryOptions, type MemberRecord } from '../../src/github/directory.js';
+import { decide } from '../../src/auth/decide.js';
+import { FakeGitHub } from '../fakes/github.js';
+
+const TOKEN = 'ghp_T0KEN_must_never_be_logged_123';
+const aliceKey = ssh2.utils.generateKeyPairSync('ed25519').public;
+const logLines: string[] = [];
+const logger = createLogger({ level: 'debug', destination: { write: (s: string) => void logLines.push(s) } });
+
+/** A fake with: ops (parent) > sre (child), dev; Alice active in ops, Bob nobody, Carol pending, Dave in sre, Erin with 150 keys. */
+async function world(): Promise<{ gh: FakeGitHub; apiUrl: string }> {
+  const gh = new FakeGitHub({ org: 'acme', token: TOKEN });
+  gh.addTeam('ops').addTeam('sre', { parent: 'ops' }).addTeam('dev');
+  gh.addUser('Alice', { keys: [aliceKey] }).addMember('ops', 'alice');
+  gh.addUser('Bob', { keys: ['ssh-ed25519 AAAAbob'] });
+  gh.addUser('Carol', { keys: ['ssh-ed25519 AAAAcarol'] }).setPending('ops', 'carol');
+  gh.addUser('Dave', { keys: ['ssh-ed25519 AAAAdave'] }).addMember('sre', 'dave');
+  gh.addUser('Erin', { keys: Array.from({ length: 150 }, (_, i) => `ssh-ed25519 AAAAerin${i}`) }).addMember('dev', 'erin');
+  return { gh, apiUrl: await gh.start() };
+}
+
+/** A directory on a settable clock: ttl 60 s, max stale 10 min, negative 30 s. */
+function directory(apiUrl: string, over: Partial<GitHubDirectoryOptions> = {}): { dir: GitHubDirectory; clock: { t: number } } {
+  const clock = { t: Date.now() };
+  const dir = new GitHubDirectory({
+    apiUrl, token: TOKEN, org: 'acme', teams: ['ops', 'dev'],
+    cacheTtlMs: 60_000, maxStaleMs: 600_000, negativeTtlMs: 30_000, requestTimeoutMs: 500,
+    userAgent: 'teamssh-test/0', logger, now: () => clock.t, ...over,
+  });
+  return { dir, clock };
+}
+
+function ok(rec: MemberRecord): Extract<MemberRecord, { status: 'ok' }> {
+  assert.equal(rec.status, 'ok', JSON.stringify(rec));
+  return rec as Extract<MemberRecord, { status: 'ok' }>;
+}
+
+const offered = (line: string) => {
+  const k = ssh2.utils.parseKey(line);
+  if (k instanceof Error) throw k;
+  return { algo: k.type, data: k.getPublicSSH() };
+};
+
+test('an active member is admitted with canonical login, teams and keys', async () => {
+  const { gh, apiUrl } = await world();
+  try {
+    const { dir } = directory(apiUrl);
+    const rec = ok(await dir.lookup('alice'));
+    assert.equal(rec.login, 'Alice');
+    assert.deepEqual(rec.teams, ['ops']);
+    assert.deepEqual(rec.keys, [aliceKey]);
+    assert.equal(rec.stale, false);
+    assert.deepEqual(decide(rec, offered(aliceKey)), { kind: 'allow', login: 'Alice', teams: ['ops'], stale: false });
+  } finally { await gh.stop(); }
+});
+
+test('non-member, pending invitation and unknown user are told apart; no keys fetched for non-members', async () => {
+  const { gh, apiUrl } = await world();
+  try {
+    const { dir } = directory(apiUrl);
+    const bob = ok(await dir.lookup('bob'));
+    assert.deepEqual([bob.teams, bob.pendingTeams], [[], []]);
+    const carol = ok(await dir.lookup('carol'));
+    assert.deepEqual([carol.teams, carol.pendingTeams], [[], ['ops']]);
+    assert.equal(decide(carol, offered(aliceKey)).kind, 'deny');
+    assert.deepEqual(await dir.lookup('mallory'), { status: 'no_such_user', login: 'mallory' });
+    assert.deepEqual(await dir.lookup('../etc/passwd'), { status: 'no_such_user', login: '../etc/passwd' });
+    assert.equal(gh.count('/keys'), 0);
+  } finally { await gh.stop(); }
+});
+
+test('keys are paginated; child-team members count for the parent; logins are case-insensitive', async () => {
+  const { gh, apiUrl } = await world();
+  try {
+    const { dir } = directory(apiUrl);
+    const erin = ok(await dir.lookup('erin'));
+    assert.equal(erin.keys.length, 150);
+    assert.equal(erin.keys[149], 'ssh-ed25519 AAAAerin149');
+    assert.equal(gh.count('/users/Erin/keys'), 2);
+    assert.deepEqual(ok(await dir.lookup('dave')).teams, ['ops']);
+    assert.equal(ok(await dir.lookup('ALICE')).login, 'Alice');
+    gh.resetLog();
+    assert.equal(ok(await dir.lookup('aLiCe')).login, 'Alice');
+    assert.equal(gh.total, 0, 'another spelling hits the same cache entry');
+  } finally { await gh.stop(); }
+});
+
+test('a warm lookup makes zero requests; concurrent lookups share one fetch', async () => {
+  const { gh, apiUrl } = await world();
+  try {
+    const { dir } = directory(apiUrl);
+    const recs = await Promise.all(Array.from({ length: 20 }, () => dir.lookup('alice')));
+    assert.ok(recs.every((r) => r === recs[0]));
+    assert.equal(gh.count('/users/alice'), 1);
+    assert.equal(dir.stats().fetches, 1);
+    gh.resetLog();
+    for (let i = 0; i < 100; i++) await dir.lookup('alice');
+    assert.equal(gh.total, 0);
+    assert.equal(dir.stats().hits, 100);
+  } finally { await gh.stop(); }
+});
+
+test('after the TTL the refresh is conditional and GitHub answers 304', async () => {
+  const { gh, apiUrl } = await world();
+  try {
+    const { dir, clock } = directory(apiUrl);
+    const first = ok(await dir.lookup('erin'));
+    gh.resetLog();
+    const budget = gh.remaining;
+    clock.t += 61_000;
+    const again = ok(await dir.lookup('erin'));
+    assert.equal(gh.total, 5, 'user, 2 memberships, 2 key pages');
+    // Erin is only in dev: the ops membership is a 404, which has no ETag to replay.
+    const conditional = gh.requests.filter((r) => r.status !== 404);
+    assert.equal(conditional.length, 4);
+    assert.ok(conditional.every((r) => r.ifNoneMatch !== undefined && r.status === 304), JSON.stringify(gh.requests));
+    assert.equal(gh.remaining, budget - 1, 'only the 404 counts; 304s are free');
+    assert.deepEqual(again.keys, first.keys);
+    assert.equal(again.verifiedAt, clock.t);
+    assert.equal(dir.stats().notModified, 4);
+  } finally { await gh.stop(); }
+});
+
+test('a removed member keeps access until the TTL, then loses it; negative answers expire fast', async () => {
+  const { gh, apiUrl } = await world();
+  try {
+    const { dir, clock } = directory(apiUrl);
+    ok(await dir.lookup('alice'));
+    gh.removeMember('ops', 'alice');
+    clock.t += 30_000;
+    assert.deepEqual(ok(await dir.lookup('alice')).teams, ['ops'], 'still within TTL');
+    clock.t += 31_000;
+    const gone = ok(await dir.lookup('alice'));
+    assert.deepEqual(gone.teams, []);
+    assert.equal(decide(gone, offered(aliceKey)).kind, 'deny');
+    // Now negative: cached negativeTtlMs only, so re-adding is seen 30 s later.
+    gh.addMember('ops', 'alice');
+    clock.t += 10_000;
+    assert.deepEqual(ok(await dir.lookup('alice')).teams, []);
+    clock.t += 21_000;
+    assert.deepEqual(ok(await dir.lookup('alice')).teams, ['ops']);
+  } finally { await gh.stop(); }
+});
+
+test('GitHub down: stale within maxStale, unavailable beyond it and on a cold cache', async () => {
+  const { gh, apiUrl } = await world();
+  try {
+    const { dir, clock } = directory(apiUrl);
+    const fresh = ok(await dir.lookup('alice'));
+    ok(await dir.lookup('bob'));
+    gh.setDown(true);
+    clock.t += 120_000;
+    const stale = ok(await dir.lookup('alice'));
+    assert.equal(stale.stale, true);
+    assert.equal(stale.verifiedAt, fresh.verifiedAt);
+    assert.deepEqual(decide(stale, offered(aliceKey)), { kind: 'allow', login: 'Alice', teams: ['ops'], stale: true });
+    // A negative answer is never stretched into an outage answer.
+    const bob = await dir.lookup('bob');
+    assert.equal(bob.status, 'unavailable');
+    clock.t += 600_000;
+    const late = await dir.lookup('alice');
+    assert.deepEqual([late.status, late.status === 'unavailable' && late.reason], ['unavailable', 'network']);
+    const cold = await dir.lookup('dave');
+    assert.deepEqual([cold.status, cold.status === 'unavailable' && cold.reason], ['unavailable', 'network']);
+    assert.equal(decide(cold, offered(aliceKey)).kind, 'unavailable');
+    gh.setDown(false);
+    assert.equal(ok(await dir.lookup('alice')).stale, false, 'recovers when GitHub is back');
+  } finally { await gh.stop(); }
+});
+
+test('rate limit (403 and 429), 5xx, timeouts and a bad token are unavailable, quickly', async () => {
+  const { gh, apiUrl } = await world();
+  try {
+    const cases: [string, () => void, string][] = [
+      ['403 limit', () => gh.exhaustRateLimit(true, 403), 'rate_limited'],
+      ['429 limit', () => gh.exhaustRateLimit(true, 429), 'rate_limited'],
+      ['502', () => { gh.exhaustRateLimit(false); gh.serverError = 502; }, 'server_error'],
+      ['slow', () => { gh.serverError = null; gh.delayMs = 2_000; }, 'timeout'],
+      ['bad token', () => { gh.delayMs = 0; gh.token = 'rotated'; }, 'unauthorized'],
+    ];
+    for (const [name, arrange, reason] of cases) {
+      arrange();
+      gh.resetLog();
+      const { dir } = directory(apiUrl);
+      const started = Date.now();
+      const rec = await dir.lookup('alice');
+      const took = Date.now() - started;
+      assert.equal(rec.status, 'unavailable', name);
+      assert.equal(rec.status === 'unavailable' && rec.reason, reason, name);
+      assert.ok(took < 3_000, `${name} took ${took} ms`);
+      assert.equal(decide(rec, offered(aliceKey)).kind, 'unavailable', name);
+      if (name === '502') assert.equal(gh.count('/users/alice'), 3, '5xx is retried twice, then given up');
+      if (name.includes('limit')) assert.equal(gh.count('/users/alice'), 1, 'a rate limit is not retried');
+    }
+  } finally { await gh.stop(); }
+});
+
+test('prime seeds the cache without any request', async () => {
+  const { gh, apiUrl } = await world();
+  try {
+    const { dir, clock } = directory(apiUrl);
+    dir.prime({ status: 'ok', login: 'Zed', teams: ['ops'], pendingTeams: [], keys: [aliceKey], verifiedAt: clock.t, stale: false });
+    assert.equal(ok(await dir.lookup('zed')).login, 'Zed');
+    assert.equal(gh.total, 0);
+  } finally { await gh.stop(); }
+});
+
+test('the token never appears in the log output', () => {
+  assert.ok(logLines.length > 0, 'the tests above logged something');
+  assert.ok(logLines.some((l) => l.includes('"reason":"unauthorized"')));
+  for (const line of logLines) assert.ok(!line.includes(TOKEN), line);
+});
