@@ -1,0 +1,71 @@
+import { access, constants } from 'node:fs/promises';
+import { request } from 'undici';
+import type { Config } from './config/load.js';
+import { VERSION } from './version.js';
+import { preflight } from './preflight.js';
+import { ConfigError } from './config/load.js';
+import { checkGitHub } from './github/check.js';
+import { loadHostKey } from './server/host-key.js';
+import { ensureRecordingsDir } from './recording/recorder.js';
+
+/** One line of the `teamssh check` report. */
+interface Line {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+
+/**
+ * `teamssh check`: everything an operator should know before going live, one line per
+ * check. Returns false when anything is wrong, so deployment scripts can gate on it.
+ */
+export async function runCheck(config: Config, print: (line: string) => void): Promise<boolean> {
+  const lines: Line[] = [{ name: 'configuration', ok: true, detail: config.configFile ? `loaded ${config.configFile} and the environment` : 'loaded from the environment' }];
+  try {
+    await preflight(config);
+    lines.push({ name: 'session accounts and handlers', ok: true, detail: 'every account exists; handlers and hooks are executable' });
+  } catch (err) {
+    for (const p of err instanceof ConfigError ? err.problems : [String(err)]) lines.push({ name: 'session accounts and handlers', ok: false, detail: p });
+  }
+  const gh = await checkGitHub({
+    apiUrl: config.github.apiUrl,
+    token: config.github.token,
+    org: config.github.org,
+    teams: [...config.github.teams],
+    requestTimeoutMs: config.github.requestTimeout * 1000,
+    userAgent: `teamssh/${VERSION}`,
+  });
+  lines.push(...gh.lines);
+  lines.push(await probe('host key', async () => {
+    await loadHostKey(config.hostKey);
+    return `${config.hostKey} readable (generated if it was missing)`;
+  }));
+  lines.push(await probe('recordings directory', async () => {
+    await ensureRecordingsDir(config.recordings.dir);
+    await access(config.recordings.dir, constants.W_OK);
+    return `${config.recordings.dir} writable`;
+  }));
+  if (config.upload.serverUrl) {
+    const url = config.upload.serverUrl;
+    lines.push(await probe('asciinema server', async () => {
+      const res = await request(url, { method: 'GET', headersTimeout: 5000, bodyTimeout: 5000, headers: { 'user-agent': `teamssh/${VERSION}` } });
+      await res.body.dump();
+      if (res.statusCode >= 500) throw new Error(`answered ${res.statusCode}`);
+      return `${url} reachable (HTTP ${res.statusCode}); visibility ${config.upload.visibility}`;
+    }));
+  } else {
+    lines.push({ name: 'asciinema server', ok: true, detail: `none configured: recordings stay in ${config.recordings.dir}` });
+  }
+  for (const l of lines) print(`${l.ok ? 'ok  ' : 'FAIL'}  ${l.name}: ${l.detail}`);
+  const ok = lines.every((l) => l.ok);
+  print(ok ? 'all checks passed' : 'some checks failed');
+  return ok;
+}
+
+async function probe(name: string, fn: () => Promise<string>): Promise<Line> {
+  try {
+    return { name, ok: true, detail: await fn() };
+  } catch (err) {
+    return { name, ok: false, detail: err instanceof Error ? err.message : String(err) };
+  }
+}

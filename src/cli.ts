@@ -1,0 +1,109 @@
+#!/usr/bin/env node
+import { Command } from 'commander';
+import { loadConfig, ConfigError, type Config } from './config/load.js';
+import { SETTINGS } from './config/settings.js';
+import { createLogger, type Logger } from './log.js';
+import { VERSION } from './version.js';
+import { TeamsshError } from './errors.js';
+import { preflight } from './preflight.js';
+import { runCheck } from './check.js';
+import { startServer } from './server/server.js';
+import { startConfiguredUploader } from './upload/from-config.js';
+
+const envHelp = `\nEnvironment (wins over the config file):\n${SETTINGS.map((s) => `  ${s.env.padEnd(32)} ${s.doc.replace(/`/g, '')}`).join('\n')}\n`;
+
+/** Loads config for a command, turning problems into one clear message and exit status 2. */
+function configFor(opts: { config?: string }, overrides: Record<string, string> = {}): Config {
+  try {
+    return loadConfig({ env: { ...process.env, ...overrides }, file: opts.config, runningAsRoot: process.getuid?.() === 0 });
+  } catch (err) {
+    return fail(err);
+  }
+}
+
+function fail(err: unknown): never {
+  if (err instanceof TeamsshError) {
+    process.stderr.write(`teamssh: ${err.message}\n`);
+    process.exit(err instanceof ConfigError ? 2 : 1);
+  }
+  throw err;
+}
+
+/** Stops on the first SIGTERM/SIGINT with `stop`, then exits 0. */
+function onTermination(log: Logger, stop: () => Promise<void>): void {
+  let stopping = false;
+  const handler = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ event: 'signal', signal }, `received ${signal}`);
+    stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', handler).on('SIGINT', handler);
+  // Reloading would have to re-plumb a frozen config through live sessions; restarting is the supported path.
+  process.on('SIGHUP', () => log.warn({ event: 'signal', signal: 'SIGHUP' }, 'SIGHUP ignored: restart teamssh to apply configuration changes'));
+}
+
+const program = new Command('teamssh')
+  .description('SSH front door for a GitHub organization: team members log in with their GitHub keys; every session is recorded and shipped to an asciinema server.')
+  .version(VERSION)
+  .showHelpAfterError();
+
+program
+  .command('serve')
+  .description('run the SSH server (and, unless disabled, the recording uploader)')
+  .option('-c, --config <file>', 'YAML config file (default: $TEAMSSH_CONFIG)')
+  .option('--no-upload', 'do not upload recordings from this process (run `teamssh upload` separately)')
+  .addHelpText('after', envHelp)
+  .action(async (opts: { config?: string; upload: boolean }) => {
+    const config = configFor(opts, opts.upload ? {} : { TEAMSSH_UPLOAD: 'false' });
+    const log = createLogger({ level: config.logLevel, file: config.logFile });
+    try {
+      await preflight(config);
+      const server = await startServer(config, log);
+      const uploader = config.upload.enabled ? await startConfiguredUploader(config, log) : undefined;
+      if (!config.upload.enabled) log.info({ event: 'uploader_disabled' }, 'uploader disabled here; run `teamssh upload` to ship recordings');
+      onTermination(log, async () => {
+        await server.shutdown();
+        await uploader?.stop();
+      });
+    } catch (err) {
+      log.flush();
+      fail(err);
+    }
+  });
+
+program
+  .command('upload')
+  .description('run only the recording uploader (the Procfile `uploader:` process)')
+  .option('-c, --config <file>', 'YAML config file (default: $TEAMSSH_CONFIG)')
+  .addHelpText('after', envHelp)
+  .action(async (opts: { config?: string }) => {
+    const config = configFor(opts);
+    const log = createLogger({ level: config.logLevel, file: config.logFile });
+    try {
+      const uploader = await startConfiguredUploader(config, log);
+      if (!uploader) process.exit(1);
+      onTermination(log, () => uploader.stop());
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+program
+  .command('check')
+  .description('validate the configuration and probe GitHub, the host key, the recordings directory and the asciinema server')
+  .option('-c, --config <file>', 'YAML config file (default: $TEAMSSH_CONFIG)')
+  .addHelpText('after', envHelp)
+  .action(async (opts: { config?: string }) => {
+    const config = configFor(opts);
+    const ok = await runCheck(config, (line) => process.stdout.write(`${line}\n`));
+    process.exit(ok ? 0 : 1);
+  });
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,151 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { configSchema, type RawConfig } from './schema.js';
+import { SETTINGS, type Setting } from './settings.js';
+import { TeamsshError } from '../errors.js';
+import { validateUploadTarget } from '../upload/target.js';
+
+/** The validated, frozen configuration every other module receives. Nothing else reads `process.env`. */
+export type Config = Readonly<RawConfig & { hostKey: string; configFile: string | undefined }>;
+
+/** Thrown when the configuration is missing or bad; `problems` names every bad setting at once. */
+export class ConfigError extends TeamsshError {
+  constructor(readonly problems: string[]) {
+    super('TEAMSSH_CONFIG', `configuration has ${problems.length} problem${problems.length === 1 ? '' : 's'}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+/** Inputs of the loader, explicit so tests pass plain objects. */
+export interface LoadOptions {
+  env?: Record<string, string | undefined>;
+  /** Config file path; defaults to `TEAMSSH_CONFIG` from `env`. */
+  file?: string | undefined;
+  /** Whether the server runs as root: then a session account must be named. */
+  runningAsRoot?: boolean;
+}
+
+const label = (s: Setting) => `${s.env} (${s.path})`;
+
+function setAt(obj: Record<string, unknown>, dotted: string, value: unknown): void {
+  const keys = dotted.split('.');
+  let cur = obj;
+  for (const k of keys.slice(0, -1)) {
+    const next = cur[k];
+    cur = (next && typeof next === 'object' ? next : (cur[k] = {})) as Record<string, unknown>;
+  }
+  cur[keys[keys.length - 1]!] = value;
+}
+
+/** Turns one environment string into the value the schema expects, or a problem text. */
+function fromEnv(s: Setting, raw: string): { value?: unknown; problem?: string } {
+  const v = raw.trim();
+  switch (s.kind) {
+    case 'string':
+      return { value: v };
+    case 'int':
+      return /^\d+$/.test(v) ? { value: Number(v) } : { problem: `must be a whole number of ${s.doc.includes('seconds') ? 'seconds' : 'units'}, got "${v}"` };
+    case 'bool': {
+      const b = ({ true: true, '1': true, yes: true, on: true, false: false, '0': false, no: false, off: false } as Record<string, boolean>)[v.toLowerCase()];
+      return b === undefined ? { problem: `must be true or false, got "${v}"` } : { value: b };
+    }
+    case 'list':
+      return { value: v.split(',').map((x) => x.trim()).filter(Boolean) };
+    case 'policies': {
+      const out = [];
+      for (const item of v.split(',').map((x) => x.trim()).filter(Boolean)) {
+        const m = /^([^=]+)=([^:]*)(?::(.+))?$/.exec(item);
+        if (!m) return { problem: `entries must be team=account[:handler], got "${item}"` };
+        out.push({ team: m[1]!.trim(), ...(m[2] ? { account: m[2].trim() } : {}), ...(m[3] ? { handler: m[3].trim() } : {}) });
+      }
+      return { value: out };
+    }
+  }
+}
+
+function readFile(file: string, problems: string[]): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    problems.push(`TEAMSSH_CONFIG: cannot read config file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    return {};
+  }
+  try {
+    const doc = parseYaml(text) as unknown;
+    if (doc == null) return {};
+    if (typeof doc !== 'object' || Array.isArray(doc)) throw new Error('top level must be a mapping');
+    return doc as Record<string, unknown>;
+  } catch (err) {
+    problems.push(`TEAMSSH_CONFIG: config file ${file} is not valid YAML: ${(err as Error).message.split('\n')[0]}`);
+    return {};
+  }
+}
+
+/** Loads the config file and the environment (the environment wins), validates everything, and returns a frozen tree or throws one ConfigError naming every problem. */
+export function loadConfig(opts: LoadOptions = {}): Config {
+  const env = opts.env ?? {};
+  const problems: string[] = [];
+  const configFile = opts.file ?? (env.TEAMSSH_CONFIG || undefined);
+  const raw = configFile ? readFile(configFile, problems) : {};
+
+  for (const s of SETTINGS) {
+    const name = [s.env, ...(s.legacyEnv ?? [])].find((n) => env[n] !== undefined && env[n] !== '');
+    if (!name) continue;
+    const { value, problem } = fromEnv(s, env[name]!);
+    if (problem) problems.push(`${name} (${s.path}): ${problem}`);
+    else setAt(raw, s.path, value);
+  }
+
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const dotted = issue.path.join('.');
+      const s = SETTINGS.filter((x) => dotted === x.path || dotted.startsWith(`${x.path}.`)).sort((a, b) => b.path.length - a.path.length)[0];
+      const where = s ? label(s) : dotted || 'config file';
+      const message = issue.code === 'invalid_type' && issue.input === undefined ? 'required' : issue.message;
+      problems.push(`${where}${s && dotted !== s.path ? ` [${dotted.slice(s.path.length + 1)}]` : ''}: ${message}`);
+    }
+    throw new ConfigError(dedupe(problems));
+  }
+  const c = parsed.data;
+  problems.push(...crossChecks(c, opts.runningAsRoot ?? false));
+  if (problems.length > 0) throw new ConfigError(dedupe(problems));
+
+  const hostKey = c.hostKey ?? path.join(c.stateDir, 'ssh_host_ed25519_key');
+  return deepFreeze({ ...c, hostKey, configFile });
+}
+
+/** Rules that span settings: they keep teamssh from running sessions as root or uploading publicly by accident. */
+function crossChecks(c: RawConfig, runningAsRoot: boolean): string[] {
+  const out: string[] = [];
+  const teams = new Set(c.github.teams.map((t) => t.toLowerCase()));
+  for (const p of c.sessions.policies) {
+    if (!teams.has(p.team.toLowerCase())) out.push(`TEAMSSH_TEAM_POLICIES (sessions.policies): team "${p.team}" is not in TEAMSSH_GITHUB_TEAMS`);
+  }
+  const uncovered = c.github.teams.filter((t) => !c.sessions.policies.some((p) => p.team.toLowerCase() === t.toLowerCase() && p.account));
+  if (!c.sessions.shellUser && uncovered.length > 0) {
+    out.push(
+      `TEAMSSH_SHELL_USER (sessions.shellUser): required${runningAsRoot ? ' when running as root' : ''}: no local account is named for team${uncovered.length > 1 ? 's' : ''} ${uncovered.join(', ')}`,
+    );
+  }
+  const accounts = [c.sessions.shellUser, ...c.sessions.policies.map((p) => p.account)].filter(Boolean);
+  if (accounts.includes('root') && !c.sessions.allowRoot) {
+    out.push('TEAMSSH_ALLOW_ROOT_SESSIONS (sessions.allowRoot): sessions as root must be allowed explicitly');
+  }
+  const target = c.upload.serverUrl ? validateUploadTarget(c.upload.serverUrl, c.upload.allowPublicServer) : undefined;
+  if (target) out.push(`ASCIINEMA_SERVER_URL (upload.serverUrl): ${target}`);
+  return out;
+}
+
+function dedupe(xs: string[]): string[] {
+  return [...new Set(xs)];
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object') {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}

@@ -1,0 +1,71 @@
+/**
+ * The table of every setting: its place in the config file and the environment variable
+ * that overrides it. This table is the single source for the loader, `--help` and the README,
+ * so a setting cannot exist in one and be missing from another.
+ */
+
+/** How a raw string from the environment is turned into the value the schema checks. */
+export type SettingKind = 'string' | 'int' | 'bool' | 'list' | 'policies';
+
+/** One operator-facing setting. */
+export interface Setting {
+  /** Dotted path in the config file, e.g. `github.org`. */
+  path: string;
+  /** Environment variable that overrides the file (the environment wins). */
+  env: string;
+  kind: SettingKind;
+  /** One line for the README and `--help`. */
+  doc: string;
+  /** Other accepted (legacy) variable names, read when `env` is unset. */
+  legacyEnv?: string[];
+}
+
+/** Every setting teamssh reads. Order is the order of the configuration reference. */
+export const SETTINGS: readonly Setting[] = [
+  { path: 'listen', env: 'TEAMSSH_LISTEN', kind: 'string', doc: '`host:port` to listen on (default `0.0.0.0:2222`)' },
+  { path: 'hostKey', env: 'TEAMSSH_HOST_KEY', kind: 'string', doc: 'host key path; generated (ed25519, mode 0600) if missing (default `<stateDir>/ssh_host_ed25519_key`)' },
+  { path: 'stateDir', env: 'TEAMSSH_STATE_DIR', kind: 'string', doc: 'state directory: host key, install id (default `./state`)' },
+  { path: 'logLevel', env: 'TEAMSSH_LOG_LEVEL', kind: 'string', doc: 'pino level: fatal, error, warn, info, debug, trace, silent (default `info`)' },
+  { path: 'logFile', env: 'TEAMSSH_LOG_FILE', kind: 'string', doc: 'also append the JSON log lines to this file (default: stdout only)' },
+
+  { path: 'github.org', env: 'TEAMSSH_GITHUB_ORG', kind: 'string', doc: 'GitHub organization login (required)' },
+  { path: 'github.teams', env: 'TEAMSSH_GITHUB_TEAMS', kind: 'list', doc: 'comma-separated team slugs whose active members may log in (required)' },
+  { path: 'github.token', env: 'GITHUB_TOKEN', kind: 'string', doc: 'token for the GitHub API: classic with `read:org`, or fine-grained/App with "Members: read" (required)' },
+  { path: 'github.apiUrl', env: 'TEAMSSH_GITHUB_API_URL', kind: 'string', doc: 'GitHub API base URL (default `https://api.github.com`; GHES: `https://HOST/api/v3`)' },
+  { path: 'github.cacheTtl', env: 'TEAMSSH_CACHE_TTL', kind: 'int', doc: 'seconds a verified membership/key set is trusted before it is re-checked (default 300)' },
+  { path: 'github.cacheMaxStale', env: 'TEAMSSH_CACHE_MAX_STALE', kind: 'int', doc: 'seconds a verified answer may still be used while GitHub is unavailable (default 3600)' },
+  { path: 'github.negativeCacheTtl', env: 'TEAMSSH_NEGATIVE_CACHE_TTL', kind: 'int', doc: 'seconds a "not a member" answer is cached (default 30)' },
+  { path: 'github.requestTimeout', env: 'TEAMSSH_GITHUB_TIMEOUT', kind: 'int', doc: 'seconds before one GitHub request counts as unavailable (default 5)' },
+
+  { path: 'auth.loginGraceTime', env: 'TEAMSSH_LOGIN_GRACE_TIME', kind: 'int', doc: 'seconds a connection may take to authenticate (default 30)' },
+  { path: 'auth.maxAuthTries', env: 'TEAMSSH_MAX_AUTH_TRIES', kind: 'int', doc: 'authentication attempts allowed per connection (default 6)' },
+  { path: 'auth.maxUnauthenticated', env: 'TEAMSSH_MAX_UNAUTHENTICATED', kind: 'int', doc: 'cap on connections that have not authenticated yet; the oldest is dropped past it (default 100)' },
+  { path: 'auth.hooks', env: 'TEAMSSH_AUTH_HOOKS', kind: 'list', doc: 'comma-separated auth hook programs run after GitHub accepts (default none; contract in handlers/README.md)' },
+  { path: 'auth.hookTimeout', env: 'TEAMSSH_AUTH_HOOK_TIMEOUT', kind: 'int', doc: 'seconds an auth hook may run before it counts as unavailable (default 5)' },
+
+  { path: 'sessions.shellUser', env: 'TEAMSSH_SHELL_USER', kind: 'string', doc: 'local account sessions run as, unless a team policy names another (required unless every team has a policy)' },
+  { path: 'sessions.allowRoot', env: 'TEAMSSH_ALLOW_ROOT_SESSIONS', kind: 'bool', doc: 'allow a session account with uid 0; off by default (default false)' },
+  { path: 'sessions.path', env: 'TEAMSSH_SESSION_PATH', kind: 'string', doc: 'PATH given to sessions (default `/usr/local/bin:/usr/bin:/bin`)' },
+  { path: 'sessions.clientEnv', env: 'TEAMSSH_CLIENT_ENV', kind: 'list', doc: 'client `env` names accepted, `*` as a suffix wildcard (default `LANG,LC_*`)' },
+  { path: 'sessions.idleTimeout', env: 'TEAMSSH_IDLE_TIMEOUT', kind: 'int', doc: 'seconds without input or output before a session is ended; 0 = never (default 3600)' },
+  { path: 'sessions.maxDuration', env: 'TEAMSSH_MAX_SESSION_DURATION', kind: 'int', doc: 'seconds a session may last; 0 = unlimited (default 43200)' },
+  { path: 'sessions.maxPerLogin', env: 'TEAMSSH_MAX_SESSIONS_PER_LOGIN', kind: 'int', doc: 'concurrent sessions per GitHub login (default 10)' },
+  { path: 'sessions.killGrace', env: 'TEAMSSH_KILL_GRACE', kind: 'int', doc: 'seconds between SIGHUP and SIGKILL when a session ends (default 2)' },
+  { path: 'sessions.shutdownGrace', env: 'TEAMSSH_SHUTDOWN_GRACE', kind: 'int', doc: 'seconds live sessions get after SIGTERM before they are ended (default 30)' },
+  { path: 'sessions.policies', env: 'TEAMSSH_TEAM_POLICIES', kind: 'policies', doc: 'team → account/handler, first match wins: `team=account[:handler],...` (default: every team gets the shell user and its login shell)' },
+
+  { path: 'recordings.dir', env: 'TEAMSSH_RECORDINGS_DIR', kind: 'string', doc: 'recordings directory, mode 0700 (default `./recordings`)' },
+  { path: 'recordings.recordInput', env: 'TEAMSSH_RECORD_INPUT', kind: 'bool', doc: 'also record typed input ("i" events); typed input holds passwords (default false)' },
+  { path: 'recordings.failOpen', env: 'TEAMSSH_RECORDING_FAIL_OPEN', kind: 'bool', doc: 'let sessions run when the recording cannot be written, logged loudly (default false: refuse)' },
+
+  { path: 'upload.enabled', env: 'TEAMSSH_UPLOAD', kind: 'bool', doc: '`serve` runs the uploader in-process (default true; false when `teamssh upload` runs apart)' },
+  { path: 'upload.serverUrl', env: 'ASCIINEMA_SERVER_URL', kind: 'string', legacyEnv: ['ASCIINEMA_API_URL'], doc: 'asciinema server URL (default none: recordings stay in the directory)' },
+  { path: 'upload.installId', env: 'ASCIINEMA_INSTALL_ID', kind: 'string', doc: 'install id used to upload, lowercase UUID (default: generated once into the state dir)' },
+  { path: 'upload.username', env: 'ASCIINEMA_USERNAME', kind: 'string', doc: 'HTTP Basic username sent with the install id (default empty)' },
+  { path: 'upload.visibility', env: 'TEAMSSH_UPLOAD_VISIBILITY', kind: 'string', doc: '`private`, `unlisted` or `public` (default `private`)' },
+  { path: 'upload.allowPublicServer', env: 'TEAMSSH_ALLOW_PUBLIC_SERVER', kind: 'bool', doc: 'allow uploading to the public asciinema.org (default false)' },
+  { path: 'upload.concurrency', env: 'TEAMSSH_UPLOAD_CONCURRENCY', kind: 'int', doc: 'uploads in flight at once (default 4)' },
+  { path: 'upload.maxBytes', env: 'TEAMSSH_UPLOAD_MAX_BYTES', kind: 'int', doc: 'server size limit; larger recordings are split into parts (default 8000000)' },
+  { path: 'upload.keepUploaded', env: 'TEAMSSH_KEEP_UPLOADED', kind: 'bool', doc: 'keep uploaded recordings in `uploaded/` (default true)' },
+  { path: 'upload.timeout', env: 'TEAMSSH_UPLOAD_TIMEOUT', kind: 'int', doc: 'seconds one upload request may take (default 120)' },
+];

@@ -1,0 +1,64 @@
+import type { Socket } from 'node:net';
+import type { Logger } from '../log.js';
+
+/** Limits on connections that have not authenticated yet. */
+export interface GateOptions {
+  loginGraceMs: number;
+  maxUnauthenticated: number;
+  logger: Logger;
+}
+
+/**
+ * Guards the door before authentication: every new socket gets a login grace timer, and
+ * when more than `maxUnauthenticated` sockets are waiting, the oldest waiting one is
+ * dropped. A flood of idle or garbage connections therefore only ever holds a bounded
+ * number of slots for a bounded time, and a member connecting after it gets in.
+ * ssh2 has neither limit (contracts.md §4), so they live at the socket level, before ssh2.
+ */
+export class Gate {
+  // Insertion order of a Map is arrival order: the first key is the oldest waiter.
+  private readonly waiting = new Map<Socket, NodeJS.Timeout>();
+
+  constructor(private readonly opts: GateOptions) {}
+
+  /** Registers a freshly accepted socket; returns a function to call once it authenticated. */
+  admit(socket: Socket): () => void {
+    const timer = setTimeout(() => {
+      this.opts.logger.info({ event: 'login_grace_expired', remoteAddress: socket.remoteAddress, remotePort: socket.remotePort }, 'login grace time expired; disconnecting');
+      this.drop(socket);
+    }, this.opts.loginGraceMs);
+    timer.unref();
+    this.waiting.set(socket, timer);
+    socket.once('close', () => this.release(socket));
+    if (this.waiting.size > this.opts.maxUnauthenticated) {
+      const oldest = this.waiting.keys().next().value as Socket;
+      this.opts.logger.warn(
+        { event: 'unauthenticated_limit', remoteAddress: oldest.remoteAddress, remotePort: oldest.remotePort, waiting: this.waiting.size },
+        'too many unauthenticated connections; dropping the oldest',
+      );
+      this.drop(oldest);
+    }
+    return () => this.release(socket);
+  }
+
+  /** Connections currently waiting to authenticate. */
+  get size(): number {
+    return this.waiting.size;
+  }
+
+  /** Drops every waiting connection (shutdown). */
+  closeAll(): void {
+    for (const s of [...this.waiting.keys()]) this.drop(s);
+  }
+
+  private release(socket: Socket): void {
+    const t = this.waiting.get(socket);
+    if (t) clearTimeout(t);
+    this.waiting.delete(socket);
+  }
+
+  private drop(socket: Socket): void {
+    this.release(socket);
+    socket.destroy();
+  }
+}

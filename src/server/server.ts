@@ -1,0 +1,156 @@
+import net from 'node:net';
+import os from 'node:os';
+import ssh2 from 'ssh2';
+import type { Config } from '../config/load.js';
+import type { Logger } from '../log.js';
+import { VERSION } from '../version.js';
+import { Gate } from './gate.js';
+import { loadHostKey } from './host-key.js';
+import { handleAuthentication, type Identity } from './authenticate.js';
+import { serveConnection } from './connection.js';
+import type { LiveSession } from './live-session.js';
+import { runAuthHooks } from '../auth/hooks.js';
+import { decide } from '../auth/decide.js';
+import type { OfferedKey } from '../auth/verify.js';
+import { GitHubDirectory } from '../github/directory.js';
+import { ensureRecordingsDir } from '../recording/recorder.js';
+import { recoverPartials } from '../recording/recover.js';
+
+/** A running server, as `teamssh serve` and the tests hold it. */
+export interface RunningServer {
+  /** Where it listens (the real port when the config asked for port 0). */
+  address: { host: string; port: number };
+  directory: GitHubDirectory;
+  /** Live sessions, for shutdown and tests. */
+  sessions: ReadonlySet<LiveSession>;
+  /** Graceful stop: stop accepting, tell live sessions, wait the grace, end the rest, finish recordings. */
+  shutdown(): Promise<void>;
+}
+
+/**
+ * Wires the server: socket → gate (grace time, unauthenticated cap) → ssh2 → authentication
+ * (signature, GitHub, hooks) → connection (sessions only) → LiveSession. Nothing downstream
+ * reaches back up this chain.
+ */
+export async function startServer(config: Config, logger: Logger, opts: { directory?: GitHubDirectory } = {}): Promise<RunningServer> {
+  const log = logger.child({ component: 'ssh' });
+  try {
+    await ensureRecordingsDir(config.recordings.dir);
+  } catch (err) {
+    if (!config.recordings.failOpen) throw err;
+    log.error({ event: 'recording_failed', err }, 'recordings directory unusable; sessions will run UNRECORDED (recordings.failOpen)');
+  }
+  // Partials with no live session are from a crash: finalise them now so they ship like the rest.
+  await recoverPartials(config.recordings.dir, log).catch((err: unknown) => log.error({ err }, 'recovering partial recordings failed'));
+  const hostKey = await loadHostKey(config.hostKey);
+
+  const directory =
+    opts.directory ??
+    new GitHubDirectory({
+      apiUrl: config.github.apiUrl,
+      token: config.github.token,
+      org: config.github.org,
+      teams: [...config.github.teams],
+      cacheTtlMs: config.github.cacheTtl * 1000,
+      maxStaleMs: config.github.cacheMaxStale * 1000,
+      negativeTtlMs: config.github.negativeCacheTtl * 1000,
+      requestTimeoutMs: config.github.requestTimeout * 1000,
+      userAgent: `teamssh/${VERSION}`,
+      logger: logger.child({ component: 'github' }),
+    });
+  const authorize = async (user: string, key: OfferedKey) => decide(await directory.lookup(user), key);
+  const hookOpts = { programs: config.auth.hooks, timeoutMs: config.auth.hookTimeout * 1000, path: config.sessions.path };
+
+  const sessions = new Set<LiveSession>();
+  const perLogin = new Map<string, number>();
+  const gate = new Gate({ loginGraceMs: config.auth.loginGraceTime * 1000, maxUnauthenticated: config.auth.maxUnauthenticated, logger: log });
+  const clients = new Set<ssh2.Connection>();
+  const hostname = os.hostname();
+  const pendingRelease = new Map<string, () => void>();
+
+  const ssh = new ssh2.Server({ hostKeys: [hostKey], ident: `teamssh_${VERSION}` });
+  ssh.on('error', (err: Error) => log.error({ err }, 'ssh server error'));
+  ssh.on('connection', (client, info) => {
+    const peer = `${info.ip}:${info.port}`;
+    const conn = log.child({ remoteAddress: info.ip, remotePort: info.port });
+    let identity: Identity | undefined;
+    clients.add(client);
+    // One bad peer must never crash the process (contracts.md §4).
+    client.on('error', (err: Error & { level?: string }) => conn.debug({ event: 'client_error', err: err.message, level: err.level }, 'client connection error'));
+    client.on('close', () => clients.delete(client));
+    handleAuthentication(client, info.ip, { authorize, runHooks: (r) => runAuthHooks(hookOpts, r), maxAuthTries: config.auth.maxAuthTries, logger: conn }, (id) => (identity = id));
+    client.on('ready', () => {
+      pendingRelease.get(peer)?.();
+      const id = identity!;
+      const localAddress = (client as unknown as { _sock?: net.Socket })._sock?.localAddress ?? config.listen.host;
+      serveConnection(
+        client,
+        {
+          config,
+          logger: conn.child({ login: id.login }),
+          identity: id,
+          ends: { remoteAddress: info.ip, remotePort: info.port, localAddress, localPort: address.port },
+          hostname,
+          version: VERSION,
+          sessionsOf: (login) => perLogin.get(login.toLowerCase()) ?? 0,
+          register: (s) => {
+            sessions.add(s);
+            perLogin.set(id.login.toLowerCase(), (perLogin.get(id.login.toLowerCase()) ?? 0) + 1);
+          },
+          unregister: (s) => {
+            if (!sessions.delete(s)) return;
+            const n = (perLogin.get(id.login.toLowerCase()) ?? 1) - 1;
+            if (n > 0) perLogin.set(id.login.toLowerCase(), n);
+            else perLogin.delete(id.login.toLowerCase());
+          },
+        },
+        conn,
+      );
+    });
+  });
+
+  const tcp = net.createServer({ noDelay: true }, (socket) => {
+    const peer = `${socket.remoteAddress}:${socket.remotePort}`;
+    const opened = Date.now();
+    const release = gate.admit(socket);
+    pendingRelease.set(peer, release);
+    socket.on('error', () => undefined); // reported through the ssh2 client; never fatal
+    socket.once('close', () => {
+      pendingRelease.delete(peer);
+      log.debug({ event: 'disconnect', remoteAddress: socket.remoteAddress, remotePort: socket.remotePort, durationMs: Date.now() - opened }, 'connection closed');
+    });
+    ssh.injectSocket(socket);
+  });
+  tcp.on('error', (err) => log.error({ err }, 'listener error'));
+  await new Promise<void>((resolve, reject) => {
+    tcp.once('error', reject);
+    tcp.listen(config.listen.port, config.listen.host, () => {
+      tcp.off('error', reject);
+      resolve();
+    });
+  });
+  const bound = tcp.address() as net.AddressInfo;
+  const address = { host: bound.address, port: bound.port };
+  log.info({ event: 'listening', host: address.host, port: address.port, org: config.github.org, teams: config.github.teams, recordings: config.recordings.dir }, `teamssh listening on ${address.host}:${address.port}`);
+
+  let stopping: Promise<void> | undefined;
+  const shutdown = () =>
+    (stopping ??= (async () => {
+      log.info({ event: 'shutdown', liveSessions: sessions.size }, 'shutting down: no new connections');
+      tcp.close();
+      gate.closeAll();
+      const live = [...sessions];
+      for (const s of live) s.notify(`server is shutting down; this session ends in ${config.sessions.shutdownGrace}s`);
+      const all = Promise.all(live.map((s) => s.done));
+      const graceOver = await Promise.race([all.then(() => false), sleep(config.sessions.shutdownGrace * 1000).then(() => true)]);
+      if (graceOver) for (const s of sessions) s.end('shutdown', 'server shut down; session closed');
+      await Promise.race([all, sleep(config.sessions.killGrace * 1000 + 5000)]);
+      for (const c of clients) c.end();
+    })());
+
+  return { address, directory, sessions, shutdown };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms).unref());
+}

@@ -1,0 +1,172 @@
+import { spawn, execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, chmod } from 'node:fs/promises';
+import { Writable } from 'node:stream';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { FakeGitHub } from '../fakes/github.js';
+import { ensureTestAccount } from './accounts.js';
+import { loadConfig, type Config } from '../../src/config/load.js';
+import { createLogger } from '../../src/log.js';
+import { startServer, type RunningServer } from '../../src/server/server.js';
+
+const run = promisify(execFile);
+
+/** A client key pair made by the real ssh-keygen. */
+export interface ClientKey {
+  path: string;
+  /** `type base64` as GitHub lists it (no comment). */
+  publicLine: string;
+}
+
+/** Generates an OpenSSH key pair of `type` in `dir`. */
+export async function makeKey(dir: string, name: string, type: 'ed25519' | 'ecdsa' | 'rsa' = 'ed25519'): Promise<ClientKey> {
+  const file = path.join(dir, name);
+  await run('ssh-keygen', ['-q', '-t', type, ...(type === 'rsa' ? ['-b', '2048'] : []), '-N', '', '-C', name, '-f', file]);
+  const pub = (await readFile(`${file}.pub`, 'utf8')).trim().split(' ');
+  return { path: file, publicLine: `${pub[0]} ${pub[1]}` };
+}
+
+/** Captures pino JSON lines so tests can assert on audit events. */
+export class LogCapture extends Writable {
+  readonly lines: Array<Record<string, unknown>> = [];
+  readonly raw: string[] = [];
+  override _write(chunk: Buffer, _enc: string, cb: () => void): void {
+    for (const line of chunk.toString('utf8').split('\n')) {
+      if (!line) continue;
+      this.raw.push(line);
+      try {
+        this.lines.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        /* not JSON: ignore */
+      }
+    }
+    cb();
+  }
+  /** Events named `event`. */
+  events(event: string): Array<Record<string, unknown>> {
+    return this.lines.filter((l) => l.event === event);
+  }
+  /** Resolves with the first event matching, waiting up to `ms`. */
+  async waitFor(event: string, pred: (l: Record<string, unknown>) => boolean = () => true, ms = 10_000): Promise<Record<string, unknown>> {
+    const end = Date.now() + ms;
+    for (;;) {
+      const hit = this.events(event).find(pred);
+      if (hit) return hit;
+      if (Date.now() > end) throw new Error(`no ${event} event within ${ms} ms`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+}
+
+/** A teamssh server on 127.0.0.1 with a fake GitHub behind it and a member, `alice`, in team `ops`. */
+export interface Harness {
+  dir: string;
+  github: FakeGitHub;
+  config: Config;
+  server: RunningServer;
+  log: LogCapture;
+  port: number;
+  alice: ClientKey;
+  /** Runs the real OpenSSH client. */
+  ssh(user: string, key: ClientKey, args: string[], opts?: { input?: string | Buffer; sshOptions?: string[]; timeoutMs?: number }): Promise<SshResult>;
+  close(): Promise<void>;
+}
+
+/** What the ssh client did. */
+export interface SshResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** The local account sessions run as in tests. */
+export const TEST_ACCOUNT = 'teamssh-t1';
+
+/** Starts a harness; `env` adds or overrides TEAMSSH_* settings. */
+export async function startHarness(opts: { env?: Record<string, string>; setup?: (gh: FakeGitHub, dir: string) => Promise<void> | void } = {}): Promise<Harness> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'teamssh-it-'));
+  await chmod(dir, 0o755);
+  await ensureTestAccount(TEST_ACCOUNT);
+  const alice = await makeKey(dir, 'alice');
+  const github = new FakeGitHub({ org: 'acme', token: 'ghp_testtoken123' });
+  github.addTeam('ops').addUser('Alice', { keys: [alice.publicLine] }).addMember('ops', 'Alice');
+  await opts.setup?.(github, dir);
+  const apiUrl = await github.start();
+  const config = loadConfig({
+    env: {
+      TEAMSSH_LISTEN: '127.0.0.1:0',
+      TEAMSSH_STATE_DIR: path.join(dir, 'state'),
+      TEAMSSH_RECORDINGS_DIR: path.join(dir, 'recordings'),
+      TEAMSSH_GITHUB_ORG: 'acme',
+      TEAMSSH_GITHUB_TEAMS: 'ops',
+      GITHUB_TOKEN: 'ghp_testtoken123',
+      TEAMSSH_GITHUB_API_URL: apiUrl,
+      TEAMSSH_SHELL_USER: TEST_ACCOUNT,
+      TEAMSSH_LOG_LEVEL: 'debug',
+      TEAMSSH_KILL_GRACE: '1',
+      ...opts.env,
+    },
+  });
+  const log = new LogCapture();
+  const server = await startServer(config, createLogger({ level: 'debug', destination: log }));
+  const port = server.address.port;
+  return {
+    dir,
+    github,
+    config,
+    server,
+    log,
+    port,
+    alice,
+    ssh: (user, key, args, o = {}) => sshClient(port, user, key, args, o),
+    async close() {
+      await server.shutdown();
+      await github.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Runs `ssh` against 127.0.0.1:port with only `key`, no agent, no known_hosts. */
+export function sshClient(
+  port: number,
+  user: string,
+  key: ClientKey,
+  args: string[],
+  o: { input?: string | Buffer; sshOptions?: string[]; timeoutMs?: number } = {},
+): Promise<SshResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      'ssh',
+      [
+        '-F', '/dev/null',
+        '-i', key.path,
+        '-p', String(port),
+        '-o', 'IdentitiesOnly=yes',
+        '-o', 'IdentityAgent=none',
+        '-o', 'BatchMode=yes',
+        '-o', 'StrictHostKeyChecking=no',
+        '-o', 'UserKnownHostsFile=/dev/null',
+        '-o', 'LogLevel=ERROR',
+        ...(o.sshOptions ?? []),
+        `${user}@127.0.0.1`,
+        ...args,
+      ],
+      { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: os.tmpdir() } },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs ?? 20_000);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+    if (o.input !== undefined) child.stdin.end(o.input);
+    else child.stdin.end();
+  });
+}
