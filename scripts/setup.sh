@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Everything a fresh Debian machine lacks to build, run and test teamssh: the OpenSSH client
+# and server (tests and benchmarks drive the real ones), asciinema (an independent reader of
+# our recordings), a C compiler (node-pty, the session launcher), then the npm packages and
+# the build. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+for pkg in openssh-client openssh-server asciinema gcc g++ make python3 procps passwd; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "setup: installing Debian packages: ${need[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+npm ci --no-audit --no-fund
+npm run build
