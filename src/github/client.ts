@@ -45,7 +45,7 @@ class GitHubTimeoutError extends Error {
 
 /** Builds the Octokit used for every GitHub call: it never waits for a rate-limit reset. */
 export function createGitHubClient(opts: GitHubClientOptions): GitHubClient {
-  const log = opts.logger.child({ component: 'github' });
+  const log = opts.logger;
   return new TeamOctokit({
     auth: opts.token,
     baseUrl: (opts.apiUrl ?? DEFAULT_GITHUB_API_URL).replace(/\/+$/, ''),

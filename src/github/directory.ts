@@ -92,7 +92,8 @@ export class GitHubDirectory {
   constructor(opts: GitHubDirectoryOptions) {
     this.#opts = opts;
     this.#now = opts.now ?? Date.now;
-    this.#log = opts.logger.child({ component: 'github-directory' });
+    // The caller's logger already carries its component binding (pino would repeat the key).
+    this.#log = opts.logger;
     this.#client = opts.client ?? createGitHubClient(opts);
     this.#cache = new LRUCache<string, Entry>({
       max: opts.maxEntries ?? 20_000,
@@ -170,11 +171,19 @@ export class GitHubDirectory {
     return { status: 'unavailable', reason: failure.reason, detail: failure.detail };
   }
 
-  /** Asks GitHub about one login, replaying the previous entry's ETags. */
-  async #verify(key: string, previous: Entry | undefined): Promise<Entry> {
+  /** Asks GitHub about one login within the lookup deadline, queueing in the throttle limiter included. */
+  #verify(key: string, previous: Entry | undefined): Promise<Entry> {
     this.#stats.fetches += 1;
-    const { org, teams } = this.#opts;
     const signal = AbortSignal.timeout(this.#opts.lookupDeadlineMs ?? this.#opts.requestTimeoutMs + 2000);
+    // The signal aborts requests already on the wire; the race also ends a lookup still
+    // waiting for a slot in Octokit's limiter behind slow requests of other logins.
+    const deadline = new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
+    return Promise.race([this.#ask(key, previous, signal), deadline]);
+  }
+
+  /** The GitHub round trips for one login, replaying the previous entry's ETags. */
+  async #ask(key: string, previous: Entry | undefined, signal: AbortSignal): Promise<Entry> {
+    const { org, teams } = this.#opts;
     const pages = new Map<string, CachedPage>();
     const get = async (url: string): Promise<unknown> => {
       try {

@@ -199,6 +199,53 @@ test('rate limit (403 and 429), 5xx, timeouts and a bad token are unavailable, q
   } finally { await gh.stop(); }
 });
 
+test('a lookup never outlives its deadline, even when single requests may take longer', async () => {
+  const { gh, apiUrl } = await world();
+  try {
+    gh.delayMs = 2_000;
+    const { dir } = directory(apiUrl, { requestTimeoutMs: 5_000, lookupDeadlineMs: 300 });
+    const started = Date.now();
+    const rec = await dir.lookup('alice');
+    assert.equal(rec.status === 'unavailable' && rec.reason, 'timeout');
+    assert.ok(Date.now() - started < 1_000);
+  } finally { await gh.stop(); }
+});
+
+test('the fake follows contracts.md §1 (auth, rate-limit headers, 304, team members with child teams)', async () => {
+  const { gh, apiUrl } = await world();
+  try {
+    gh.addUser('Finn').addMember('sre', 'finn', 'pending');
+    const get = (path: string, headers: Record<string, string> = {}) =>
+      fetch(apiUrl + path, { headers: { authorization: `Bearer ${TOKEN}`, ...headers } });
+    const bad = await fetch(`${apiUrl}/users/alice`, { headers: { authorization: 'token nope' } });
+    assert.equal(bad.status, 401);
+    assert.deepEqual((await bad.json() as { message: string }).message, 'Bad credentials');
+    assert.equal((await fetch(`${apiUrl}/users/ALICE`, { headers: { authorization: `token ${TOKEN}` } })).status, 200);
+    const first = await get('/orgs/acme/teams/ops/members?per_page=1');
+    assert.deepEqual(await first.json(), [{ login: 'Alice', id: (await (await get('/users/alice')).json() as { id: number }).id, type: 'User' }]);
+    assert.match(first.headers.get('link') ?? '', /page=2>; rel="next"/);
+    const all = await (await get('/orgs/acme/teams/ops/members?per_page=100')).json() as { login: string }[];
+    assert.deepEqual(all.map((u) => u.login), ['Alice', 'Dave'], 'child-team members count, pending ones do not');
+    assert.equal((await (await get('/orgs/acme/teams/ops/memberships/dave')).json() as { state: string }).state, 'active');
+    assert.equal((await (await get('/orgs/acme/teams/ops/memberships/finn')).json() as { state: string }).state, 'pending');
+    const missing = await get('/orgs/acme/teams/dev/memberships/alice');
+    assert.equal(missing.status, 404);
+    assert.ok(missing.headers.get('x-ratelimit-remaining'));
+    const ok200 = await get('/users/alice');
+    await ok200.arrayBuffer();
+    const left = Number(ok200.headers.get('x-ratelimit-remaining'));
+    const nm = await get('/users/alice', { 'if-none-match': ok200.headers.get('etag') ?? '' });
+    assert.equal(nm.status, 304);
+    assert.equal((await nm.arrayBuffer()).byteLength, 0);
+    assert.equal(Number(nm.headers.get('x-ratelimit-remaining')), left, 'a 304 is free');
+    await (await get('/rate_limit')).arrayBuffer();
+    assert.equal(gh.remaining, left, '/rate_limit is free');
+    gh.exhaustRateLimit(true, 429);
+    const limited = await get('/users/bob');
+    assert.deepEqual([limited.status, limited.headers.get('x-ratelimit-remaining'), limited.headers.get('retry-after')], [429, '0', '60']);
+  } finally { await gh.stop(); }
+});
+
 test('prime seeds the cache without any request', async () => {
   const { gh, apiUrl } = await world();
   try {
