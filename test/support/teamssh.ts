@@ -84,15 +84,15 @@ export interface SshResult {
 /** The local account sessions run as in tests. */
 export const TEST_ACCOUNT = 'teamssh-t1';
 
-/** Starts a harness; `env` adds or overrides TEAMSSH_* settings. */
-export async function startHarness(opts: { env?: Record<string, string>; setup?: (gh: FakeGitHub, dir: string) => Promise<void> | void } = {}): Promise<Harness> {
+/** Starts a harness; `env` (and whatever `setup` returns) adds or overrides TEAMSSH_* settings. */
+export async function startHarness(opts: { env?: Record<string, string>; setup?: (gh: FakeGitHub, dir: string) => Promise<Record<string, string> | void> | Record<string, string> | void } = {}): Promise<Harness> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'teamssh-it-'));
   await chmod(dir, 0o755);
   await ensureTestAccount(TEST_ACCOUNT);
   const alice = await makeKey(dir, 'alice');
   const github = new FakeGitHub({ org: 'acme', token: 'ghp_testtoken123' });
   github.addTeam('ops').addUser('Alice', { keys: [alice.publicLine] }).addMember('ops', 'Alice');
-  await opts.setup?.(github, dir);
+  const setupEnv = (await opts.setup?.(github, dir)) ?? {};
   const apiUrl = await github.start();
   const config = loadConfig({
     env: {
@@ -107,6 +107,7 @@ export async function startHarness(opts: { env?: Record<string, string>; setup?:
       TEAMSSH_LOG_LEVEL: 'debug',
       TEAMSSH_KILL_GRACE: '1',
       ...opts.env,
+      ...setupEnv,
     },
   });
   const log = new LogCapture();

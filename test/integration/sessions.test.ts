@@ -1,0 +1,177 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { copyFile, readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { startHarness, makeKey, sshClient, TEST_ACCOUNT, type Harness, type ClientKey } from '../support/teamssh.js';
+import { ensureTestAccount } from '../support/accounts.js';
+import { connect, exec, shell } from '../support/ssh2-client.js';
+import { lookupAccount } from '../../src/session/account.js';
+
+const run = promisify(execFile);
+const DEV_ACCOUNT = 'teamssh-t2';
+let h: Harness;
+let devKey: ClientKey;
+
+before(async () => {
+  await ensureTestAccount(DEV_ACCOUNT, { groups: ['teamssh-tg'] });
+  h = await startHarness({
+    env: { TEAMSSH_GITHUB_TEAMS: 'ops,dev', TEAMSSH_MAX_SESSIONS_PER_LOGIN: '4' },
+    async setup(gh, dir) {
+      devKey = await makeKey(dir, 'dev');
+      gh.addTeam('dev').addUser('devon', { keys: [devKey.publicLine] }).addMember('dev', 'devon');
+      // The handler must be executable by the session account wherever the repo is checked out.
+      await copyFile(path.resolve('handlers/dev-menu'), path.join(dir, 'dev-menu'));
+      return { TEAMSSH_TEAM_POLICIES: `dev=${DEV_ACCOUNT}:${path.join(dir, 'dev-menu')}` };
+    },
+  });
+});
+after(() => h?.close());
+
+test('exit status reaches the client; stdout and stderr stay apart without a pty; stdin streams with EOF', async () => {
+  const r = await h.ssh('alice', h.alice, ['echo out; echo err >&2; exit 42']);
+  assert.equal(r.code, 42);
+  assert.equal(r.stdout, 'out\n');
+  assert.equal(r.stderr, 'err\n');
+  const cat = await h.ssh('alice', h.alice, ['cat; echo done'], { input: 'line1\nline2\n' });
+  assert.equal(cat.stdout, 'line1\nline2\ndone\n');
+  const end = await h.log.waitFor('session_end', (l) => l.exitStatus === 42);
+  for (const f of ['sessionId', 'login', 'team', 'fingerprint', 'remoteAddress', 'remotePort', 'account', 'startedAt', 'endedAt', 'durationMs', 'bytesIn', 'bytesOut', 'endReason', 'recording', 'sha256']) {
+    assert.ok(end[f] !== undefined, `session_end lacks ${f}`);
+  }
+  assert.equal(end.endReason, 'exit');
+  assert.equal(end.team, 'ops');
+});
+
+test('a process killed by a signal reports the exit signal', async () => {
+  const c = await connect(h.port, 'alice', h.alice);
+  try {
+    const o = await exec(c, 'kill -TERM $$');
+    assert.deepEqual(await o.exit, { code: null, signal: 'TERM' });
+  } finally {
+    c.end();
+  }
+});
+
+test('the session runs with exactly the account uid, gid and groups', async () => {
+  const acct = await lookupAccount(TEST_ACCOUNT);
+  const r = await h.ssh('alice', h.alice, ['id -u; id -g; id -G; id -un; pwd']);
+  const [uid, gid, groups, name, cwd] = r.stdout.trim().split('\n');
+  assert.equal(Number(uid), acct.uid);
+  assert.equal(Number(gid), acct.gid);
+  assert.deepEqual(groups!.split(' ').map(Number).sort(), [...acct.groups].sort());
+  assert.equal(name, TEST_ACCOUNT);
+  assert.equal(cwd, acct.home);
+  const t = await h.ssh('alice', h.alice, ['-tt', 'id -G'], {});
+  assert.deepEqual(t.stdout.trim().split(' ').map(Number).sort(), [...acct.groups].sort());
+});
+
+test('the environment is an allowlist: LANG accepted, LD_PRELOAD refused, no server secrets', async () => {
+  process.env.GITHUB_TOKEN = 'ghp_servers_own_secret';
+  const child = await new Promise<{ stdout: string }>((resolve, reject) =>
+    execFile(
+      'ssh',
+      ['-F', '/dev/null', '-i', h.alice.path, '-p', String(h.port), '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR',
+        '-o', 'SendEnv=LANG LD_PRELOAD BASH_ENV PATH', 'alice@127.0.0.1', 'env'],
+      { env: { PATH: process.env.PATH, LANG: 'C.UTF-8', LD_PRELOAD: '/tmp/evil.so', BASH_ENV: '/tmp/evil.sh' } },
+      (err, stdout) => (err ? reject(err) : resolve({ stdout })),
+    ),
+  );
+  const env = new Map(child.stdout.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+  assert.equal(env.get('LANG'), 'C.UTF-8');
+  assert.equal(env.has('LD_PRELOAD'), false);
+  assert.equal(env.has('BASH_ENV'), false);
+  assert.equal(env.get('PATH'), '/usr/local/bin:/usr/bin:/bin');
+  assert.equal(env.has('GITHUB_TOKEN'), false);
+  assert.equal(env.get('USER'), TEST_ACCOUNT);
+  assert.equal(env.get('TEAMSSH_GITHUB_LOGIN'), 'Alice');
+  assert.match(env.get('SSH_CONNECTION') ?? '', /^127\.0\.0\.1 \d+ 127\.0\.0\.1 \d+$/);
+  for (const name of env.keys()) assert.doesNotMatch(name, /^(ASCIINEMA|GITHUB|npm_|NODE)/);
+  await h.log.waitFor('env_refused', (l) => Array.isArray(l.names) && (l.names as string[]).includes('LD_PRELOAD'));
+});
+
+test('a window change reaches the pty', async () => {
+  const c = await connect(h.port, 'alice', h.alice);
+  try {
+    const s = await shell(c, { rows: 30, cols: 100, term: 'xterm' });
+    s.channel.write('stty size\n');
+    await s.waitFor('30 100');
+    s.channel.setWindow(40, 120, 0, 0);
+    await new Promise((r) => setTimeout(r, 100));
+    s.channel.write('stty size; exit 3\n');
+    await s.waitFor('40 120');
+    assert.equal((await s.exit).code, 3);
+  } finally {
+    c.end();
+  }
+});
+
+test('no descriptor of the server or another session is visible inside a session', async () => {
+  const c = await connect(h.port, 'alice', h.alice);
+  try {
+    const first = await shell(c);
+    first.channel.write('echo first-ready\n');
+    await first.waitFor('first-ready');
+    const second = await exec(c, 'for f in /proc/$$/fd/*; do echo "FD ${f##*/} $(readlink $f)"; done', { pty: { rows: 24, cols: 80, term: 'xterm' } });
+    await second.exit;
+    const fds = second.out().split('\n').filter((l) => l.startsWith('FD ')).map((l) => l.trim().split(' '));
+    assert.ok(fds.length >= 3, second.out());
+    for (const [, num, target] of fds) {
+      assert.ok(['0', '1', '2'].includes(num!), `unexpected fd ${num} -> ${target}`);
+      assert.match(target!, /^\/dev\/pts\/\d+$/);
+    }
+    first.channel.end();
+  } finally {
+    c.end();
+  }
+});
+
+test('no process is left behind when the client is killed mid-command', async () => {
+  const marker = `sleep 4242.${process.pid}`;
+  const p = sshClient(h.port, 'alice', h.alice, ['-tt', `(${marker} &) ; ${marker}`], { timeoutMs: 1500 });
+  const started = Date.now();
+  while (Date.now() - started < 5000) {
+    const { stdout } = await run('pgrep', ['-f', marker]).catch(() => ({ stdout: '' }));
+    if (stdout.trim()) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await p; // killed by the 1.5 s timeout: the connection drops
+  await h.log.waitFor('session_end', (l) => l.endReason === 'connection_lost' || l.endReason === 'client_closed');
+  const { stdout } = await run('pgrep', ['-f', marker]).catch(() => ({ stdout: '' }));
+  assert.equal(stdout.trim(), '', 'processes left behind');
+});
+
+test('port forwarding, agent forwarding and sftp are refused and logged', async () => {
+  const c = await connect(h.port, 'alice', h.alice);
+  try {
+    await assert.rejects(new Promise((resolve, reject) => c.forwardOut('127.0.0.1', 1, '127.0.0.1', 22, (err, ch) => (err ? reject(err) : resolve(ch)))));
+    await assert.rejects(new Promise((resolve, reject) => c.forwardIn('127.0.0.1', 0, (err, port) => (err ? reject(err) : resolve(port)))));
+    await assert.rejects(new Promise((resolve, reject) => c.sftp((err, s) => (err ? reject(err) : resolve(s)))));
+  } finally {
+    c.end();
+  }
+  await h.log.waitFor('channel_refused', (l) => l.request === 'port_forwarding_local');
+  await h.log.waitFor('channel_refused', (l) => l.request === 'port_forwarding_remote');
+  await h.log.waitFor('channel_refused', (l) => l.request === 'subsystem');
+});
+
+test('a team policy maps members to its account and handler', async () => {
+  const ok = await h.ssh('devon', devKey, ['uptime']);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(ok.stdout, /load average/);
+  const denied = await h.ssh('devon', devKey, ['rm -rf /tmp/x']);
+  assert.equal(denied.code, 126);
+  assert.match(denied.stderr, /not allowed/);
+  const start = await h.log.waitFor('session_start', (l) => l.login === 'devon');
+  assert.equal(start.team, 'dev');
+  assert.equal(start.account, DEV_ACCOUNT);
+  const ops = await h.ssh('alice', h.alice, ['id -un']);
+  assert.equal(ops.stdout.trim(), TEST_ACCOUNT);
+});
+
+test('every recording from these sessions is finished and named after its session', async () => {
+  const files = await readdir(h.config.recordings.dir);
+  assert.ok(files.some((f) => f.endsWith('.cast')));
+  assert.ok(!files.some((f) => f.endsWith('.part')) || h.server.sessions.size > 0);
+});
