@@ -1,0 +1,129 @@
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+
+/**
+ * Exclusive claims on recordings, so two uploaders on one directory never send one file twice.
+ * Claiming renames `NAME.cast` to `NAME.cast.claim.<pid>.<token>`: rename is atomic, so of two
+ * uploaders exactly one wins, and the claimed file no longer looks finished to any watcher.
+ * A claim whose owner died (kill -9, crash) is taken over by renaming it to the new owner's
+ * name, which is atomic too: of two uploaders taking over one stale claim, one wins.
+ *
+ * A claim is stale when its process is gone, when it belongs to this process but to no live
+ * uploader in it, or when its heartbeat (the file's mtime, touched while held) is older than
+ * `staleMs`: that last bound catches a pid reused by an unrelated process after a restart.
+ */
+
+const CLAIM = /^(.+)\.cast\.claim\.(\d+)\.([a-f0-9]+)$/;
+
+// Tokens of uploaders alive in this process: a claim with our pid but another token is a leftover.
+const liveTokens = new Set<string>();
+
+/** A parsed claim file name. */
+export interface ClaimName {
+  base: string;
+  pid: number;
+  token: string;
+}
+
+/** Parses `NAME.cast.claim.<pid>.<token>`; undefined for any other name. */
+export function parseClaim(file: string): ClaimName | undefined {
+  const m = CLAIM.exec(file);
+  return m ? { base: m[1]!, pid: Number(m[2]), token: m[3]! } : undefined;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it exists but belongs to someone else.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Claims held by one uploader. */
+export class Claims {
+  /** This uploader's token, part of every claim name it holds. */
+  readonly token = randomBytes(6).toString('hex');
+  private readonly held = new Map<string, string>(); // base -> claimed path
+  private readonly heartbeat: NodeJS.Timeout;
+
+  constructor(
+    private readonly dir: string,
+    private readonly staleMs: number,
+  ) {
+    liveTokens.add(this.token);
+    this.heartbeat = setInterval(() => void this.touchAll(), Math.max(1000, Math.floor(staleMs / 5)));
+    this.heartbeat.unref();
+  }
+
+  /** Path this uploader uses for a claim on `base`. */
+  claimPath(base: string): string {
+    return path.join(this.dir, `${base}.cast.claim.${process.pid}.${this.token}`);
+  }
+
+  /** Claims `NAME.cast`; returns the claimed path, or undefined when someone else has it (or it is gone). */
+  async claim(base: string): Promise<string | undefined> {
+    return this.renameTo(path.join(this.dir, `${base}.cast`), base);
+  }
+
+  /** Whether `file` (a claim name) is stale and may be taken over. */
+  async isStale(file: string): Promise<boolean> {
+    const c = parseClaim(file);
+    if (!c) return false;
+    if (c.pid === process.pid) return !liveTokens.has(c.token);
+    if (!processAlive(c.pid)) return true;
+    try {
+      const st = await fs.stat(path.join(this.dir, file));
+      return Date.now() - st.mtimeMs > this.staleMs;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Takes over a stale claim `file`; returns the claimed path, or undefined when another uploader was faster. */
+  async takeOver(file: string): Promise<string | undefined> {
+    const c = parseClaim(file);
+    if (!c || !(await this.isStale(file))) return undefined;
+    return this.renameTo(path.join(this.dir, file), c.base);
+  }
+
+  /** Gives a claim back: the file is `NAME.cast` again, for this or another uploader to pick up. */
+  async release(base: string): Promise<void> {
+    const p = this.held.get(base);
+    if (!p) return;
+    this.held.delete(base);
+    await fs.rename(p, path.join(this.dir, `${base}.cast`)).catch(() => undefined);
+  }
+
+  /** Forgets a claim whose file has been moved away (uploaded, failed). */
+  forget(base: string): void {
+    this.held.delete(base);
+  }
+
+  /** Stops the heartbeat; claims still held become stale for other uploaders at once. */
+  close(): void {
+    clearInterval(this.heartbeat);
+    liveTokens.delete(this.token);
+  }
+
+  private async renameTo(from: string, base: string): Promise<string | undefined> {
+    const to = this.claimPath(base);
+    try {
+      await fs.rename(from, to);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+    this.held.set(base, to);
+    const now = new Date();
+    await fs.utimes(to, now, now).catch(() => undefined);
+    return to;
+  }
+
+  private async touchAll(): Promise<void> {
+    const now = new Date();
+    for (const p of this.held.values()) await fs.utimes(p, now, now).catch(() => undefined);
+  }
+}

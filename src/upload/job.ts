@@ -1,0 +1,189 @@
+import { createHash } from 'node:crypto';
+import { createReadStream, promises as fs } from 'node:fs';
+import path from 'node:path';
+import type { Logger } from '../log.js';
+import { hasCode } from '../errors.js';
+import type { UploadClient, UploadFile, UploadResult } from './client.js';
+import type { UploadGate } from './gate.js';
+import { sleep } from './gate.js';
+import { backoffDelay, type BackoffOptions } from './backoff.js';
+import { fieldsBytes } from './multipart.js';
+import { splitCast } from './split.js';
+import { FAILED_DIR, UPLOADED_DIR, moveRecording, readSidecar, sidecarPath, writeSidecar, type Sidecar, type UploadFailure } from './sidecar.js';
+
+/**
+ * Ships one claimed recording to the end: uploaded (sidecar updated, moved to uploaded/) or
+ * refused for good (moved to failed/ with the server's reason). Transient failures are retried
+ * here without limit; only a stop (abort) or a local error ends the job early, and then the
+ * caller releases the claim so the recording is picked up again.
+ */
+
+/** Everything a job needs from its uploader. */
+export interface JobContext {
+  dir: string;
+  client: UploadClient;
+  gate: UploadGate;
+  log: Logger;
+  backoff: BackoffOptions;
+  maxBytes: number;
+  visibility: 'private' | 'unlisted' | 'public';
+  keepUploaded: boolean;
+  /** Aborts waits (backoff, gate) at once on stop. */
+  soft: AbortSignal;
+  /** Aborts requests in flight, after the stop grace. */
+  hard: AbortSignal;
+  /** Told to the operator when the install id is refused. */
+  connectHint: string;
+}
+
+// Room kept for text fields and multipart framing when sizing parts under the server limit.
+const FRAMING = 1024;
+// Below this a part cannot hold a header and an event of a real session: stop halving.
+const MIN_PART = 2048;
+
+/** Session facts for the recording's description on the server (no secrets: no terminal content). */
+export function describe(s: Sidecar): string {
+  const lines = [`teamssh session${s.sessionId ? ` ${s.sessionId}` : ''}`];
+  if (s.login) lines.push(`login: ${s.login}${s.team ? ` (team ${s.team})` : ''}`);
+  if (s.fingerprint) lines.push(`key: ${s.fingerprint}`);
+  if (s.remoteAddress) lines.push(`from: ${s.remoteAddress}${s.remotePort !== undefined ? ` port ${s.remotePort}` : ''}`);
+  return lines.join('\n');
+}
+
+/** Uploads the recording `base`, held at `claimed`, to its end. Throws on abort or local errors. */
+export async function shipRecording(ctx: JobContext, base: string, claimed: string): Promise<'uploaded' | 'failed'> {
+  const side = sidecarPath(ctx.dir, base);
+  const read = await readSidecar(side);
+  if (!read) {
+    // A crash after the sidecar moved but before the recording did: finish that move.
+    const up = await readSidecar(path.join(ctx.dir, UPLOADED_DIR, `${base}.json`));
+    if (up?.data.uploadedAt) return finishUploaded(ctx, base, claimed, up.data, false);
+    const failed = await readSidecar(path.join(ctx.dir, FAILED_DIR, `${base}.json`));
+    if (failed?.data.failure) {
+      await moveRecording(ctx.dir, base, claimed, FAILED_DIR);
+      return 'failed';
+    }
+    ctx.log.warn({ recording: base, code: 'TEAMSSH_UPLOAD_NO_SIDECAR' }, 'recording has no sidecar; uploading it with what its header says');
+  } else if (read.corrupt) {
+    await fs.copyFile(side, `${side}.corrupt`).catch(() => undefined);
+    ctx.log.warn({ recording: base, code: 'TEAMSSH_UPLOAD_BAD_SIDECAR', problem: read.corrupt }, 'sidecar is not valid JSON (kept as .json.corrupt); uploading with what the header says');
+  }
+  const data: Sidecar = read?.data ?? {};
+  if (data.uploadedAt) return finishUploaded(ctx, base, claimed, data, true);
+
+  const fields: Record<string, string> = { ...(typeof data.title === 'string' && data.title ? { title: data.title } : {}), description: describe(data), visibility: ctx.visibility };
+  const room = ctx.maxBytes - fieldsBytes(fields) - FRAMING;
+  const bytes = (await fs.stat(claimed)).size;
+  let limit = data.partLimit;
+  if (limit === undefined && bytes > room) limit = room;
+  if (limit === undefined) {
+    const r = await attempt(ctx, { path: claimed, filename: `${base}.cast`, bytes }, fields, base);
+    if (r.kind === 'ok') return finishUploaded(ctx, base, claimed, { ...data, url: r.url }, true);
+    if (r.kind === 'permanent') return fail(ctx, base, claimed, data, r);
+    // 413 below our configured limit: this server's limit is smaller; split at half what failed.
+    limit = Math.floor(Math.min(room, bytes) / 2);
+    ctx.log.warn({ recording: base, bytes, partLimit: limit }, 'the server refused the recording as too large (413); splitting it into parts');
+  }
+  return shipParts(ctx, base, claimed, data, fields, limit);
+}
+
+async function shipParts(ctx: JobContext, base: string, claimed: string, data: Sidecar, fields: Record<string, string>, first: number): Promise<'uploaded' | 'failed'> {
+  const side = sidecarPath(ctx.dir, base);
+  const workDir = path.join(ctx.dir, '.parts', base);
+  let limit = first;
+  data.parts ??= [];
+  try {
+    for (;;) {
+      if (limit < MIN_PART) return fail(ctx, base, claimed, data, { status: 413, type: 'content_too_large', message: `the server refuses parts even of ${limit * 2} bytes` });
+      let parts;
+      try {
+        parts = await splitCast({
+          file: claimed,
+          workDir,
+          limit,
+          baseTitle: typeof data.title === 'string' ? data.title : undefined,
+          skipEvents: data.parts.reduce((n, p) => n + p.events, 0),
+          partsBefore: data.parts.length,
+        });
+      } catch (err) {
+        if (!hasCode(err, 'TEAMSSH_UPLOAD_SPLIT')) throw err;
+        return fail(ctx, base, claimed, data, { status: 413, type: 'split_failed', message: (err as Error).message });
+      }
+      ctx.log.info({ recording: base, parts: parts.length + data.parts.length, partLimit: limit }, 'recording split into parts for upload');
+      let shrunk = false;
+      for (const part of parts) {
+        const r = await attempt(ctx, { path: part.path, filename: `${base}-part${part.index}.cast`, bytes: part.bytes }, { ...fields, title: part.title }, base);
+        if (r.kind === 'permanent') return fail(ctx, base, claimed, data, r);
+        if (r.kind === 'too_large') {
+          limit = Math.floor(limit / 2);
+          shrunk = true;
+          break;
+        }
+        data.parts.push({ url: r.url, bytes: part.bytes, events: part.events, start: part.start });
+        data.partLimit = limit;
+        // Progress survives a crash: a restart skips the parts listed here.
+        await writeSidecar(side, data);
+      }
+      if (!shrunk) break;
+    }
+  } finally {
+    await fs.rm(workDir, { recursive: true, force: true }).catch(() => undefined);
+  }
+  return finishUploaded(ctx, base, claimed, { ...data, url: data.parts[0]?.url ?? '' }, true);
+}
+
+/** Sends until the server gives an answer that is not "try again". */
+async function attempt(ctx: JobContext, file: UploadFile, fields: Record<string, string>, base: string): Promise<Extract<UploadResult, { kind: 'ok' | 'too_large' | 'permanent' }>> {
+  for (let n = 0; ; ) {
+    await ctx.gate.pass(ctx.soft);
+    let r: UploadResult;
+    try {
+      r = await ctx.client.upload(file, fields, ctx.hard);
+    } catch (err) {
+      ctx.gate.inconclusive();
+      throw err;
+    }
+    if (r.kind === 'unauthorized') {
+      ctx.gate.unauthorized(r.message, ctx.connectHint);
+      continue;
+    }
+    if (r.kind !== 'retry') {
+      ctx.gate.authenticated();
+      return r;
+    }
+    ctx.gate.inconclusive();
+    const delay = r.delayMs ?? backoffDelay(n, ctx.backoff);
+    n++;
+    if (r.status === 429) ctx.gate.rateLimited(delay);
+    ctx.log.warn({ recording: base, attempt: n, status: r.status, reason: r.reason, retryInMs: delay }, 'upload failed; will retry');
+    await sleep(delay, ctx.soft);
+  }
+}
+
+async function fail(ctx: JobContext, base: string, claimed: string, data: Sidecar, r: Omit<UploadFailure, 'at'>): Promise<'failed'> {
+  const failure: UploadFailure = { status: r.status, ...(r.type ? { type: r.type } : {}), message: r.message, ...(r.details !== undefined ? { details: r.details } : {}), at: new Date().toISOString() };
+  await writeSidecar(sidecarPath(ctx.dir, base), { ...data, failure });
+  const dest = await moveRecording(ctx.dir, base, claimed, FAILED_DIR);
+  ctx.log.error({ event: 'recording_upload_failed', code: 'TEAMSSH_UPLOAD_REJECTED', sessionId: data.sessionId, file: dest, ...failure }, `the server refused the recording for good (${r.status}); kept in ${FAILED_DIR}/`);
+  return 'failed';
+}
+
+async function finishUploaded(ctx: JobContext, base: string, claimed: string, data: Sidecar, writeFirst: boolean): Promise<'uploaded'> {
+  if (writeFirst) {
+    data.uploadedAt ??= new Date().toISOString();
+    data.sha256 ??= await sha256(claimed);
+    await writeSidecar(sidecarPath(ctx.dir, base), data);
+  }
+  const dest = await moveRecording(ctx.dir, base, claimed, UPLOADED_DIR, !ctx.keepUploaded);
+  ctx.log.info(
+    { event: 'recording_uploaded', sessionId: data.sessionId, url: data.url, sha256: data.sha256, file: ctx.keepUploaded ? dest : `${base}.cast`, ...(data.parts?.length ? { parts: data.parts.map((p) => p.url) } : {}) },
+    'recording uploaded',
+  );
+  return 'uploaded';
+}
+
+async function sha256(file: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}

@@ -1,0 +1,66 @@
+import { randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+
+/**
+ * A multipart/form-data body built as a stream with a known length. undici's FormData
+ * reads Blob parts through memory; a recording can be large, so the file part is streamed
+ * from disk and Content-Length is computed from the sizes, which makes the request look like
+ * an ordinary upload to servers that dislike chunked bodies.
+ */
+
+/** A multipart body ready to hand to undici: `body` is single-use, build a new one per attempt. */
+export interface MultipartBody {
+  contentType: string;
+  length: number;
+  body: AsyncIterable<Buffer>;
+}
+
+/** The file part: `path` is read from disk when the body is consumed. */
+export interface FilePart {
+  field: string;
+  filename: string;
+  path: string;
+  bytes: number;
+}
+
+/** Text fields' size as the server counts it (sum of part bodies), used to size split parts. */
+export function fieldsBytes(fields: Record<string, string>): number {
+  let n = 0;
+  for (const v of Object.values(fields)) n += Buffer.byteLength(v);
+  return n;
+}
+
+// Field names and filenames are ours (ASCII, no quotes), but escape anyway so a
+// surprising session name cannot break the part headers.
+function quote(s: string): string {
+  return s.replace(/[\r\n"\\]/g, (c) => encodeURIComponent(c));
+}
+
+/** Builds a streamed multipart body with text `fields` first and the `file` part last. */
+export function multipartBody(fields: Record<string, string>, file: FilePart): MultipartBody {
+  const boundary = `----teamssh${randomBytes(12).toString('hex')}`;
+  const heads: Buffer[] = [];
+  for (const [name, value] of Object.entries(fields)) {
+    heads.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${quote(name)}"\r\n\r\n${value}\r\n`));
+  }
+  heads.push(
+    Buffer.from(
+      `--${boundary}\r\nContent-Disposition: form-data; name="${quote(file.field)}"; filename="${quote(file.filename)}"\r\n` +
+        'Content-Type: application/octet-stream\r\n\r\n',
+    ),
+  );
+  const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
+  const length = heads.reduce((n, b) => n + b.length, 0) + file.bytes + tail.length;
+  async function* generate(): AsyncGenerator<Buffer> {
+    for (const h of heads) yield h;
+    // Opened only when undici starts sending, so an attempt that never sends leaks no descriptor.
+    const stream = createReadStream(file.path, { highWaterMark: 256 * 1024 });
+    try {
+      for await (const chunk of stream) yield chunk as Buffer;
+    } finally {
+      stream.destroy();
+    }
+    yield tail;
+  }
+  return { contentType: `multipart/form-data; boundary=${boundary}`, length, body: generate() };
+}

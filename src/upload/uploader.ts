@@ -1,0 +1,160 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { watch, type FSWatcher } from 'chokidar';
+import type { Logger } from '../log.js';
+import { TeamsshError } from '../errors.js';
+import { loadInstallId } from './install-id.js';
+import { connectUrl, validateUploadTarget } from './target.js';
+import { UploadClient } from './client.js';
+import { UploadGate } from './gate.js';
+import { Claims, parseClaim } from './claims.js';
+import { WorkQueue } from './queue.js';
+import { DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
+import { shipRecording, type JobContext } from './job.js';
+
+export { validateUploadTarget } from './target.js';
+
+/**
+ * The uploader: watches the recordings directory (the queue) and ships every finished
+ * `*.cast` to the asciinema server, including the backlog left from before a restart and
+ * recordings a dead uploader had claimed. See job.ts for one recording's path, claims.ts for
+ * how two uploaders share a directory.
+ */
+
+/** Settings of one uploader. */
+export interface UploaderOptions {
+  dir: string;
+  stateDir: string;
+  /** Empty: uploads are off and recordings stay in `dir`. */
+  serverUrl: string;
+  installId?: string;
+  username: string;
+  visibility: 'private' | 'unlisted' | 'public';
+  allowPublicServer: boolean;
+  concurrency: number;
+  maxBytes: number;
+  keepUploaded: boolean;
+  requestTimeoutMs: number;
+  version: string;
+  logger: Logger;
+  backoff?: BackoffOptions;
+  /** How long uploads in flight may finish after stop() before they are aborted (default 5 s). */
+  stopGraceMs?: number;
+  /** How often the directory is rescanned for missed files and dead uploaders' claims (default 30 s). */
+  rescanMs?: number;
+  /** A claim whose heartbeat is older than this is taken over even if its pid looks alive (default 10 min). */
+  claimStaleMs?: number;
+}
+
+/** A running uploader. */
+export interface UploaderHandle {
+  /** Stops watching, lets uploads in flight finish within the grace, aborts the rest and releases their claims. */
+  stop(): Promise<void>;
+  /** Resolves when nothing is queued or in flight. */
+  idle(): Promise<void>;
+  /** The page that attaches this install id's recordings to an account ('' when uploads are off). */
+  connectUrl: string;
+}
+
+const isCast = (name: string) => name.endsWith('.cast');
+
+/** Starts the uploader; with no server it logs that uploads are off and returns a handle that does nothing. */
+export async function startUploader(opts: UploaderOptions): Promise<UploaderHandle> {
+  const log = opts.logger.child({ component: 'uploader' });
+  if (!opts.serverUrl) {
+    log.warn({ event: 'upload_disabled', dir: opts.dir }, `no asciinema server configured (ASCIINEMA_SERVER_URL): uploading is off, recordings stay in ${opts.dir}`);
+    return { stop: async () => undefined, idle: async () => undefined, connectUrl: '' };
+  }
+  const problem = validateUploadTarget(opts.serverUrl, opts.allowPublicServer);
+  if (problem) throw new TeamsshError('TEAMSSH_UPLOAD_TARGET', problem);
+  if (opts.username.includes(':')) throw new TeamsshError('TEAMSSH_UPLOAD_USERNAME', 'the asciinema username (ASCIINEMA_USERNAME) must not contain ":"');
+  const installId = await loadInstallId(opts.stateDir, opts.installId);
+  const dir = path.resolve(opts.dir);
+  await fs.mkdir(dir, { recursive: true });
+  const link = connectUrl(opts.serverUrl, installId);
+  // The one log line that carries the install id: the operator needs this link.
+  log.info({ event: 'upload_connect', connectUrl: link }, `uploading recordings to ${new URL(opts.serverUrl).origin}; to attach them to your account open ${link} while logged in (unattached recordings may be deleted: after 7 days on asciinema.org)`);
+
+  const backoff = opts.backoff ?? DEFAULT_BACKOFF;
+  const soft = new AbortController();
+  const hard = new AbortController();
+  const client = new UploadClient({ serverUrl: opts.serverUrl, installId, username: opts.username, version: opts.version, requestTimeoutMs: opts.requestTimeoutMs });
+  const gate = new UploadGate(log, backoff.unauthorizedMs);
+  const claims = new Claims(dir, opts.claimStaleMs ?? 10 * 60_000);
+  const ctx: JobContext = {
+    dir, client, gate, log, backoff,
+    maxBytes: opts.maxBytes, visibility: opts.visibility, keepUploaded: opts.keepUploaded,
+    soft: soft.signal, hard: hard.signal,
+    connectHint: 'check the install id, or open the connect link logged at start to attach it to an account',
+  };
+
+  const queue = new WorkQueue(Math.max(1, opts.concurrency), async (base, file) => {
+    const claimed = isCast(file) ? await claims.claim(base) : await claims.takeOver(file);
+    if (!claimed) return; // another uploader has it, or it is gone
+    try {
+      await shipRecording(ctx, base, claimed);
+      claims.forget(base);
+    } catch (err) {
+      await claims.release(base);
+      if (soft.signal.aborted) return;
+      const retryMs = Math.min(backoff.maxMs, 30_000);
+      log.error({ recording: base, code: 'TEAMSSH_UPLOAD_LOCAL', err, retryInMs: retryMs }, 'could not process the recording; it stays in the directory and is retried');
+      queue.later(base, `${base}.cast`, retryMs);
+    }
+  });
+
+  const scan = async () => {
+    let names: string[];
+    try {
+      names = (await fs.readdir(dir)).sort();
+    } catch (err) {
+      log.error({ err, dir }, 'cannot read the recordings directory');
+      return;
+    }
+    for (const name of names) {
+      if (isCast(name)) queue.add(name.slice(0, -'.cast'.length), name);
+      else {
+        const c = parseClaim(name);
+        if (c && !queue.has(c.base) && (await claims.isStale(name))) {
+          log.info({ recording: c.base, deadPid: c.pid }, 'taking over a recording claimed by an uploader that is gone');
+          queue.add(c.base, name);
+        }
+      }
+    }
+  };
+
+  const watcher: FSWatcher = watch(dir, {
+    depth: 0,
+    ignoreInitial: true,
+    // Only finished recordings: `.part` files, claims, sidecars and the subdirectories are not ours to see.
+    ignored: (p: string) => p !== dir && !isCast(path.basename(p)),
+  });
+  const onFile = (p: string) => {
+    if (path.dirname(p) === dir) queue.add(path.basename(p).slice(0, -'.cast'.length), path.basename(p));
+  };
+  watcher.on('add', onFile).on('change', onFile).on('error', (err) => log.error({ err }, 'recordings directory watcher failed'));
+  await new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
+  // After the watcher is ready, so nothing written meanwhile falls between the two.
+  await scan();
+  const rescan = setInterval(() => void scan(), opts.rescanMs ?? 30_000);
+  rescan.unref();
+
+  let stopping: Promise<void> | undefined;
+  const stop = async () => {
+    clearInterval(rescan);
+    await watcher.close();
+    soft.abort(new TeamsshError('TEAMSSH_UPLOAD_STOPPED', 'uploader stopped'));
+    const grace = setTimeout(() => hard.abort(new TeamsshError('TEAMSSH_UPLOAD_STOPPED', 'uploader stopped')), opts.stopGraceMs ?? 5000);
+    await queue.stop();
+    clearTimeout(grace);
+    hard.abort();
+    claims.close();
+    await client.close();
+    log.info({ event: 'upload_stopped' }, 'uploader stopped; recordings not uploaded stay in the directory for the next start');
+  };
+  return {
+    stop: () => (stopping ??= stop()),
+    idle: () => queue.idle(),
+    connectUrl: link,
+  };
+}
