@@ -17,5 +17,10 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
+# The account the quick start runs sessions as: unprivileged, with a real shell.
+if [ "$(id -u)" -eq 0 ] && ! getent passwd teamssh >/dev/null; then
+  useradd --create-home --shell /bin/bash --comment "teamssh sessions" teamssh
+fi
+
 npm ci --no-audit --no-fund
 npm run build
