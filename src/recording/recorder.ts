@@ -1,0 +1,458 @@
+import { open, mkdir, stat, chmod, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { constants as fsc } from 'node:fs';
+import { createHash, randomBytes, type Hash } from 'node:crypto';
+import { isUtf8 } from 'node:buffer';
+import { basename, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+
+/** What a recorder needs to know about one session; see contracts.md §3 for the header rules. */
+export interface RecorderOptions {
+  dir: string;
+  /** File stem: the recording is written as NAME.cast.part and renamed to NAME.cast. */
+  name: string;
+  width: number;
+  height: number;
+  /** Integer unix seconds of the session start. */
+  timestamp: number;
+  command?: string;
+  title: string;
+  env: Record<string, string>;
+  /** Typed input holds passwords, so "i" events are written only when this is true. */
+  recordInput: boolean;
+  /** Monotonic milliseconds; injectable so golden tests are deterministic. */
+  clock?: () => number;
+  /** Who the session is (login, team, fingerprint...): written to NAME.part.json at once so a crash still names them. */
+  meta?: Record<string, unknown>;
+  /** Bytes waiting for the disk above which `needsDrain` turns true (default 4 MiB); 16x that fails the recording. */
+  highWaterMark?: number;
+}
+
+/** What `finish` hands back once NAME.cast and its sidecar NAME.json are durable. */
+export interface FinishedRecording {
+  castPath: string;
+  sidecarPath: string;
+  sha256: string;
+  bytes: number;
+  events: number;
+}
+
+/** A recording failure with a stable code; the message is safe to show, the cause is for the log. */
+export class RecordingError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.name = 'RecordingError';
+    this.code = code;
+  }
+}
+
+const FLUSH_AT = 64 * 1024;
+const BATCH_CAP = 128 * 1024;
+const FLUSH_EVERY_MS = 100;
+const DEFAULT_HIGH_WATER = 4 * 1024 * 1024;
+const BACKLOG_LIMIT_FACTOR = 16;
+const ENV_KEY = /^[A-Z0-9_]+$/;
+
+/** Streams one session into an asciicast v2 file, buffered, and finalises it atomically with a sidecar. */
+export class Recorder {
+  readonly castPath: string;
+  readonly partPath: string;
+  readonly sidecarPath: string;
+  readonly metaPath: string;
+  private readonly dir: string;
+  private readonly fh: FileHandle;
+  private readonly clock: () => number;
+  private readonly start: number;
+  private readonly recordInput: boolean;
+  private readonly meta: Record<string, unknown> | undefined;
+  private readonly highWater: number;
+  private readonly hash: Hash = createHash('sha256');
+  private readonly outStream = new Utf8Stream();
+  private readonly inStream = new Utf8Stream();
+  // Events are encoded straight into reusable batch buffers: no per-event garbage for the GC.
+  private batch: Buffer = Buffer.allocUnsafeSlow(BATCH_CAP);
+  private pos = 0;
+  private queue: Buffer[] = [];
+  private queued = 0;
+  private spare: Buffer[] = [];
+  private writing: Promise<void> | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private lastT = 0;
+  private bytes = 0;
+  private events = 0;
+  private closed = false;
+  private failure: RecordingError | null = null;
+  private readonly errorListeners: Array<(err: Error) => void> = [];
+  private drainWaiters: Array<() => void> = [];
+
+  private constructor(opts: RecorderOptions, fh: FileHandle, clock: () => number) {
+    this.dir = opts.dir;
+    this.castPath = join(opts.dir, `${opts.name}.cast`);
+    this.partPath = `${this.castPath}.part`;
+    this.sidecarPath = join(opts.dir, `${opts.name}.json`);
+    this.metaPath = join(opts.dir, `${opts.name}.part.json`);
+    this.fh = fh;
+    this.clock = clock;
+    this.start = clock();
+    this.recordInput = opts.recordInput;
+    this.meta = opts.meta;
+    this.highWater = opts.highWaterMark ?? DEFAULT_HIGH_WATER;
+  }
+
+  /** Opens NAME.cast.part (0600, exclusive) and writes the header; rejects with code TEAMSSH_REC_OPEN. */
+  static async create(opts: RecorderOptions): Promise<Recorder> {
+    const part = join(opts.dir, `${opts.name}.cast.part`);
+    let fh: FileHandle;
+    try {
+      fh = await open(part, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600);
+    } catch (err) {
+      throw new RecordingError('TEAMSSH_REC_OPEN', 'cannot open the session recording', err);
+    }
+    const rec = new Recorder(opts, fh, opts.clock ?? (() => performance.now()));
+    try {
+      const header = Buffer.from(headerLine(opts), 'utf8');
+      await writeAll(fh, [header]);
+      rec.hash.update(header);
+      rec.bytes = header.length;
+      if (opts.meta) await writeJsonAtomic(rec.metaPath, opts.meta);
+    } catch (err) {
+      // A half-created recording holds no session data yet: removing it loses nothing.
+      await fh.close().catch(() => {});
+      await unlink(part).catch(() => {});
+      throw new RecordingError('TEAMSSH_REC_OPEN', 'cannot write the session recording', err);
+    }
+    return rec;
+  }
+
+  /** Records terminal output ("o"); returns false when the session should pause until `drained()`. */
+  output(data: Buffer | string): boolean {
+    if (!this.closed) this.event('o', typeof data === 'string' ? this.outStream.writeString(data) : this.outStream.write(data));
+    return !this.needsDrain;
+  }
+
+  /** Records typed input ("i"), only when the recorder was created with recordInput. */
+  input(data: Buffer | string): boolean {
+    if (this.recordInput && !this.closed) {
+      this.event('i', typeof data === 'string' ? this.inStream.writeString(data) : this.inStream.write(data));
+    }
+    return !this.needsDrain;
+  }
+
+  /** Records a terminal resize ("r") as COLSxROWS, clamped to what the server accepts. */
+  resize(cols: number, rows: number): void {
+    this.event('r', `${clampSize(cols, 720, 80)}x${clampSize(rows, 200, 24)}`);
+  }
+
+  /** Records a marker ("m"), e.g. where an idle timeout or a policy notice happened. */
+  marker(label: string): void {
+    this.event('m', label);
+  }
+
+  /** Subscribes to a write failure mid-session; the session layer decides fail open or closed. */
+  onError(cb: (err: Error) => void): void {
+    this.errorListeners.push(cb);
+    const failure = this.failure;
+    if (failure) queueMicrotask(() => cb(failure));
+  }
+
+  /**
+   * True while more than highWaterMark bytes wait for the disk. The session layer should then
+   * pause the pty and resume when `drained()` resolves; that keeps memory bounded when the disk
+   * is slower than the terminal. After a failure this is false so a session never hangs on it.
+   */
+  get needsDrain(): boolean {
+    return this.failure === null && this.queued + this.pos > this.highWater;
+  }
+
+  /** Resolves once the backlog is below highWaterMark again (or the recorder has failed). */
+  drained(): Promise<void> {
+    if (!this.needsDrain) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  /** Flushes, fsyncs, writes the sidecar NAME.json, then renames NAME.cast.part to NAME.cast. */
+  async finish(sidecar: Record<string, unknown>): Promise<FinishedRecording> {
+    if (this.closed) throw new RecordingError('TEAMSSH_REC_FINISHED', 'recording already finished');
+    this.event('o', this.outStream.end());
+    if (this.recordInput) this.event('i', this.inStream.end());
+    // The server rejects a recording with zero events (422).
+    if (this.events === 0) this.event('o', '');
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.seal();
+    while (this.writing) await this.writing;
+    try {
+      if (this.failure) throw this.failure;
+      await this.fh.sync();
+    } catch (err) {
+      // The .part stays where it is: recoverPartials finalises it as incomplete later.
+      await this.fh.close().catch(() => {});
+      throw err instanceof RecordingError ? err : new RecordingError('TEAMSSH_REC_WRITE', 'cannot write the session recording', err);
+    }
+    await this.fh.close();
+    const sha256 = this.hash.digest('hex');
+    const file = basename(this.castPath);
+    const fields = { file, sha256, bytes: this.bytes, events: this.events, duration: this.lastT, complete: true, version: 2 };
+    try {
+      await writeJsonAtomic(this.sidecarPath, { ...this.meta, ...sidecar, ...fields });
+      // Sidecar first: a NAME.cast therefore always has its NAME.json next to it.
+      await rename(this.partPath, this.castPath);
+      if (this.meta) await unlink(this.metaPath).catch(() => {});
+      await fsyncDir(this.dir);
+    } catch (err) {
+      throw new RecordingError('TEAMSSH_REC_FINISH', 'cannot finalise the session recording', err);
+    }
+    return { castPath: this.castPath, sidecarPath: this.sidecarPath, sha256, bytes: this.bytes, events: this.events };
+  }
+
+  /** Appends one event line; a Buffer is known-valid UTF-8 and is escaped byte by byte. */
+  private event(code: string, data: Buffer | string | null): void {
+    if (data === null || this.failure || (this.closed && this.events > 0)) return;
+    // Microseconds like asciinema; never decreasing even if an injected clock misbehaves.
+    const t = Math.max(this.lastT, Math.round((this.clock() - this.start) * 1000) / 1e6);
+    this.lastT = t;
+    const prefix = `[${t}, "${code}", `;
+    const literal = typeof data === 'string' ? JSON.stringify(data) : null;
+    const dataMax = literal === null ? 6 * (data as Buffer).length + 2 : Buffer.byteLength(literal);
+    // The whole line goes into one batch, so every write ends on a line boundary.
+    this.reserve(prefix.length + dataMax + 2);
+    const b = this.batch;
+    let p = this.pos + b.write(prefix, this.pos, 'latin1');
+    p = literal === null ? escapeJson(data as Buffer, b, p) : p + b.write(literal, p, 'utf8');
+    b[p++] = 0x5d; // ]
+    b[p++] = 0x0a; // \n
+    this.pos = p;
+    this.events++;
+    if (this.queued + this.pos > this.highWater * BACKLOG_LIMIT_FACTOR) {
+      // The session ignored needsDrain and the disk is stuck: stop buffering rather than eat all memory.
+      this.fail(new RecordingError('TEAMSSH_REC_BACKLOG', 'the session recording fell too far behind'));
+    } else if (this.pos >= FLUSH_AT) this.seal();
+    else if (!this.timer && !this.closed) {
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        this.seal();
+      }, FLUSH_EVERY_MS);
+      this.timer.unref();
+    }
+  }
+
+  private reserve(n: number): void {
+    if (this.pos + n <= this.batch.length) return;
+    this.seal();
+    if (n > this.batch.length) this.batch = Buffer.allocUnsafeSlow(n);
+  }
+
+  /** Hands the current batch to the writer and starts a fresh one. */
+  private seal(): void {
+    if (this.pos > 0 && !this.failure) {
+      this.queue.push(this.batch.subarray(0, this.pos));
+      this.queued += this.pos;
+      this.batch = this.spare.pop() ?? Buffer.allocUnsafeSlow(BATCH_CAP);
+      this.pos = 0;
+    }
+    if (!this.writing && this.queue.length > 0) this.writing = this.drainLoop();
+  }
+
+  // Writes are serial, one writev per round, while new events keep filling the next batch.
+  private async drainLoop(): Promise<void> {
+    try {
+      while (this.queue.length > 0 && !this.failure) {
+        const bufs = this.queue;
+        this.queue = [];
+        await writeAll(this.fh, bufs);
+        for (const b of bufs) {
+          this.hash.update(b);
+          this.bytes += b.length;
+          this.queued -= b.length;
+          if (b.buffer.byteLength === BATCH_CAP && this.spare.length < 4) this.spare.push(Buffer.from(b.buffer, 0, BATCH_CAP));
+        }
+        if (!this.needsDrain) this.wakeDrainWaiters();
+      }
+    } catch (err) {
+      this.fail(new RecordingError('TEAMSSH_REC_WRITE', 'cannot write the session recording', err));
+    } finally {
+      this.writing = null;
+    }
+  }
+
+  private fail(err: RecordingError): void {
+    if (this.failure) return;
+    this.failure = err;
+    this.queue = [];
+    this.queued = 0;
+    this.pos = 0;
+    this.wakeDrainWaiters();
+    for (const cb of this.errorListeners) cb(err);
+  }
+
+  private wakeDrainWaiters(): void {
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const w of waiters) w();
+  }
+}
+
+/**
+ * One byte stream (pty output or typed input) decoded as UTF-8 across chunk boundaries: an
+ * incomplete character at the end of a chunk waits for the next. Returns valid UTF-8 as a
+ * Buffer (escaped without decoding), text with U+FFFD for invalid bytes, or null for nothing.
+ */
+class Utf8Stream {
+  private carry: Buffer | null = null;
+
+  write(chunk: Buffer): Buffer | string | null {
+    const data = this.carry ? Buffer.concat([this.carry, chunk]) : chunk;
+    const cut = completeLength(data);
+    // Copy: the caller may reuse its chunk buffer after we return.
+    this.carry = cut < data.length ? Buffer.from(data.subarray(cut)) : null;
+    if (cut === 0) return null;
+    const body = data.subarray(0, cut);
+    return isUtf8(body) ? body : body.toString('utf8');
+  }
+
+  /** A string after buffered bytes means the byte stream was cut: the stub becomes U+FFFD. */
+  writeString(text: string): string | null {
+    const stub = this.carry ? this.carry.toString('utf8') : '';
+    this.carry = null;
+    return stub.length + text.length > 0 ? stub + text : null;
+  }
+
+  end(): string | null {
+    return this.writeString('');
+  }
+}
+
+/** Length of the prefix of `data` that ends on a character boundary (at most 3 bytes are held back). */
+function completeLength(data: Buffer): number {
+  const n = data.length;
+  for (let i = n - 1; i >= 0 && i >= n - 3; i--) {
+    const b = data[i]!;
+    if (b < 0x80) return n;
+    if (b < 0xc0) continue; // continuation byte: keep looking for its lead
+    const need = b >= 0xf0 ? (b <= 0xf4 ? 4 : 1) : b >= 0xe0 ? 3 : b >= 0xc2 ? 2 : 1;
+    return n - i < need ? i : n;
+  }
+  return n;
+}
+
+// Per byte: 0 copy, 1 two-char escape (\" \\ \b \t \n \f \r), 2 \u00XX; same output as JSON.stringify.
+const ESC_KIND = new Uint8Array(256);
+const ESC_CHAR = new Uint8Array(256);
+const HEX = Buffer.from('0123456789abcdef', 'latin1');
+for (let b = 0; b < 0x20; b++) ESC_KIND[b] = 2;
+for (const [b, c] of [[8, 'b'], [9, 't'], [10, 'n'], [12, 'f'], [13, 'r'], [0x22, '"'], [0x5c, '\\']] as const) {
+  ESC_KIND[b] = 1;
+  ESC_CHAR[b] = c.charCodeAt(0);
+}
+
+/** Writes valid UTF-8 `src` as a quoted JSON string into `dst` at `p`; returns the new position. */
+function escapeJson(src: Buffer, dst: Buffer, p: number): number {
+  dst[p++] = 0x22;
+  for (let i = 0; i < src.length; i++) {
+    const b = src[i]!;
+    const kind = ESC_KIND[b];
+    if (kind === 0) dst[p++] = b;
+    else if (kind === 1) {
+      dst[p++] = 0x5c;
+      dst[p++] = ESC_CHAR[b]!;
+    } else {
+      dst[p++] = 0x5c;
+      dst[p++] = 0x75;
+      dst[p++] = 0x30;
+      dst[p++] = 0x30;
+      dst[p++] = HEX[b >> 4]!;
+      dst[p++] = HEX[b & 15]!;
+    }
+  }
+  dst[p++] = 0x22;
+  return p;
+}
+
+function headerLine(opts: RecorderOptions): string {
+  const env: Record<string, string> = {};
+  // The server rejects the whole file for one bad env key or a non-string value: drop those.
+  for (const [k, v] of Object.entries(opts.env)) if (ENV_KEY.test(k) && typeof v === 'string') env[k] = v;
+  const header: Record<string, unknown> = {
+    version: 2,
+    width: clampSize(opts.width, 720, 80),
+    height: clampSize(opts.height, 200, 24),
+    timestamp: Math.floor(opts.timestamp),
+  };
+  if (opts.command !== undefined) header.command = opts.command;
+  header.title = opts.title;
+  header.env = env;
+  return `${JSON.stringify(header)}\n`;
+}
+
+function clampSize(n: number, max: number, fallback: number): number {
+  if (!Number.isFinite(n) || n < 1) return fallback;
+  return Math.min(Math.floor(n), max);
+}
+
+async function writeAll(fh: FileHandle, bufs: Buffer[]): Promise<void> {
+  // A regular file may take only part of a write (disk filling up); the next write reports why.
+  let rest = bufs.slice();
+  while (rest.length > 0) {
+    let n = (await fh.writev(rest)).bytesWritten;
+    if (n === 0) throw new Error('write made no progress');
+    while (rest.length > 0 && n >= rest[0]!.length) n -= rest.shift()!.length;
+    if (n > 0) rest[0] = rest[0]!.subarray(n);
+  }
+}
+
+/** Writes JSON to PATH via PATH.tmp + fsync + rename (mode 0600), so readers never see half a file. */
+export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
+  const tmp = `${path}.tmp`;
+  const fh = await open(tmp, 'w', 0o600);
+  try {
+    await fh.writeFile(`${JSON.stringify(value, null, 2)}\n`, 'utf8');
+    await fh.chmod(0o600);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, path);
+}
+
+/** Fsyncs a directory so renames into it survive a power cut. */
+export async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Builds a recording file stem like 20261123T100000Z-alice-SESSION: sorts by start time, unique per session. */
+export function recordingName(start: Date, login: string, sessionId: string): string {
+  const stamp = start.toISOString().replace(/\.\d+Z$/, 'Z').replace(/[-:]/g, '');
+  return `${stamp}-${safePart(login)}-${safePart(sessionId)}`;
+}
+
+function safePart(s: string): string {
+  // Keeps names portable and path-safe: no '/', '..', spaces or shell metacharacters.
+  const cleaned = s.replace(/[^A-Za-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 64);
+  return cleaned || 'unknown';
+}
+
+/** Creates the recordings directory (0700, tightened if looser) and proves it is writable; throws TEAMSSH_REC_DIR. */
+export async function ensureRecordingsDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const st = await stat(dir);
+    if (!st.isDirectory()) throw new Error(`${dir} is not a directory`);
+    // Recordings hold everything members typed and saw: nobody else may list or read them.
+    if ((st.mode & 0o777) !== 0o700) await chmod(dir, 0o700);
+    const probe = join(dir, `.probe-${process.pid}-${randomBytes(4).toString('hex')}`);
+    const fh = await open(probe, 'wx', 0o600);
+    try {
+      await fh.write('probe');
+    } finally {
+      await fh.close();
+      await unlink(probe);
+    }
+  } catch (err) {
+    throw new RecordingError('TEAMSSH_REC_DIR', 'the recordings directory is missing or not writable', err);
+  }
+}
