@@ -1,0 +1,266 @@
+import { open, readdir, readFile, rename, stat, truncate, unlink, appendFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { isUtf8 } from 'node:buffer';
+import { join } from 'node:path';
+import type { Logger } from '../log.js';
+import { fsyncDir, writeJsonAtomic } from './recorder.js';
+
+/** Why a recording was finalised by recovery rather than by its session. */
+export const CRASH_REASON = 'server stopped before the session ended (crash or kill)';
+
+/** One `.part` that recovery acted on, and what it concluded. */
+export interface RecoveredRecording {
+  name: string;
+  reason: string;
+}
+
+const PART = '.cast.part';
+const NEWLINE = Buffer.from('\n');
+
+/**
+ * Finalises every NAME.cast.part left by a previous run (no live session): the torn last line
+ * is dropped, a recording without events gets one, the sidecar says `complete: false` and why,
+ * and the file is renamed to NAME.cast so it ships like any other. A file whose header is
+ * unreadable becomes NAME.cast.corrupt with a sidecar: recovery never deletes session data.
+ */
+export async function recoverPartials(
+  dir: string,
+  logger: Logger,
+  isLive: (name: string) => boolean = () => false,
+): Promise<RecoveredRecording[]> {
+  const files = await readdir(dir);
+  const present = new Set(files);
+  const results: RecoveredRecording[] = [];
+  for (const f of files) {
+    // A rewrite copy that never replaced its .part: the .part still holds everything.
+    if (f.endsWith(`${PART}.tmp`) && !isLive(f.slice(0, -`${PART}.tmp`.length))) await unlink(join(dir, f)).catch(() => {});
+    // Early identity fields of a finished recording: its NAME.json already holds them.
+    const metaOf = f.endsWith('.part.json') ? f.slice(0, -'.part.json'.length) : undefined;
+    if (metaOf !== undefined && !present.has(metaOf + PART) && !isLive(metaOf)) await unlink(join(dir, f)).catch(() => {});
+  }
+  for (const f of files.filter((x) => x.endsWith(PART)).sort()) {
+    const name = f.slice(0, -PART.length);
+    if (isLive(name)) continue;
+    try {
+      results.push(await recoverOne(dir, name, logger));
+    } catch (err) {
+      logger.error({ recording: name, code: 'TEAMSSH_REC_RECOVER', err }, 'partial recording could not be recovered; left in place');
+      results.push({ name, reason: 'recovery failed; left as .part' });
+    }
+  }
+  return results;
+}
+
+async function recoverOne(dir: string, name: string, log: Logger): Promise<RecoveredRecording> {
+  const part = join(dir, name + PART);
+  const cast = join(dir, `${name}.cast`);
+  const metaPath = join(dir, `${name}.part.json`);
+  const sidecarPath = join(dir, `${name}.json`);
+  if (await exists(cast)) {
+    const reason = `${name}.cast already exists; .part left in place for an operator`;
+    log.error({ recording: name, code: 'TEAMSSH_REC_CONFLICT' }, reason);
+    return { name, reason };
+  }
+  const meta = await readJsonObject(metaPath);
+  const prior = await readJsonObject(sidecarPath);
+  const scan = new PartScan();
+  const size = await forEachLine(part, (line, terminated) => scan.feed(line, terminated));
+  const recoveredAt = new Date().toISOString();
+
+  if (!scan.headerOk) {
+    const corrupt = await freeName(join(dir, `${name}.cast.corrupt`));
+    const reason = `${CRASH_REASON}; the header line is torn or invalid, file kept for inspection`;
+    const sha256 = await hashFile(part);
+    await writeJsonAtomic(sidecarPath, { ...meta, ...prior, file: corrupt.slice(dir.length + 1), sha256, bytes: size, complete: false, corrupt: true, version: 2, reason, recoveredAt });
+    await rename(part, corrupt);
+    await unlink(metaPath).catch(() => {});
+    await fsyncDir(dir);
+    log.error({ recording: name, code: 'TEAMSSH_REC_CORRUPT', bytes: size }, 'partial recording has no valid header; kept as .cast.corrupt');
+    return { name, reason };
+  }
+
+  let changed = false;
+  if (scan.droppedInside > 0) {
+    await rewriteKeeping(part);
+    changed = true;
+  } else if (scan.tornTail > 0) {
+    await truncate(part, size - scan.tornTail);
+    changed = true;
+  }
+  // A kept last line only lacked its newline; a session without events still needs one (422).
+  let suffix = scan.unterminatedKept && scan.droppedInside === 0 ? '\n' : ''; // a rewrite already ended it
+  if (scan.events === 0) suffix += '[0, "o", ""]\n';
+  if (suffix) {
+    await appendFile(part, suffix, { encoding: 'utf8' });
+    changed = true;
+  }
+  const sha256 = await hashFile(part);
+  const bytes = (await stat(part)).size;
+  const events = scan.events === 0 ? 1 : scan.events;
+  // Crash between the sidecar and the rename of a finished session: it is complete as is.
+  const wasFinished = !changed && prior?.complete === true && prior.sha256 === sha256;
+  const reason = wasFinished ? 'finished; only the rename to .cast was interrupted' : CRASH_REASON;
+  const dropped = scan.droppedInside + (scan.tornTail > 0 ? 1 : 0);
+  const fields = wasFinished
+    ? { recoveredAt }
+    : { file: `${name}.cast`, sha256, bytes, events, duration: scan.lastT, complete: false, version: 2, reason, recoveredAt, droppedLines: dropped };
+  await writeJsonAtomic(sidecarPath, { ...meta, ...prior, ...fields });
+  await rename(part, cast);
+  await unlink(metaPath).catch(() => {});
+  await fsyncDir(dir);
+  log.warn({ recording: name, code: 'TEAMSSH_REC_RECOVERED', complete: wasFinished, droppedLines: dropped, bytes, events }, 'partial recording finalised at startup');
+  return { name, reason };
+}
+
+/** Classifies the lines of a .part: header first, then events with times that never decrease. */
+class PartScan {
+  headerOk = false;
+  events = 0;
+  lastT = 0;
+  droppedInside = 0;
+  tornTail = 0;
+  unterminatedKept = false;
+  private first = true;
+
+  /** Returns true when the line is kept. */
+  feed(line: Buffer, terminated: boolean): boolean {
+    const keep = this.classify(line);
+    if (!terminated) {
+      // The unterminated last line is the torn write of a crash unless it parses in full.
+      if (keep) this.unterminatedKept = true;
+      else this.tornTail = line.length;
+    } else if (!keep) this.droppedInside++;
+    return keep;
+  }
+
+  private classify(line: Buffer): boolean {
+    if (this.first) {
+      this.first = false;
+      const h = parse(line);
+      this.headerOk = h !== undefined && typeof h === 'object' && h !== null && !Array.isArray(h) && (h as { version?: unknown }).version === 2;
+      return this.headerOk;
+    }
+    if (!this.headerOk) return false;
+    if (line.toString('latin1').trim() === '') return true;
+    const e = parse(line);
+    if (!Array.isArray(e) || e.length !== 3 || typeof e[1] !== 'string' || typeof e[2] !== 'string') return false;
+    const t = e[0];
+    if (typeof t !== 'number' || !(t >= this.lastT)) return false;
+    this.lastT = t;
+    this.events++;
+    return true;
+  }
+}
+
+function parse(line: Buffer): unknown {
+  if (!isUtf8(line)) return undefined;
+  try {
+    return JSON.parse(line.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Copies the kept lines to NAME.cast.part.tmp and renames it over the .part (atomic either way). */
+async function rewriteKeeping(part: string): Promise<void> {
+  const tmp = `${part}.tmp`;
+  const out = await open(tmp, 'w', 0o600);
+  try {
+    const scan = new PartScan();
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
+    let pos = 0;
+    const writes: Promise<void>[] = [];
+    // Positional writes: they may run concurrently in the thread pool and still land in order.
+    const flush = (): void => {
+      const bufs = pending;
+      const want = pendingBytes;
+      const at = pos;
+      writes.push(out.writev(bufs, at).then(({ bytesWritten }) => {
+        if (bytesWritten !== want) throw new Error(`short write while rewriting ${part}`);
+      }));
+      pos += want;
+      pending = [];
+      pendingBytes = 0;
+    };
+    await forEachLine(part, (line, terminated) => {
+      if (!scan.feed(line, terminated)) return;
+      pending.push(Buffer.from(line), NEWLINE);
+      pendingBytes += line.length + 1;
+      if (pendingBytes > 1 << 20) flush();
+    });
+    if (pendingBytes > 0) flush();
+    await Promise.all(writes);
+    await out.sync();
+  } finally {
+    await out.close();
+  }
+  await rename(tmp, part);
+}
+
+async function forEachLine(path: string, cb: (line: Buffer, terminated: boolean) => unknown): Promise<number> {
+  const fh = await open(path, 'r');
+  const chunk = Buffer.allocUnsafe(1 << 20);
+  let carry = Buffer.alloc(0);
+  let size = 0;
+  try {
+    for (;;) {
+      const { bytesRead } = await fh.read(chunk, 0, chunk.length, null);
+      if (bytesRead === 0) break;
+      size += bytesRead;
+      const data = carry.length ? Buffer.concat([carry, chunk.subarray(0, bytesRead)]) : chunk.subarray(0, bytesRead);
+      let start = 0;
+      for (let nl = data.indexOf(0x0a, start); nl !== -1; nl = data.indexOf(0x0a, start)) {
+        cb(data.subarray(start, nl), true);
+        start = nl + 1;
+      }
+      carry = Buffer.from(data.subarray(start));
+    }
+    if (carry.length) cb(carry, false);
+  } finally {
+    await fh.close();
+  }
+  return size;
+}
+
+async function hashFile(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  const fh = await open(path, 'r');
+  try {
+    const chunk = Buffer.allocUnsafe(1 << 20);
+    for (let n; (n = (await fh.read(chunk, 0, chunk.length, null)).bytesRead) > 0; ) hash.update(chunk.subarray(0, n));
+  } finally {
+    await fh.close();
+  }
+  return hash.digest('hex');
+}
+
+async function readJsonObject(path: string): Promise<Record<string, unknown> | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+  try {
+    const v: unknown = JSON.parse(text);
+    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  } catch {
+    // A torn provisional sidecar is worth less than the recording: recover without it.
+    return undefined;
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+async function freeName(path: string): Promise<string> {
+  for (let i = 1; ; i++) {
+    const candidate = i === 1 ? path : `${path}.${i}`;
+    if (!(await exists(candidate))) return candidate;
+  }
+}

@@ -1,0 +1,153 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { chmod, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Recorder } from '../../src/recording/recorder.js';
+import { CRASH_REASON, recoverPartials } from '../../src/recording/recover.js';
+import { silentLogger } from '../../src/log.js';
+import { validateAsciicast } from '../support/asciicast-validator.js';
+
+const HEADER = '{"version":2,"width":80,"height":24,"timestamp":1800000000,"title":"t","env":{}}\n';
+
+async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'teamssh-recover-'));
+  await chmod(dir, 0o700);
+  try {
+    await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function sidecar(dir: string, name: string): Promise<Record<string, unknown>> {
+  return JSON.parse(await readFile(path.join(dir, `${name}.json`), 'utf8')) as Record<string, unknown>;
+}
+
+function sha(b: Buffer | string): string {
+  return createHash('sha256').update(b).digest('hex');
+}
+
+test('a torn last line is dropped; the recording is marked incomplete, renamed, valid and names who it was', async () => {
+  await withDir(async (dir) => {
+    await writeFile(path.join(dir, 'a.cast.part'), `${HEADER}[0.1, "o", "hello"]\n[0.2, "o", "wor`);
+    await writeFile(path.join(dir, 'a.part.json'), JSON.stringify({ login: 'alice', sessionId: 's1' }));
+    const result = await recoverPartials(dir, silentLogger());
+    assert.deepEqual(result, [{ name: 'a', reason: CRASH_REASON }]);
+    assert.deepEqual((await readdir(dir)).sort(), ['a.cast', 'a.json']);
+    const text = await readFile(path.join(dir, 'a.cast'), 'utf8');
+    assert.equal(text, `${HEADER}[0.1, "o", "hello"]\n`);
+    assert.deepEqual(validateAsciicast(text), []);
+    const s = await sidecar(dir, 'a');
+    assert.deepEqual(
+      { login: s.login, sessionId: s.sessionId, complete: s.complete, reason: s.reason, file: s.file, events: s.events, bytes: s.bytes, droppedLines: s.droppedLines, version: s.version },
+      { login: 'alice', sessionId: 's1', complete: false, reason: CRASH_REASON, file: 'a.cast', events: 1, bytes: Buffer.byteLength(text), droppedLines: 1, version: 2 },
+    );
+    assert.equal(s.sha256, sha(text));
+    assert.equal((await stat(path.join(dir, 'a.json'))).mode & 0o777, 0o600);
+  });
+});
+
+test('a last line that is only missing its newline is kept; a header-only file gets an event', async () => {
+  await withDir(async (dir) => {
+    await writeFile(path.join(dir, 'kept.cast.part'), `${HEADER}[0.1, "o", "a"]\n[0.2, "o", "b"]`);
+    await writeFile(path.join(dir, 'empty.cast.part'), HEADER);
+    await recoverPartials(dir, silentLogger());
+    assert.equal(await readFile(path.join(dir, 'kept.cast'), 'utf8'), `${HEADER}[0.1, "o", "a"]\n[0.2, "o", "b"]\n`);
+    const empty = await readFile(path.join(dir, 'empty.cast'), 'utf8');
+    assert.equal(empty, `${HEADER}[0, "o", ""]\n`);
+    assert.deepEqual(validateAsciicast(empty), []);
+    assert.equal((await sidecar(dir, 'empty')).events, 1);
+    assert.equal((await sidecar(dir, 'kept')).droppedLines, 0);
+  });
+});
+
+test('garbage inside the file (a power cut can leave zeroed blocks) is dropped, the rest kept in order', async () => {
+  await withDir(async (dir) => {
+    const body = `${HEADER}[0.1, "o", "a"]\n${'\0'.repeat(4096)}\n[0.05, "o", "earlier"]\n[0.3, "o", "c"]\n[0.4, "o", "d"`;
+    await writeFile(path.join(dir, 'g.cast.part'), body);
+    await recoverPartials(dir, silentLogger());
+    const text = await readFile(path.join(dir, 'g.cast'), 'utf8');
+    assert.equal(text, `${HEADER}[0.1, "o", "a"]\n[0.3, "o", "c"]\n`);
+    assert.deepEqual(validateAsciicast(text), []);
+    const s = await sidecar(dir, 'g');
+    assert.equal(s.droppedLines, 3);
+    assert.equal(s.sha256, sha(text));
+    assert.ok(!(await readdir(dir)).some((f) => f.endsWith('.tmp')));
+  });
+});
+
+test('a file whose header is torn is kept byte for byte as .cast.corrupt with a sidecar reason', async () => {
+  await withDir(async (dir) => {
+    const torn = '{"version":2,"width":80,"hei';
+    await writeFile(path.join(dir, 'h.cast.part'), torn);
+    await writeFile(path.join(dir, 'z.cast.part'), '');
+    await writeFile(path.join(dir, 'h.part.json'), JSON.stringify({ login: 'bob' }));
+    const result = await recoverPartials(dir, silentLogger());
+    assert.equal(result.length, 2);
+    assert.match(result[0]!.reason, /header/);
+    assert.deepEqual((await readdir(dir)).sort(), ['h.cast.corrupt', 'h.json', 'z.cast.corrupt', 'z.json']);
+    assert.equal(await readFile(path.join(dir, 'h.cast.corrupt'), 'utf8'), torn);
+    const s = await sidecar(dir, 'h');
+    assert.deepEqual(
+      { login: s.login, complete: s.complete, corrupt: s.corrupt, file: s.file, sha256: s.sha256 },
+      { login: 'bob', complete: false, corrupt: true, file: 'h.cast.corrupt', sha256: sha(torn) },
+    );
+    assert.match(String(s.reason), /header/);
+  });
+});
+
+test('live sessions, finished recordings and uploader claims are left alone', async () => {
+  await withDir(async (dir) => {
+    await writeFile(path.join(dir, 'live.cast.part'), `${HEADER}[0.1, "o", "still typing`);
+    await writeFile(path.join(dir, 'live.part.json'), '{"login":"carol"}');
+    await writeFile(path.join(dir, 'done.cast'), `${HEADER}[0.1, "o", "x"]\n`);
+    await writeFile(path.join(dir, 'done.json'), '{"complete":true}');
+    await writeFile(path.join(dir, 'up.cast.claim.123.abcd'), `${HEADER}[0.1, "o", "x"]\n`);
+    const before = (await readdir(dir)).sort();
+    const result = await recoverPartials(dir, silentLogger(), (name) => name === 'live');
+    assert.deepEqual(result, []);
+    assert.deepEqual((await readdir(dir)).sort(), before);
+  });
+});
+
+test('a session that finished except for the rename stays complete; a stale early sidecar is cleaned up', async () => {
+  await withDir(async (dir) => {
+    const text = `${HEADER}[0.1, "o", "bye"]\n`;
+    await writeFile(path.join(dir, 'f.cast.part'), text);
+    await writeFile(path.join(dir, 'f.json'), JSON.stringify({ login: 'dave', sha256: sha(text), complete: true, events: 1 }));
+    await writeFile(path.join(dir, 'old.part.json'), '{"login":"erin"}'); // its recording finished and shipped
+    await recoverPartials(dir, silentLogger());
+    assert.deepEqual((await readdir(dir)).sort(), ['f.cast', 'f.json']);
+    const s = await sidecar(dir, 'f');
+    assert.equal(s.complete, true);
+    assert.equal(s.login, 'dave');
+  });
+});
+
+test('a .part whose .cast already exists is not overwritten', async () => {
+  await withDir(async (dir) => {
+    await writeFile(path.join(dir, 'c.cast'), `${HEADER}[0.1, "o", "first"]\n`);
+    await writeFile(path.join(dir, 'c.cast.part'), `${HEADER}[0.1, "o", "second"]\n`);
+    const result = await recoverPartials(dir, silentLogger());
+    assert.match(result[0]!.reason, /already exists/);
+    assert.match(await readFile(path.join(dir, 'c.cast'), 'utf8'), /first/);
+    assert.match(await readFile(path.join(dir, 'c.cast.part'), 'utf8'), /second/);
+  });
+});
+
+test('a recorder abandoned mid-session (process died) is recovered with everything it flushed', async () => {
+  await withDir(async (dir) => {
+    const rec = await Recorder.create({ dir, name: 'r', width: 100, height: 30, timestamp: 1, title: 't', env: {}, recordInput: false, meta: { login: 'frank' } });
+    rec.output(Buffer.from('before the crash\r\n'));
+    await new Promise((r) => setTimeout(r, 250)); // the 100 ms flush
+    const result = await recoverPartials(dir, silentLogger());
+    assert.deepEqual(result.map((r) => r.name), ['r']);
+    const text = await readFile(path.join(dir, 'r.cast'), 'utf8');
+    assert.match(text, /before the crash/);
+    assert.deepEqual(validateAsciicast(text), []);
+    assert.equal((await sidecar(dir, 'r')).login, 'frank');
+    await rec.finish({}).catch(() => undefined); // the abandoned handle: its rename now fails, which is fine
+  });
+});
