@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
-import { utils } from 'ssh2';
+import ssh2 from 'ssh2';
+
+const { utils } = ssh2;
 
 /** The public key a client offered, as ssh2 reports it. */
 export interface OfferedKey {

@@ -1,6 +1,8 @@
 import { mkdir, open, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { utils } from 'ssh2';
+import ssh2 from 'ssh2';
+
+const { utils } = ssh2;
 import { TeamsshError } from '../errors.js';
 
 /**
