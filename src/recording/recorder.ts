@@ -207,7 +207,7 @@ export class Recorder {
 
   /** Appends one event line; a Buffer is known-valid UTF-8 and is escaped byte by byte. */
   private event(code: string, data: Buffer | string | null): void {
-    if (data === null || this.failure || (this.closed && this.events > 0)) return;
+    if (data === null || this.failure || this.closed) return;
     // Microseconds like asciinema; never decreasing even if an injected clock misbehaves.
     const t = Math.max(this.lastT, Math.round((this.clock() - this.start) * 1000) / 1e6);
     this.lastT = t;
