@@ -96,6 +96,8 @@ export class LiveSession {
         title: title.slice(0, 128),
         env: { ...(size.term ? { TERM: size.term } : {}), SHELL: this.account.shell },
         recordInput: config.recordings.recordInput,
+        // Written at once, so a recording recovered after a crash still names its session.
+        meta: this.fields({ kind: this.req.kind }),
       });
       this.recorder.onError((err) => this.onRecordingError(err));
     } catch (err) {
@@ -136,19 +138,33 @@ export class LiveSession {
   private wire(proc: SessionProcess): void {
     const { channel } = this;
     const s = this.deps.config.sessions;
-    let paused = false;
+    // Two things can fall behind the pty: the client and the recording's disk. Each holds the
+    // pty paused until it catches up, so memory stays bounded whichever one is slow.
+    let holds = 0;
+    const hold = (until: Promise<unknown>) => {
+      if (holds++ === 0) proc.pause();
+      void until.finally(() => {
+        if (--holds === 0) proc.resume();
+      });
+    };
+    let waitingForClient = false;
     const send = (target: { write(b: Buffer): boolean }, b: Buffer) => {
       this.bytesOut += b.length;
       this.idleTimer?.refresh();
-      this.recorder?.output(b);
-      // A client that stops reading must not make us buffer without limit: pause the source.
-      if (!target.write(b) && !paused) {
-        paused = true;
-        proc.pause();
-        channel.once('drain', () => {
-          paused = false;
-          proc.resume();
-        });
+      const recorder = this.recorder;
+      if (recorder && !recorder.output(b)) hold(recorder.drained());
+      if (!target.write(b) && !waitingForClient) {
+        waitingForClient = true;
+        hold(
+          new Promise<void>((resolve) => {
+            const done = () => {
+              channel.off('drain', done).off('close', done);
+              waitingForClient = false;
+              resolve();
+            };
+            channel.on('drain', done).on('close', done);
+          }),
+        );
       }
     };
     proc.onStdout((b) => send(channel, b));
