@@ -16,7 +16,7 @@ export async function loadHostKey(file: string): Promise<Buffer> {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
   await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  const { private: pem } = utils.generateKeyPairSync('ed25519');
+  const pem = generateEd25519();
   try {
     const fh = await open(file, 'wx', 0o600);
     try {
@@ -40,4 +40,15 @@ async function readAndCheck(file: string): Promise<Buffer> {
     throw new TeamsshError('TEAMSSH_HOST_KEY', `host key ${file} is not an unencrypted private key`);
   }
   return data;
+}
+
+/**
+ * ssh2's generator writes a malformed key when the public key starts with a zero byte
+ * (about 1 in 256: it is trimmed like an mpint). Regenerate until ssh2 can read its own key.
+ */
+function generateEd25519(): string {
+  for (;;) {
+    const { private: pem } = utils.generateKeyPairSync('ed25519');
+    if (!(utils.parseKey(pem) instanceof Error)) return pem;
+  }
 }

@@ -1,11 +1,13 @@
 import { spawn, execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, chmod } from 'node:fs/promises';
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, readdir, rm, chmod } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { FakeGitHub } from '../fakes/github.js';
 import { ensureTestAccount } from './accounts.js';
+import { validateAsciicast } from './asciicast-validator.js';
 import { loadConfig, type Config } from '../../src/config/load.js';
 import { createLogger } from '../../src/log.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
@@ -124,10 +126,20 @@ export async function startHarness(opts: { env?: Record<string, string>; setup?:
     ssh: (user, key, args, o = {}) => sshClient(port, user, key, args, o),
     async close() {
       await server.shutdown();
+      await assertRecordingsValid(config.recordings.dir);
       await github.stop();
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Applies the asciinema server's rules (contracts.md §3) to every recording a test produced. */
+export async function assertRecordingsValid(dir: string): Promise<void> {
+  const files = await readdir(dir, { recursive: true }).catch(() => [] as string[]);
+  for (const f of files.filter((x) => x.endsWith('.cast'))) {
+    const problems = validateAsciicast(await readFile(path.join(dir, f), 'utf8'));
+    assert.deepEqual(problems, [], `recording ${f} would be refused by the server`);
+  }
 }
 
 /** Runs `ssh` against 127.0.0.1:port with only `key`, no agent, no known_hosts. */

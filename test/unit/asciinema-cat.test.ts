@@ -1,35 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import pty from 'node-pty';
+import { asciinemaCat, hasAsciinema } from '../support/asciinema-cat.js';
 import { Recorder } from '../../src/recording/recorder.js';
 import { validateAsciicast } from '../support/asciicast-validator.js';
 
-const ASCIINEMA = '/usr/bin/asciinema';
-
-/**
- * `asciinema cat FILE` as an independent reader of our files. It opens /dev/tty (to put it in
- * raw mode), so it runs with a pty as controlling terminal while its stdout goes to a plain
- * file: the pty would otherwise rewrite "\n" as "\r\n" and we compare bytes exactly.
- */
-async function asciinemaCat(file: string, home: string): Promise<Buffer> {
-  const out = path.join(home, 'cat.out');
-  const child = pty.spawn('/bin/sh', ['-c', 'exec "$0" cat "$1" > "$2" 2> "$2.err"', ASCIINEMA, file, out], {
-    cols: 80,
-    rows: 24,
-    cwd: home,
-    // HOME in the temp dir: asciinema writes its config and install id there, not into /root.
-    env: { HOME: home, PATH: '/usr/bin:/bin', LANG: 'C.UTF-8', LC_ALL: 'C.UTF-8', PYTHONIOENCODING: 'utf-8' },
-  });
-  const code = await new Promise<number>((resolve) => child.onExit(({ exitCode }) => resolve(exitCode)));
-  assert.equal(code, 0, `asciinema cat failed: ${await readFile(`${out}.err`, 'utf8').catch(() => '?')}`);
-  return readFile(out);
-}
-
-test('asciinema cat prints exactly the bytes fed to the recorder (colours, wide characters, split characters)', { skip: !existsSync(ASCIINEMA) && 'asciinema CLI not installed' }, async () => {
+test('asciinema cat prints exactly the bytes fed to the recorder (colours, wide characters, split characters)', { skip: !hasAsciinema && 'asciinema CLI not installed' }, async () => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'teamssh-cat-'));
   try {
     await chmod(dir, 0o700);
@@ -57,7 +35,7 @@ test('asciinema cat prints exactly the bytes fed to the recorder (colours, wide 
     assert.deepEqual(validateAsciicast(text), []);
     assert.doesNotMatch(text, /\ufffd/, 'no character was torn at a chunk boundary');
 
-    const printed = await asciinemaCat(done.castPath, home);
+    const printed = await asciinemaCat(done.castPath);
     assert.equal(printed.toString('hex'), Buffer.concat(chunks).toString('hex'));
   } finally {
     await rm(dir, { recursive: true, force: true });
