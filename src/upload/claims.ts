@@ -4,7 +4,7 @@ import path from 'node:path';
 
 /**
  * Exclusive claims on recordings, so two uploaders on one directory never send one file twice.
- * Claiming renames `NAME.cast` to `NAME.cast.claim.<pid>.<token>`: rename is atomic, so of two
+ * Claiming renames `NAME.cast` to `NAME.cast.claim.<pid>.<token>.<unix seconds>`: rename is atomic, so of two
  * uploaders exactly one wins, and the claimed file no longer looks finished to any watcher.
  * A claim whose owner died (kill -9, crash) is taken over by renaming it to the new owner's
  * name, which is atomic too: of two uploaders taking over one stale claim, one wins.
@@ -12,9 +12,11 @@ import path from 'node:path';
  * A claim is stale when its process is gone, when it belongs to this process but to no live
  * uploader in it, or when its heartbeat (the file's mtime, touched while held) is older than
  * `staleMs`: that last bound catches a pid reused by an unrelated process after a restart.
+ * The claim time is in the name rather than set with utimes at once, because every change in
+ * the recordings directory makes chokidar re-list it: fewer changes keep a big backlog cheap.
  */
 
-const CLAIM = /^(.+)\.cast\.claim\.(\d+)\.([a-f0-9]+)$/;
+const CLAIM = /^(.+)\.cast\.claim\.(\d+)\.([a-f0-9]+)\.(\d+)$/;
 
 // Tokens of uploaders alive in this process: a claim with our pid but another token is a leftover.
 const liveTokens = new Set<string>();
@@ -24,12 +26,14 @@ export interface ClaimName {
   base: string;
   pid: number;
   token: string;
+  /** When the claim was made (ms). */
+  at: number;
 }
 
-/** Parses `NAME.cast.claim.<pid>.<token>`; undefined for any other name. */
+/** Parses `NAME.cast.claim.<pid>.<token>.<seconds>`; undefined for any other name. */
 export function parseClaim(file: string): ClaimName | undefined {
   const m = CLAIM.exec(file);
-  return m ? { base: m[1]!, pid: Number(m[2]), token: m[3]! } : undefined;
+  return m ? { base: m[1]!, pid: Number(m[2]), token: m[3]!, at: Number(m[4]) * 1000 } : undefined;
 }
 
 function processAlive(pid: number): boolean {
@@ -58,9 +62,9 @@ export class Claims {
     this.heartbeat.unref();
   }
 
-  /** Path this uploader uses for a claim on `base`. */
-  claimPath(base: string): string {
-    return path.join(this.dir, `${base}.cast.claim.${process.pid}.${this.token}`);
+  /** Path for a new claim of this uploader on `base`. */
+  private claimPath(base: string): string {
+    return path.join(this.dir, `${base}.cast.claim.${process.pid}.${this.token}.${Math.floor(Date.now() / 1000)}`);
   }
 
   /** Claims `NAME.cast`; returns the claimed path, or undefined when someone else has it (or it is gone). */
@@ -76,7 +80,7 @@ export class Claims {
     if (!processAlive(c.pid)) return true;
     try {
       const st = await fs.stat(path.join(this.dir, file));
-      return Date.now() - st.mtimeMs > this.staleMs;
+      return Date.now() - Math.max(st.mtimeMs, c.at) > this.staleMs;
     } catch {
       return false;
     }
@@ -117,13 +121,15 @@ export class Claims {
       throw err;
     }
     this.held.set(base, to);
-    const now = new Date();
-    await fs.utimes(to, now, now).catch(() => undefined);
     return to;
   }
 
   private async touchAll(): Promise<void> {
     const now = new Date();
-    for (const p of this.held.values()) await fs.utimes(p, now, now).catch(() => undefined);
+    for (const p of this.held.values()) {
+      // Only claims old enough to need it: each touch makes the watcher re-list the directory.
+      const c = parseClaim(path.basename(p));
+      if (c && Date.now() - c.at > this.staleMs / 5) await fs.utimes(p, now, now).catch(() => undefined);
+    }
   }
 }

@@ -54,15 +54,18 @@ export function describe(s: Sidecar): string {
 export async function shipRecording(ctx: JobContext, base: string, claimed: string): Promise<'uploaded' | 'failed'> {
   const side = sidecarPath(ctx.dir, base);
   const read = await readSidecar(side);
+  // A crash after the outcome was written to uploaded/ or failed/ but before the recording
+  // moved: finish that move instead of sending it again.
+  const same = (d: Sidecar) => !read || (typeof d.sha256 === 'string' && d.sha256 === read.data.sha256);
+  const up = await readSidecar(path.join(ctx.dir, UPLOADED_DIR, `${base}.json`));
+  if (up?.data.uploadedAt && same(up.data)) return finishUploaded(ctx, base, claimed, up.data, false);
+  const failed = await readSidecar(path.join(ctx.dir, FAILED_DIR, `${base}.json`));
+  if (failed?.data.failure && same(failed.data)) {
+    await fs.unlink(side).catch(() => undefined);
+    await moveRecording(ctx.dir, base, claimed, FAILED_DIR, undefined);
+    return 'failed';
+  }
   if (!read) {
-    // A crash after the sidecar moved but before the recording did: finish that move.
-    const up = await readSidecar(path.join(ctx.dir, UPLOADED_DIR, `${base}.json`));
-    if (up?.data.uploadedAt) return finishUploaded(ctx, base, claimed, up.data, false);
-    const failed = await readSidecar(path.join(ctx.dir, FAILED_DIR, `${base}.json`));
-    if (failed?.data.failure) {
-      await moveRecording(ctx.dir, base, claimed, FAILED_DIR);
-      return 'failed';
-    }
     ctx.log.warn({ recording: base, code: 'TEAMSSH_UPLOAD_NO_SIDECAR' }, 'recording has no sidecar; uploading it with what its header says');
   } else if (read.corrupt) {
     await fs.copyFile(side, `${side}.corrupt`).catch(() => undefined);
@@ -122,7 +125,7 @@ async function shipParts(ctx: JobContext, base: string, claimed: string, data: S
         data.parts.push({ url: r.url, bytes: part.bytes, events: part.events, start: part.start });
         data.partLimit = limit;
         // Progress survives a crash: a restart skips the parts listed here.
-        await writeSidecar(side, data);
+        await writeSidecar(side, data, workDir);
       }
       if (!shrunk) break;
     }
@@ -162,19 +165,17 @@ async function attempt(ctx: JobContext, file: UploadFile, fields: Record<string,
 
 async function fail(ctx: JobContext, base: string, claimed: string, data: Sidecar, r: Omit<UploadFailure, 'at'>): Promise<'failed'> {
   const failure: UploadFailure = { status: r.status, ...(r.type ? { type: r.type } : {}), message: r.message, ...(r.details !== undefined ? { details: r.details } : {}), at: new Date().toISOString() };
-  await writeSidecar(sidecarPath(ctx.dir, base), { ...data, failure });
-  const dest = await moveRecording(ctx.dir, base, claimed, FAILED_DIR);
+  const dest = await moveRecording(ctx.dir, base, claimed, FAILED_DIR, { ...data, failure });
   ctx.log.error({ event: 'recording_upload_failed', code: 'TEAMSSH_UPLOAD_REJECTED', sessionId: data.sessionId, file: dest, ...failure }, `the server refused the recording for good (${r.status}); kept in ${FAILED_DIR}/`);
   return 'failed';
 }
 
-async function finishUploaded(ctx: JobContext, base: string, claimed: string, data: Sidecar, writeFirst: boolean): Promise<'uploaded'> {
-  if (writeFirst) {
+async function finishUploaded(ctx: JobContext, base: string, claimed: string, data: Sidecar, fresh: boolean): Promise<'uploaded'> {
+  if (fresh) {
     data.uploadedAt ??= new Date().toISOString();
     data.sha256 ??= await sha256(claimed);
-    await writeSidecar(sidecarPath(ctx.dir, base), data);
   }
-  const dest = await moveRecording(ctx.dir, base, claimed, UPLOADED_DIR, !ctx.keepUploaded);
+  const dest = await moveRecording(ctx.dir, base, claimed, UPLOADED_DIR, fresh ? data : undefined, !ctx.keepUploaded);
   ctx.log.info(
     { event: 'recording_uploaded', sessionId: data.sessionId, url: data.url, sha256: data.sha256, file: ctx.keepUploaded ? dest : `${base}.cast`, ...(data.parts?.length ? { parts: data.parts.map((p) => p.url) } : {}) },
     'recording uploaded',

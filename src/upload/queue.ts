@@ -56,6 +56,11 @@ export class WorkQueue {
     this.settle();
   }
 
+  /** Recordings waiting for a free slot. */
+  get queued(): number {
+    return this.pending.length;
+  }
+
   /** Jobs in flight. */
   get inFlight(): number {
     return this.running.size;

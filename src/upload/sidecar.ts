@@ -75,9 +75,12 @@ export async function readSidecar(file: string): Promise<{ data: Sidecar; corrup
   }
 }
 
-/** Replaces a sidecar atomically (temporary file, fsync, rename), so a crash leaves the old or the new one. */
-export async function writeSidecar(file: string, data: Sidecar): Promise<void> {
-  const tmp = `${file}.${process.pid}.tmp`;
+/**
+ * Replaces a sidecar atomically (temporary file, fsync, rename), so a crash leaves the old or
+ * the new one. `tmpDir` (same filesystem) keeps the temporary file out of the watched directory.
+ */
+export async function writeSidecar(file: string, data: Sidecar, tmpDir = path.dirname(file)): Promise<void> {
+  const tmp = path.join(tmpDir, `.${path.basename(file)}.${process.pid}.tmp`);
   const fh = await fs.open(tmp, 'w', 0o640);
   try {
     await fh.writeFile(`${JSON.stringify(data, null, 2)}\n`);
@@ -89,17 +92,20 @@ export async function writeSidecar(file: string, data: Sidecar): Promise<void> {
 }
 
 /**
- * Moves a recording and its sidecar into `sub` (uploaded/ or failed/). The sidecar goes first:
- * after a crash in between, the claimed recording is found again and its moved sidecar tells
- * that the work is already done. With `dropCast` the recording is deleted instead of moved.
+ * Moves a recording and its sidecar into `sub` (uploaded/ or failed/). The sidecar goes first,
+ * written there with `data` (the outcome): after a crash in between, the claimed recording is
+ * found again and the sidecar in `sub` tells that the work is already done. Without `data`
+ * the sidecar is already there. With `dropCast` the recording is deleted instead of moved.
  */
-export async function moveRecording(dir: string, base: string, castPath: string, sub: string, dropCast = false): Promise<string> {
+export async function moveRecording(dir: string, base: string, castPath: string, sub: string, data: Sidecar | undefined, dropCast = false): Promise<string> {
   const target = path.join(dir, sub);
   await fs.mkdir(target, { recursive: true });
-  const side = sidecarPath(dir, base);
-  await fs.rename(side, path.join(target, `${base}.json`)).catch((err: NodeJS.ErrnoException) => {
-    if (err.code !== 'ENOENT') throw err;
-  });
+  if (data) {
+    await writeSidecar(path.join(target, `${base}.json`), data);
+    await fs.unlink(sidecarPath(dir, base)).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+    });
+  }
   const dest = path.join(target, `${base}.cast`);
   if (dropCast) await fs.unlink(castPath);
   else await fs.rename(castPath, dest);

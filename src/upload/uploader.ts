@@ -1,13 +1,13 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { watch, type FSWatcher } from 'chokidar';
 import type { Logger } from '../log.js';
 import { TeamsshError } from '../errors.js';
 import { loadInstallId } from './install-id.js';
 import { connectUrl, validateUploadTarget } from './target.js';
 import { UploadClient } from './client.js';
 import { UploadGate } from './gate.js';
-import { Claims, parseClaim } from './claims.js';
+import { Claims } from './claims.js';
+import { RecordingsWatcher } from './watch.js';
 import { WorkQueue } from './queue.js';
 import { DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 import { shipRecording, type JobContext } from './job.js';
@@ -103,45 +103,11 @@ export async function startUploader(opts: UploaderOptions): Promise<UploaderHand
     }
   });
 
-  const scan = async () => {
-    let names: string[];
-    try {
-      names = (await fs.readdir(dir)).sort();
-    } catch (err) {
-      log.error({ err, dir }, 'cannot read the recordings directory');
-      return;
-    }
-    for (const name of names) {
-      if (isCast(name)) queue.add(name.slice(0, -'.cast'.length), name);
-      else {
-        const c = parseClaim(name);
-        if (c && !queue.has(c.base) && (await claims.isStale(name))) {
-          log.info({ recording: c.base, deadPid: c.pid }, 'taking over a recording claimed by an uploader that is gone');
-          queue.add(c.base, name);
-        }
-      }
-    }
-  };
-
-  const watcher: FSWatcher = watch(dir, {
-    depth: 0,
-    ignoreInitial: true,
-    // Only finished recordings: `.part` files, claims, sidecars and the subdirectories are not ours to see.
-    ignored: (p: string) => p !== dir && !isCast(path.basename(p)),
-  });
-  const onFile = (p: string) => {
-    if (path.dirname(p) === dir) queue.add(path.basename(p).slice(0, -'.cast'.length), path.basename(p));
-  };
-  watcher.on('add', onFile).on('change', onFile).on('error', (err) => log.error({ err }, 'recordings directory watcher failed'));
-  await new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
-  // After the watcher is ready, so nothing written meanwhile falls between the two.
-  await scan();
-  const rescan = setInterval(() => void scan(), opts.rescanMs ?? 30_000);
-  rescan.unref();
+  const watcher = new RecordingsWatcher(dir, queue, claims, log, opts.rescanMs ?? 30_000);
+  await watcher.start();
 
   let stopping: Promise<void> | undefined;
   const stop = async () => {
-    clearInterval(rescan);
     await watcher.close();
     soft.abort(new TeamsshError('TEAMSSH_UPLOAD_STOPPED', 'uploader stopped'));
     const grace = setTimeout(() => hard.abort(new TeamsshError('TEAMSSH_UPLOAD_STOPPED', 'uploader stopped')), opts.stopGraceMs ?? 5000);

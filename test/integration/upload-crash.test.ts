@@ -1,0 +1,166 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, promises as fs } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { FAST_BACKOFF, uploadWorld, type UploadWorld } from '../support/upload-harness.js';
+import { waitFor, writeRecording } from '../support/recordings.js';
+
+/** Crashes, restarts, shutdown and two uploaders sharing one directory. */
+
+const RUNNER = fileURLToPath(new URL('../support/run-uploader.js', import.meta.url));
+
+interface Child {
+  proc: ChildProcess;
+  lines: Array<Record<string, unknown>>;
+  ready: Promise<void>;
+}
+
+function runChild(w: UploadWorld, over: Record<string, unknown> = {}): Child {
+  const { logger: _l, ...opts } = w.options();
+  const proc = spawn(process.execPath, [RUNNER, JSON.stringify({ ...opts, backoff: FAST_BACKOFF, ...over })], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines: Array<Record<string, unknown>> = [];
+  let buf = '';
+  let onReady!: () => void;
+  const ready = new Promise<void>((r) => (onReady = r));
+  proc.stdout!.on('data', (d: Buffer) => {
+    buf += d.toString();
+    let i;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const l = JSON.parse(buf.slice(0, i)) as Record<string, unknown>;
+      buf = buf.slice(i + 1);
+      lines.push(l);
+      if (l.ready) onReady();
+    }
+  });
+  return { proc, lines, ready };
+}
+
+async function term(c: Child): Promise<void> {
+  if (c.proc.exitCode !== null || c.proc.signalCode !== null) return;
+  const exited = new Promise((r) => c.proc.once('exit', r));
+  c.proc.kill('SIGTERM');
+  await exited;
+}
+
+function countBy(uploads: Array<{ filename: string }>): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const u of uploads) m.set(u.filename, (m.get(u.filename) ?? 0) + 1);
+  return m;
+}
+
+test('kill -9 of the uploader mid-upload, then restart: the recording is completed, once', async () => {
+  const w = await uploadWorld();
+  const children: Child[] = [];
+  try {
+    w.fake.slowMs = 10_000;
+    const a = runChild(w);
+    children.push(a);
+    await a.ready;
+    await writeRecording(w.dir, 'victim');
+    await waitFor(() => w.fake.inFlight >= 1, 5000, 'the upload in flight');
+    const exited = new Promise((r) => a.proc.once('exit', r));
+    a.proc.kill('SIGKILL');
+    await exited;
+    const left = await fs.readdir(w.dir);
+    assert.ok(left.some((f) => f.startsWith(`victim.cast.claim.${a.proc.pid}.`)), `claim left behind: ${left.join(', ')}`);
+    assert.equal(w.fake.uploads.length, 0);
+
+    w.fake.slowMs = 0;
+    const b = runChild(w);
+    children.push(b);
+    await b.ready;
+    await w.fake.waitForUploads(1, 5000);
+    await waitFor(() => existsSync(path.join(w.dir, 'uploaded', 'victim.cast')), 5000, 'uploaded/');
+    assert.ok(b.lines.some((l) => l.deadPid === a.proc.pid), 'the new uploader took the dead one\'s claim over');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(w.fake.uploads.length, 1);
+    assert.deepEqual((await fs.readdir(w.dir)).sort(), ['uploaded']);
+  } finally {
+    for (const c of children) await term(c);
+    await w.close();
+  }
+});
+
+test('stop gives in-flight uploads a grace, then aborts and releases them for the next start', async () => {
+  const w = await uploadWorld();
+  try {
+    w.fake.slowMs = 3000;
+    const h1 = await w.start({ stopGraceMs: 200 });
+    const rec = await writeRecording(w.dir, 'interrupted');
+    await waitFor(() => w.fake.inFlight >= 1, 5000, 'the upload in flight');
+    const t0 = Date.now();
+    await h1.stop();
+    assert.ok(Date.now() - t0 < 1500, `stopped in ${Date.now() - t0} ms`);
+    assert.ok(existsSync(rec.castPath), 'claim released: NAME.cast is back');
+    assert.deepEqual((await fs.readdir(w.dir)).filter((f) => f.includes('.claim.')), []);
+    w.fake.slowMs = 0;
+    const h2 = await w.start();
+    await w.fake.waitForUploads(1, 5000);
+    await h2.idle();
+    assert.equal(w.fake.uploads.length, 1);
+  } finally {
+    await w.close();
+  }
+});
+
+test('two uploader processes on one directory upload each file exactly once', async () => {
+  const w = await uploadWorld();
+  const children: Child[] = [];
+  try {
+    for (let i = 0; i < 40; i++) await writeRecording(w.dir, `pre-${String(i).padStart(3, '0')}`);
+    const a = runChild(w, { concurrency: 3 });
+    const b = runChild(w, { concurrency: 3 });
+    children.push(a, b);
+    await Promise.all([a.ready, b.ready]);
+    for (let i = 0; i < 40; i++) await writeRecording(w.dir, `live-${String(i).padStart(3, '0')}`);
+    await w.fake.waitForUploads(80, 15_000);
+    await new Promise((r) => setTimeout(r, 500));
+    const counts = countBy(w.fake.uploads);
+    assert.equal(counts.size, 80);
+    assert.ok([...counts.values()].every((n) => n === 1), 'no file twice');
+    const byA = a.lines.filter((l) => l.event === 'recording_uploaded').length;
+    const byB = b.lines.filter((l) => l.event === 'recording_uploaded').length;
+    assert.equal(byA + byB, 80);
+    assert.ok(byA > 0 && byB > 0, `both worked: ${byA} + ${byB}`);
+  } finally {
+    for (const c of children) await term(c);
+    await w.close();
+  }
+});
+
+test('two uploaders in one process share a directory without double uploads', async () => {
+  const w = await uploadWorld();
+  try {
+    const h1 = await w.start({ concurrency: 2 });
+    const h2 = await w.start({ concurrency: 2 });
+    for (let i = 0; i < 30; i++) await writeRecording(w.dir, `same-${i}`);
+    await w.fake.waitForUploads(30, 10_000);
+    await Promise.all([h1.idle(), h2.idle()]);
+    await new Promise((r) => setTimeout(r, 300));
+    const counts = countBy(w.fake.uploads);
+    assert.equal(counts.size, 30);
+    assert.ok([...counts.values()].every((n) => n === 1));
+  } finally {
+    await w.close();
+  }
+});
+
+test('a backlog of 500 recordings drains', async () => {
+  const w = await uploadWorld();
+  try {
+    for (let i = 0; i < 500; i++) await writeRecording(w.dir, `backlog-${String(i).padStart(4, '0')}`);
+    const t0 = Date.now();
+    const h = await w.start();
+    await w.fake.waitForUploads(500, 30_000);
+    await h.idle();
+    const ms = Date.now() - t0;
+    console.log(`# backlog of 500 drained in ${ms} ms`);
+    assert.equal(countBy(w.fake.uploads).size, 500);
+    assert.equal((await fs.readdir(path.join(w.dir, 'uploaded'))).length, 1000);
+    assert.deepEqual((await fs.readdir(w.dir)).sort(), ['uploaded']);
+  } finally {
+    await w.close();
+  }
+});
