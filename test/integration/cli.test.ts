@@ -1,0 +1,64 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { FakeGitHub } from '../fakes/github.js';
+import { ensureTestAccount } from '../support/accounts.js';
+import { TEST_ACCOUNT } from '../support/teamssh.js';
+import { SETTINGS } from '../../src/config/settings.js';
+
+function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) =>
+    execFile(process.execPath, ['dist/src/cli.js', ...args], { env: { PATH: process.env.PATH ?? '', ...env } }, (err, stdout, stderr) =>
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
+    ),
+  );
+}
+
+test('--help describes every command, and each command describes its options and every variable', async () => {
+  const top = await cli(['--help']);
+  assert.equal(top.code, 0);
+  for (const c of ['serve', 'upload', 'check']) assert.match(top.stdout, new RegExp(`\\b${c}\\b`));
+  const serve = await cli(['serve', '--help']);
+  assert.match(serve.stdout, /--config/);
+  assert.match(serve.stdout, /--no-upload/);
+  for (const s of SETTINGS) assert.match(serve.stdout, new RegExp(s.env));
+  assert.match((await cli(['upload', '--help'])).stdout, /--config/);
+  assert.match((await cli(['check', '--help'])).stdout, /--config/);
+});
+
+test('teamssh check passes on a good setup and names what is wrong on a bad one', async () => {
+  await ensureTestAccount(TEST_ACCOUNT);
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'teamssh-check-'));
+  const gh = new FakeGitHub({ org: 'acme', token: 'ghp_check' });
+  gh.addTeam('ops');
+  const url = await gh.start();
+  try {
+    const env = {
+      TEAMSSH_GITHUB_ORG: 'acme',
+      TEAMSSH_GITHUB_TEAMS: 'ops',
+      GITHUB_TOKEN: 'ghp_check',
+      TEAMSSH_GITHUB_API_URL: url,
+      TEAMSSH_SHELL_USER: TEST_ACCOUNT,
+      TEAMSSH_STATE_DIR: path.join(dir, 'state'),
+      TEAMSSH_RECORDINGS_DIR: path.join(dir, 'rec'),
+    };
+    const good = await cli(['check'], env);
+    assert.equal(good.code, 0, good.stdout + good.stderr);
+    assert.match(good.stdout, /all checks passed/);
+    assert.match(good.stdout, /read:org/);
+    assert.doesNotMatch(good.stdout + good.stderr, /ghp_check/);
+    const bad = await cli(['check'], { ...env, TEAMSSH_GITHUB_TEAMS: 'ops,ghosts', TEAMSSH_SHELL_USER: 'no-such-account-x' });
+    assert.equal(bad.code, 1);
+    assert.match(bad.stdout, /FAIL.*ghosts/);
+    assert.match(bad.stdout, /FAIL.*no-such-account-x/);
+    const token = await cli(['check'], { ...env, GITHUB_TOKEN: 'wrong' });
+    assert.equal(token.code, 1);
+    assert.match(token.stdout, /FAIL.*token/i);
+  } finally {
+    await gh.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
