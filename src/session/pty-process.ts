@@ -1,10 +1,39 @@
-import pty from 'node-pty';
+import { readSync } from 'node:fs';
+import type { Readable } from 'node:stream';
+import pty, { type IPty } from 'node-pty';
 import { buildLaunchCommand } from './launch-args.js';
 import { readProcStat, terminateSession } from './process-tree.js';
 import { ChunkFanout, ExitOnce, clientSignal, signalName } from './process-events.js';
 import type { SessionProcess, SpawnOptions } from './process.js';
 
 const VEOF = Buffer.from([0x04]);
+
+/**
+ * Recovers the tail of the output that node-pty 1.1.0 drops. libuv reports EOF as soon as
+ * it sees POLLHUP after a short read, and a pty master hands out a few KiB per read, so when
+ * the program exits up to a pty buffer of output is still in the kernel. At 'end' the fd is
+ * still open: read it dry (EIO = empty and the slave is closed, EAGAIN = someone still holds
+ * the slave). Uses node-pty internals (_socket, _fd), pinned to the installed 1.1.0.
+ */
+function drainOnEnd(term: IPty, emit: (b: Buffer) => void): void {
+  const internals = term as unknown as { _socket?: Readable; _fd?: number };
+  const socket = internals._socket;
+  const fd = internals._fd;
+  if (!socket || typeof fd !== 'number') return;
+  socket.once('end', () => {
+    const buf = Buffer.alloc(64 * 1024);
+    for (;;) {
+      let n: number;
+      try {
+        n = readSync(fd, buf);
+      } catch {
+        return;
+      }
+      if (n <= 0) return;
+      emit(Buffer.from(buf.subarray(0, n)));
+    }
+  });
+}
 
 /**
  * Runs the launcher in a new pseudo-terminal. node-pty makes the child a session leader
@@ -30,7 +59,8 @@ export function spawnPtySession(opts: SpawnOptions, size: { cols: number; rows: 
 
   // Typed as string, but with encoding: null node-pty hands out Buffers.
   term.onData((d: string | Buffer) => out.emit(typeof d === 'string' ? Buffer.from(d) : d));
-  // node-pty emits exit only after the master read EIO (output drained) or 200 ms later.
+  drainOnEnd(term, (b) => out.emit(b));
+  // node-pty emits exit only after the master closed (output drained) or 200 ms after the child died.
   term.onExit(({ exitCode, signal }) => {
     exit.fire(signal ? { code: null, signal: signalName(signal) } : { code: exitCode, signal: null });
   });
