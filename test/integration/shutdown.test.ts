@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { serve } from '../support/serve-child.js';
 import { chmod, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,29 +10,6 @@ import { ensureTestAccount } from '../support/accounts.js';
 import { makeKey, TEST_ACCOUNT, type ClientKey } from '../support/teamssh.js';
 import { connect, shell } from '../support/ssh2-client.js';
 import { validateAsciicast } from '../support/asciicast-validator.js';
-
-/** `teamssh serve` as a real child process, as an operator runs it. */
-interface Child {
-  proc: ChildProcess;
-  port: number;
-  output(): string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-async function serve(env: Record<string, string>): Promise<Child> {
-  const proc = spawn(process.execPath, ['dist/src/cli.js', 'serve'], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  proc.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  proc.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => proc.on('exit', (code, signal) => r({ code, signal })));
-  const end = Date.now() + 15_000;
-  for (;;) {
-    const m = /"event":"listening".*?"port":(\d+)/.exec(out);
-    if (m) return { proc, port: Number(m[1]), output: () => out, exited };
-    if (Date.now() > end || proc.exitCode !== null) throw new Error(`server did not start:\n${out}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 async function setup(): Promise<{ dir: string; gh: FakeGitHub; env: Record<string, string>; key: ClientKey }> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'teamssh-sd-'));
