@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { TeamsshError } from '../errors.js';
@@ -39,7 +39,7 @@ export async function loadInstallId(stateDir: string, configured?: string): Prom
   const id = randomUUID().toLowerCase();
   // Write the whole value under a private name, then link it into place: link fails if another
   // process won the race, so readers never see a half-written file and nobody overwrites an id.
-  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
+  const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
   const fh = await fs.open(tmp, 'wx', 0o600);
   try {
     await fh.writeFile(`${id}\n`);

@@ -6,7 +6,7 @@
 export class WorkQueue {
   private readonly pending: Array<{ key: string; file: string }> = [];
   private readonly known = new Set<string>();
-  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly running = new Set<Promise<void>>();
   private stopped = false;
   private idleWaiters: Array<() => void> = [];
@@ -26,13 +26,13 @@ export class WorkQueue {
 
   /** Queues `file` again after `ms` (a local error): counted as queued meanwhile, so idle() waits for it. */
   later(key: string, file: string, ms: number): void {
-    if (this.stopped) return;
+    if (this.stopped || this.timers.has(key)) return;
     const t = setTimeout(() => {
-      this.timers.delete(t);
+      this.timers.delete(key);
       this.add(key, file);
       this.settle();
     }, ms);
-    this.timers.add(t);
+    this.timers.set(key, t);
   }
 
   /** Whether a recording is queued or in flight. */
@@ -49,7 +49,7 @@ export class WorkQueue {
   /** Takes nothing new; resolves when the jobs in flight have ended. */
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const t of this.timers) clearTimeout(t);
+    for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
     for (const p of this.pending.splice(0)) this.known.delete(p.key);
     await Promise.allSettled([...this.running]);

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 
@@ -80,7 +81,7 @@ export async function readSidecar(file: string): Promise<{ data: Sidecar; corrup
  * the new one. `tmpDir` (same filesystem) keeps the temporary file out of the watched directory.
  */
 export async function writeSidecar(file: string, data: Sidecar, tmpDir = path.dirname(file)): Promise<void> {
-  const tmp = path.join(tmpDir, `.${path.basename(file)}.${process.pid}.tmp`);
+  const tmp = path.join(tmpDir, `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   const fh = await fs.open(tmp, 'w', 0o640);
   try {
     await fh.writeFile(`${JSON.stringify(data, null, 2)}\n`);

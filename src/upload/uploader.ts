@@ -60,7 +60,8 @@ const isCast = (name: string) => name.endsWith('.cast');
 
 /** Starts the uploader; with no server it logs that uploads are off and returns a handle that does nothing. */
 export async function startUploader(opts: UploaderOptions): Promise<UploaderHandle> {
-  const log = opts.logger.child({ component: 'uploader' });
+  // The caller's logger carries the component binding (see from-config.ts).
+  const log = opts.logger;
   if (!opts.serverUrl) {
     log.warn({ event: 'upload_disabled', dir: opts.dir }, `no asciinema server configured (ASCIINEMA_SERVER_URL): uploading is off, recordings stay in ${opts.dir}`);
     return { stop: async () => undefined, idle: async () => undefined, connectUrl: '' };
@@ -68,6 +69,7 @@ export async function startUploader(opts: UploaderOptions): Promise<UploaderHand
   const problem = validateUploadTarget(opts.serverUrl, opts.allowPublicServer);
   if (problem) throw new TeamsshError('TEAMSSH_UPLOAD_TARGET', problem);
   if (opts.username.includes(':')) throw new TeamsshError('TEAMSSH_UPLOAD_USERNAME', 'the asciinema username (ASCIINEMA_USERNAME) must not contain ":"');
+  if (!(opts.maxBytes >= 4096)) throw new TeamsshError('TEAMSSH_UPLOAD_MAX_BYTES', `the upload size limit (TEAMSSH_UPLOAD_MAX_BYTES) must be at least 4096 bytes, got ${opts.maxBytes}`);
   const installId = await loadInstallId(opts.stateDir, opts.installId);
   const dir = path.resolve(opts.dir);
   await fs.mkdir(dir, { recursive: true });
@@ -88,18 +90,25 @@ export async function startUploader(opts: UploaderOptions): Promise<UploaderHand
     connectHint: 'check the install id, or open the connect link logged at start to attach it to an account',
   };
 
-  const queue = new WorkQueue(Math.max(1, opts.concurrency), async (base, file) => {
-    const claimed = isCast(file) ? await claims.claim(base) : await claims.takeOver(file);
-    if (!claimed) return; // another uploader has it, or it is gone
+  // After a local error the recording is released (it must stay NAME.cast) and rests a while:
+  // the watcher sees it again at once, and without a rest a persistent error would spin.
+  const resting = new Map<string, number>();
+  const localRetryMs = Math.min(backoff.maxMs, 30_000);
+  const queue: WorkQueue = new WorkQueue(Math.max(1, opts.concurrency), async (base, file) => {
+    const until = resting.get(base) ?? 0;
+    if (Date.now() < until) return queue.later(base, file, until - Date.now());
+    resting.delete(base);
     try {
+      const claimed = isCast(file) ? await claims.claim(base) : await claims.takeOver(file);
+      if (!claimed) return; // another uploader has it, or it is gone
       await shipRecording(ctx, base, claimed);
       claims.forget(base);
     } catch (err) {
       await claims.release(base);
       if (soft.signal.aborted) return;
-      const retryMs = Math.min(backoff.maxMs, 30_000);
-      log.error({ recording: base, code: 'TEAMSSH_UPLOAD_LOCAL', err, retryInMs: retryMs }, 'could not process the recording; it stays in the directory and is retried');
-      queue.later(base, `${base}.cast`, retryMs);
+      resting.set(base, Date.now() + localRetryMs);
+      log.error({ recording: base, code: 'TEAMSSH_UPLOAD_LOCAL', err, retryInMs: localRetryMs }, 'could not process the recording; it stays in the directory and is retried');
+      queue.later(base, `${base}.cast`, localRetryMs);
     }
   });
 

@@ -6,6 +6,8 @@ import { uploadWorld } from '../support/upload-harness.js';
 import { readJson, waitFor, writeRecording } from '../support/recordings.js';
 import { validateAsciicast } from '../fakes/asciicast-validate.js';
 import type { StoredUpload } from '../fakes/asciinema-server.js';
+import { validateAsciicast as recorderRules } from '../support/asciicast-validator.js';
+import { asciinemaCat, hasAsciinema } from '../support/asciinema-cat.js';
 
 /** Recordings over the size limit go up as consecutive valid parts, listed in the sidecar. */
 
@@ -22,6 +24,7 @@ function checkParts(original: string, uploads: StoredUpload[], limit: number, ba
   const all: Event[] = [];
   uploads.forEach((u, i) => {
     assert.deepEqual(validateAsciicast(u.body), [], `part ${i + 1} is a valid asciicast`);
+    assert.deepEqual(recorderRules(u.body), [], `part ${i + 1} passes the recorder's independent rules`);
     assert.ok(u.body.length <= limit, `part ${i + 1}: ${u.body.length} <= ${limit}`);
     const header = JSON.parse(u.body.toString().split('\n', 1)[0]!) as Record<string, unknown>;
     const suffix = ` (part ${i + 1}/${m})`;
@@ -63,6 +66,18 @@ test('a recording over maxBytes is split proactively into valid parts under the 
     await checkSidecar(w.dir, 'big', w.fake.uploads);
     const audit = w.log.lines.filter((l) => l.event === 'recording_uploaded');
     assert.equal(audit.length, 1);
+    if (hasAsciinema) {
+      // The real asciinema CLI reads every part, and together they print what the original does.
+      const outs: Buffer[] = [];
+      for (const u of w.fake.uploads) {
+        const f = path.join(w.root, `check-${u.id}.cast`);
+        await fs.writeFile(f, u.body);
+        outs.push(await asciinemaCat(f));
+      }
+      const orig = path.join(w.root, 'orig.cast');
+      await fs.writeFile(orig, rec.text);
+      assert.ok(Buffer.concat(outs).equals(await asciinemaCat(orig)), 'parts play back to the original output');
+    }
     assert.equal((audit[0]!.parts as string[]).length, w.fake.uploads.length);
   } finally {
     await w.close();

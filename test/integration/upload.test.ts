@@ -166,3 +166,25 @@ test('asciinema.org is refused without the opt-in; bad install ids and usernames
     await w.close();
   }
 });
+
+test('a local error keeps the recording in place, rests it (no spinning), and retries it later', async () => {
+  const w = await uploadWorld();
+  try {
+    const rec = await writeRecording(w.dir, 'local');
+    await fs.rm(rec.sidecarPath);
+    await fs.mkdir(rec.sidecarPath); // reading the sidecar now fails with EISDIR
+    const h = await w.start({ backoff: { baseMs: 20, maxMs: 1000, unauthorizedMs: 300 } });
+    await waitFor(() => w.log.lines.some((l) => l.code === 'TEAMSSH_UPLOAD_LOCAL'), 3000, 'the local error');
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(w.log.lines.filter((l) => l.code === 'TEAMSSH_UPLOAD_LOCAL').length, 1, 'rests instead of spinning');
+    assert.ok(existsSync(rec.castPath), 'released: still NAME.cast');
+    await fs.rmdir(rec.sidecarPath);
+    await w.fake.waitForUploads(1, 3000);
+    await h.idle();
+    assert.ok(w.log.lines.some((l) => l.code === 'TEAMSSH_UPLOAD_NO_SIDECAR'), 'uploaded without a sidecar, and said so');
+    const side = await readJson(path.join(w.dir, 'uploaded', 'local.json'));
+    assert.equal(side.sha256, rec.sha256, 'a fresh sidecar records what was uploaded');
+  } finally {
+    await w.close();
+  }
+});
