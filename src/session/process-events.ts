@@ -49,7 +49,7 @@ export class ExitOnce {
   private info: ExitInfo | undefined;
   private readonly listeners: Array<(e: ExitInfo) => void> = [];
 
-  /** Registers a listener; if the exit already happened it is told on the next tick. */
+  /** Registers a listener; if the exit already happened it is told asynchronously, never re-entrantly. */
   add(cb: (e: ExitInfo) => void): void {
     if (this.info) {
       const info = this.info;
