@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for pkg in openssh-client openssh-server asciinema gcc g++ make python3 procps passwd; do
+for pkg in openssh-client openssh-server asciinema rsync gcc g++ make python3 procps passwd; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

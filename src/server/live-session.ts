@@ -108,7 +108,16 @@ export class LiveSession {
       }
       this.log.error({ event: 'recording_failed', unrecorded: true, err }, 'UNRECORDED SESSION: recording cannot be written and recordings.failOpen is on');
     }
-    this.spawn();
+    try {
+      this.spawn();
+    } catch (err) {
+      // The program could not start (missing handler, launcher gone): the recording still
+      // closes with the reason, so the queue holds no orphaned .part.
+      this.log.error({ event: 'session_refused', reason: 'spawn_failed', err }, 'session program could not start');
+      this.endReason = 'refused';
+      this.notify('session could not start');
+      await this.finish({ code: 1, signal: null });
+    }
   }
 
   private spawn(): void {

@@ -177,3 +177,48 @@ test('every recording from these sessions is finished and named after its sessio
   assert.ok(files.some((f) => f.endsWith('.cast')));
   assert.ok(!files.some((f) => f.endsWith('.part')) || h.server.sessions.size > 0);
 });
+
+test('a signal from the client reaches the process', async () => {
+  const c = await connect(h.port, 'alice', h.alice);
+  try {
+    const o = await exec(c, 'trap "echo got-int; exit 7" INT; echo armed; while true; do sleep 0.1; done');
+    await o.waitFor('armed');
+    o.channel.signal('INT');
+    assert.equal((await o.exit).code, 7);
+    assert.match(o.out(), /got-int/);
+  } finally {
+    c.end();
+  }
+});
+
+test('a client that stops reading cannot make the server buffer without limit', async () => {
+  const c = await connect(h.port, 'alice', h.alice);
+  try {
+    const o = await exec(c, 'cat /dev/zero');
+    o.channel.pause(); // stop reading: the SSH window closes and the server must pause the source
+    global.gc?.();
+    const before = process.memoryUsage().rss;
+    await new Promise((r) => setTimeout(r, 2000));
+    const grown = process.memoryUsage().rss - before;
+    assert.ok(grown < 64 * 1024 * 1024, `server memory grew by ${Math.round(grown / 1048576)} MB`);
+    o.channel.close();
+  } finally {
+    c.end();
+  }
+  await h.log.waitFor('session_end', (l) => l.command === 'cat /dev/zero');
+});
+
+test('scp (legacy protocol) and rsync work as plain commands over exec', async () => {
+  const { writeFile, readFile: rf, mkdtemp: mk } = await import('node:fs/promises');
+  const os = await import('node:os');
+  const local = await mk(path.join(os.tmpdir(), 'teamssh-scp-'));
+  const src = path.join(local, 'payload.txt');
+  await writeFile(src, 'payload over scp\n');
+  const common = ['-F', '/dev/null', '-i', h.alice.path, '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR'];
+  await run('scp', ['-O', ...common, '-P', String(h.port), src, 'alice@127.0.0.1:payload.txt']);
+  await run('scp', ['-O', ...common, '-P', String(h.port), 'alice@127.0.0.1:payload.txt', path.join(local, 'back.txt')]);
+  assert.equal(await rf(path.join(local, 'back.txt'), 'utf8'), 'payload over scp\n');
+  await run('rsync', ['-e', ['ssh', ...common, '-p', String(h.port)].join(' '), src, 'alice@127.0.0.1:rsynced.txt']);
+  const r = await h.ssh('alice', h.alice, ['cat rsynced.txt']);
+  assert.equal(r.stdout, 'payload over scp\n');
+});
