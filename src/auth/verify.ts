@@ -1,13 +1,11 @@
 import { createHash } from 'node:crypto';
 import ssh2 from 'ssh2';
 
+import type { OfferedKey } from './types.js';
+
 const { utils } = ssh2;
 
-/** The public key a client offered, as ssh2 reports it. */
-export interface OfferedKey {
-  algo: string;
-  data: Buffer;
-}
+export type { OfferedKey } from './types.js';
 
 /** The OpenSSH `SHA256:` fingerprint of a public key blob, as `ssh-keygen -lf` prints it. */
 export function fingerprint(blob: Buffer): string {

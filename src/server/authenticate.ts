@@ -1,6 +1,6 @@
 import type { AuthContext, Connection } from 'ssh2';
 import type { Logger } from '../log.js';
-import type { AuthDecision } from '../auth/types.js';
+import { DENY_MESSAGES, type AuthDecision } from '../auth/types.js';
 import { checkSignature, fingerprint, keyLine, type OfferedKey } from '../auth/verify.js';
 import type { HookRequest, HookResult } from '../auth/hooks.js';
 
@@ -44,9 +44,9 @@ export function handleAuthentication(client: Connection, remoteAddress: string, 
   let failures = 0;
   const log = deps.logger;
 
-  const refuse = (ctx: AuthContext, fields: Record<string, unknown>) => {
+  const refuse = (ctx: AuthContext, fields: Record<string, unknown>, why = 'authentication refused') => {
     failures += 1;
-    log.warn({ event: 'auth_refused', user: ctx.username, remoteAddress, attempt: failures, ...fields }, 'authentication refused');
+    log.warn({ event: 'auth_refused', user: ctx.username, remoteAddress, attempt: failures, ...fields }, why);
     if (failures >= deps.maxAuthTries) {
       log.warn({ event: 'auth_refused', user: ctx.username, remoteAddress, reason: 'too_many_attempts', attempts: failures }, 'too many authentication attempts; disconnecting');
       ctx.reject([], false);
@@ -79,8 +79,8 @@ export function handleAuthentication(client: Connection, remoteAddress: string, 
       if (problem) return refuse(ctx, { reason: problem, ...base });
     }
     const decision = await deps.authorize(ctx.username, ctx.key);
-    if (decision.kind === 'deny') return refuse(ctx, { reason: decision.reason, ...base });
-    if (decision.kind === 'unavailable') return refuse(ctx, { reason: 'github_unavailable', detail: decision.reason, ...base });
+    if (decision.kind === 'deny') return refuse(ctx, { reason: decision.reason, ...base }, `authentication refused: ${DENY_MESSAGES[decision.reason]}`);
+    if (decision.kind === 'unavailable') return refuse(ctx, { reason: 'github_unavailable', detail: decision.reason, ...base }, 'authentication refused: GitHub is unavailable and this login has no recent verified answer');
     if (!ctx.signature) {
       // Only "would this key do?": answering yes logs nobody in.
       ctx.accept();
