@@ -1,10 +1,11 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import os from 'node:os';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 
 /**
  * Exclusive claims on recordings, so two uploaders on one directory never send one file twice.
- * Claiming renames `NAME.cast` to `NAME.cast.claim.<pid>.<token>.<unix seconds>`: rename is atomic, so of two
+ * Claiming renames `NAME.cast` to `NAME.cast.claim.<host>.<pid>.<token>.<unix seconds>`: rename is atomic, so of two
  * uploaders exactly one wins, and the claimed file no longer looks finished to any watcher.
  * A claim whose owner died (kill -9, crash) is taken over by renaming it to the new owner's
  * name, which is atomic too: of two uploaders taking over one stale claim, one wins.
@@ -12,11 +13,16 @@ import path from 'node:path';
  * A claim is stale when its process is gone, when it belongs to this process but to no live
  * uploader in it, or when its heartbeat (the file's mtime, touched while held) is older than
  * `staleMs`: that last bound catches a pid reused by an unrelated process after a restart.
+ * `<host>` is a short hash of the hostname: a pid means nothing in another container or on
+ * another machine sharing the directory, so claims from elsewhere go stale by heartbeat only.
  * The claim time is in the name rather than set with utimes at once, because every change in
  * the recordings directory makes chokidar re-list it: fewer changes keep a big backlog cheap.
  */
 
-const CLAIM = /^(.+)\.cast\.claim\.(\d+)\.([a-f0-9]+)\.(\d+)$/;
+const CLAIM = /^(.+)\.cast\.claim\.([a-f0-9]{8})\.(\d+)\.([a-f0-9]+)\.(\d+)$/;
+
+/** This machine's (or container's) part of claim names. */
+export const HOST_TAG = createHash('sha256').update(os.hostname()).digest('hex').slice(0, 8);
 
 // Tokens of uploaders alive in this process: a claim with our pid but another token is a leftover.
 const liveTokens = new Set<string>();
@@ -24,16 +30,18 @@ const liveTokens = new Set<string>();
 /** A parsed claim file name. */
 export interface ClaimName {
   base: string;
+  /** Hash of the claiming host's name: pids are only comparable when it is ours. */
+  host: string;
   pid: number;
   token: string;
   /** When the claim was made (ms). */
   at: number;
 }
 
-/** Parses `NAME.cast.claim.<pid>.<token>.<seconds>`; undefined for any other name. */
+/** Parses `NAME.cast.claim.<host>.<pid>.<token>.<seconds>`; undefined for any other name. */
 export function parseClaim(file: string): ClaimName | undefined {
   const m = CLAIM.exec(file);
-  return m ? { base: m[1]!, pid: Number(m[2]), token: m[3]!, at: Number(m[4]) * 1000 } : undefined;
+  return m ? { base: m[1]!, host: m[2]!, pid: Number(m[3]), token: m[4]!, at: Number(m[5]) * 1000 } : undefined;
 }
 
 function processAlive(pid: number): boolean {
@@ -64,7 +72,7 @@ export class Claims {
 
   /** Path for a new claim of this uploader on `base`. */
   private claimPath(base: string): string {
-    return path.join(this.dir, `${base}.cast.claim.${process.pid}.${this.token}.${Math.floor(Date.now() / 1000)}`);
+    return path.join(this.dir, `${base}.cast.claim.${HOST_TAG}.${process.pid}.${this.token}.${Math.floor(Date.now() / 1000)}`);
   }
 
   /** Claims `NAME.cast`; returns the claimed path, or undefined when someone else has it (or it is gone). */
@@ -76,8 +84,10 @@ export class Claims {
   async isStale(file: string): Promise<boolean> {
     const c = parseClaim(file);
     if (!c) return false;
-    if (c.pid === process.pid) return !liveTokens.has(c.token);
-    if (!processAlive(c.pid)) return true;
+    if (c.host === HOST_TAG) {
+      if (c.pid === process.pid) return !liveTokens.has(c.token);
+      if (!processAlive(c.pid)) return true;
+    }
     try {
       const st = await fs.stat(path.join(this.dir, file));
       return Date.now() - Math.max(st.mtimeMs, c.at) > this.staleMs;

@@ -152,6 +152,7 @@ async function attempt(ctx: JobContext, file: UploadFile, fields: Record<string,
     }
     if (r.kind !== 'retry') {
       ctx.gate.authenticated();
+      if (r.kind === 'ok' && !r.url) ctx.log.warn({ recording: base, code: 'TEAMSSH_UPLOAD_NO_URL' }, 'the server accepted the upload but named no URL (no JSON url, Location or text body)');
       return r;
     }
     ctx.gate.inconclusive();

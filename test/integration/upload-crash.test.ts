@@ -6,6 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FAST_BACKOFF, uploadWorld, type UploadWorld } from '../support/upload-harness.js';
 import { waitFor, writeRecording } from '../support/recordings.js';
+import { HOST_TAG } from '../../src/upload/claims.js';
 
 /** Crashes, restarts, shutdown and two uploaders sharing one directory. */
 
@@ -64,7 +65,7 @@ test('kill -9 of the uploader mid-upload, then restart: the recording is complet
     a.proc.kill('SIGKILL');
     await exited;
     const left = await fs.readdir(w.dir);
-    assert.ok(left.some((f) => f.startsWith(`victim.cast.claim.${a.proc.pid}.`)), `claim left behind: ${left.join(', ')}`);
+    assert.ok(left.some((f) => f.startsWith(`victim.cast.claim.${HOST_TAG}.${a.proc.pid}.`)), `claim left behind: ${left.join(', ')}`);
     assert.equal(w.fake.uploads.length, 0);
 
     w.fake.slowMs = 0;

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { isLowercaseUuid, loadInstallId } from '../../src/upload/install-id.js';
 import { backoffDelay, serverDelay } from '../../src/upload/backoff.js';
 import { partTitle } from '../../src/upload/split.js';
-import { parseClaim } from '../../src/upload/claims.js';
+import { Claims, HOST_TAG, parseClaim } from '../../src/upload/claims.js';
 
 /** Small pure pieces of the uploader: install id file, backoff, titles, claim names. */
 
@@ -58,9 +58,32 @@ test('part titles keep within 128 characters and never cut a character in half',
 });
 
 test('claim names carry the owner and the time', () => {
-  assert.deepEqual(parseClaim('2026-01-01T00-00-00Z-alice-ab12.cast.claim.4242.a1b2c3.1767225600'), {
-    base: '2026-01-01T00-00-00Z-alice-ab12', pid: 4242, token: 'a1b2c3', at: 1_767_225_600_000,
+  assert.deepEqual(parseClaim('2026-01-01T00-00-00Z-alice-ab12.cast.claim.0badc0de.4242.a1b2c3.1767225600'), {
+    base: '2026-01-01T00-00-00Z-alice-ab12', host: '0badc0de', pid: 4242, token: 'a1b2c3', at: 1_767_225_600_000,
   });
   assert.equal(parseClaim('x.cast'), undefined);
   assert.equal(parseClaim('x.cast.part'), undefined);
+});
+
+test('a claim from another host is judged by its heartbeat only, never by a pid', async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'teamssh-claims-'));
+  const claims = new Claims(dir, 60_000);
+  try {
+    const now = Math.floor(Date.now() / 1000);
+    const elsewhere = `r.cast.claim.${HOST_TAG === '00000000' ? '11111111' : '00000000'}.999999.abcdef.${now}`;
+    const deadHere = `s.cast.claim.${HOST_TAG}.999999.abcdef.${now}`;
+    for (const f of [elsewhere, deadHere]) await fs.writeFile(path.join(dir, f), 'x');
+    assert.equal(await claims.isStale(elsewhere), false, 'pid 999999 means nothing on another host');
+    assert.equal(await claims.isStale(deadHere), true, 'on this host a dead pid frees the claim');
+    const old = new Date(Date.now() - 120_000);
+    const oldElsewhere = elsewhere.replace(`.${now}`, `.${now - 120}`);
+    await fs.rename(path.join(dir, elsewhere), path.join(dir, oldElsewhere));
+    await fs.utimes(path.join(dir, oldElsewhere), old, old);
+    assert.equal(await claims.isStale(oldElsewhere), true, 'no heartbeat for longer than the bound');
+    assert.ok(await claims.takeOver(oldElsewhere));
+    assert.equal(await claims.takeOver(oldElsewhere), undefined, 'taken over once');
+  } finally {
+    claims.close();
+    await fs.rm(dir, { recursive: true, force: true });
+  }
 });
