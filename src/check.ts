@@ -6,7 +6,7 @@ import { preflight } from './preflight.js';
 import { ConfigError } from './config/load.js';
 import { checkGitHub } from './github/check.js';
 import { loadHostKey } from './server/host-key.js';
-import { ensureRecordingsDir } from './recording/recorder.js';
+import { ensureRecordingsDir } from './recording/recordings-dir.js';
 
 /** One line of the `teamssh check` report. */
 interface Line {

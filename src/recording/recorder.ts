@@ -1,9 +1,13 @@
-import { open, mkdir, stat, chmod, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { constants as fsc } from 'node:fs';
-import { createHash, randomBytes, type Hash } from 'node:crypto';
-import { isUtf8 } from 'node:buffer';
+import { createHash, type Hash } from 'node:crypto';
 import { basename, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { Utf8Stream, escapeJson } from './json-text.js';
+import { RecordingError } from './recording-error.js';
+import { fsyncDir, writeJsonAtomic } from './recordings-dir.js';
+
+export { RecordingError } from './recording-error.js';
 
 /** What a recorder needs to know about one session; see contracts.md §3 for the header rules. */
 export interface RecorderOptions {
@@ -34,16 +38,6 @@ export interface FinishedRecording {
   sha256: string;
   bytes: number;
   events: number;
-}
-
-/** A recording failure with a stable code; the message is safe to show, the cause is for the log. */
-export class RecordingError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string, cause?: unknown) {
-    super(message, cause === undefined ? undefined : { cause });
-    this.name = 'RecordingError';
-    this.code = code;
-  }
 }
 
 const FLUSH_AT = 64 * 1024;
@@ -292,82 +286,6 @@ export class Recorder {
   }
 }
 
-/**
- * One byte stream (pty output or typed input) decoded as UTF-8 across chunk boundaries: an
- * incomplete character at the end of a chunk waits for the next. Returns valid UTF-8 as a
- * Buffer (escaped without decoding), text with U+FFFD for invalid bytes, or null for nothing.
- */
-class Utf8Stream {
-  private carry: Buffer | null = null;
-
-  write(chunk: Buffer): Buffer | string | null {
-    const data = this.carry ? Buffer.concat([this.carry, chunk]) : chunk;
-    const cut = completeLength(data);
-    // Copy: the caller may reuse its chunk buffer after we return.
-    this.carry = cut < data.length ? Buffer.from(data.subarray(cut)) : null;
-    if (cut === 0) return null;
-    const body = data.subarray(0, cut);
-    return isUtf8(body) ? body : body.toString('utf8');
-  }
-
-  /** A string after buffered bytes means the byte stream was cut: the stub becomes U+FFFD. */
-  writeString(text: string): string | null {
-    const stub = this.carry ? this.carry.toString('utf8') : '';
-    this.carry = null;
-    return stub.length + text.length > 0 ? stub + text : null;
-  }
-
-  end(): string | null {
-    return this.writeString('');
-  }
-}
-
-/** Length of the prefix of `data` that ends on a character boundary (at most 3 bytes are held back). */
-function completeLength(data: Buffer): number {
-  const n = data.length;
-  for (let i = n - 1; i >= 0 && i >= n - 3; i--) {
-    const b = data[i]!;
-    if (b < 0x80) return n;
-    if (b < 0xc0) continue; // continuation byte: keep looking for its lead
-    const need = b >= 0xf0 ? (b <= 0xf4 ? 4 : 1) : b >= 0xe0 ? 3 : b >= 0xc2 ? 2 : 1;
-    return n - i < need ? i : n;
-  }
-  return n;
-}
-
-// Per byte: 0 copy, 1 two-char escape (\" \\ \b \t \n \f \r), 2 \u00XX; same output as JSON.stringify.
-const ESC_KIND = new Uint8Array(256);
-const ESC_CHAR = new Uint8Array(256);
-const HEX = Buffer.from('0123456789abcdef', 'latin1');
-for (let b = 0; b < 0x20; b++) ESC_KIND[b] = 2;
-for (const [b, c] of [[8, 'b'], [9, 't'], [10, 'n'], [12, 'f'], [13, 'r'], [0x22, '"'], [0x5c, '\\']] as const) {
-  ESC_KIND[b] = 1;
-  ESC_CHAR[b] = c.charCodeAt(0);
-}
-
-/** Writes valid UTF-8 `src` as a quoted JSON string into `dst` at `p`; returns the new position. */
-function escapeJson(src: Buffer, dst: Buffer, p: number): number {
-  dst[p++] = 0x22;
-  for (let i = 0; i < src.length; i++) {
-    const b = src[i]!;
-    const kind = ESC_KIND[b];
-    if (kind === 0) dst[p++] = b;
-    else if (kind === 1) {
-      dst[p++] = 0x5c;
-      dst[p++] = ESC_CHAR[b]!;
-    } else {
-      dst[p++] = 0x5c;
-      dst[p++] = 0x75;
-      dst[p++] = 0x30;
-      dst[p++] = 0x30;
-      dst[p++] = HEX[b >> 4]!;
-      dst[p++] = HEX[b & 15]!;
-    }
-  }
-  dst[p++] = 0x22;
-  return p;
-}
-
 function headerLine(opts: RecorderOptions): string {
   const env: Record<string, string> = {};
   // The server rejects the whole file for one bad env key or a non-string value: drop those.
@@ -400,59 +318,3 @@ async function writeAll(fh: FileHandle, bufs: Buffer[]): Promise<void> {
   }
 }
 
-/** Writes JSON to PATH via PATH.tmp + fsync + rename (mode 0600), so readers never see half a file. */
-export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
-  const tmp = `${path}.tmp`;
-  const fh = await open(tmp, 'w', 0o600);
-  try {
-    await fh.writeFile(`${JSON.stringify(value, null, 2)}\n`, 'utf8');
-    await fh.chmod(0o600);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, path);
-}
-
-/** Fsyncs a directory so renames into it survive a power cut. */
-export async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
-/** Builds a recording file stem like 20261123T100000Z-alice-SESSION: sorts by start time, unique per session. */
-export function recordingName(start: Date, login: string, sessionId: string): string {
-  const stamp = start.toISOString().replace(/\.\d+Z$/, 'Z').replace(/[-:]/g, '');
-  return `${stamp}-${safePart(login)}-${safePart(sessionId)}`;
-}
-
-function safePart(s: string): string {
-  // Keeps names portable and path-safe: no '/', '..', spaces or shell metacharacters.
-  const cleaned = s.replace(/[^A-Za-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 64);
-  return cleaned || 'unknown';
-}
-
-/** Creates the recordings directory (0700, tightened if looser) and proves it is writable; throws TEAMSSH_REC_DIR. */
-export async function ensureRecordingsDir(dir: string): Promise<void> {
-  try {
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    const st = await stat(dir);
-    if (!st.isDirectory()) throw new Error(`${dir} is not a directory`);
-    // Recordings hold everything members typed and saw: nobody else may list or read them.
-    if ((st.mode & 0o777) !== 0o700) await chmod(dir, 0o700);
-    const probe = join(dir, `.probe-${process.pid}-${randomBytes(4).toString('hex')}`);
-    const fh = await open(probe, 'wx', 0o600);
-    try {
-      await fh.write('probe');
-    } finally {
-      await fh.close();
-      await unlink(probe);
-    }
-  } catch (err) {
-    throw new RecordingError('TEAMSSH_REC_DIR', 'the recordings directory is missing or not writable', err);
-  }
-}

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { isUtf8 } from 'node:buffer';
 import { join } from 'node:path';
 import type { Logger } from '../log.js';
-import { fsyncDir, writeJsonAtomic } from './recorder.js';
+import { fsyncDir, writeJsonAtomic } from './recordings-dir.js';
 
 /** Why a recording was finalised by recovery rather than by its session. */
 export const CRASH_REASON = 'server stopped before the session ended (crash or kill)';

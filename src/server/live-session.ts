@@ -8,7 +8,8 @@ import { grantFor, type Grant } from './policy.js';
 import { lookupAccount, type Account } from '../session/account.js';
 import { buildSessionEnv, type ConnectionEnds } from '../session/env.js';
 import { spawnSession, type ExitInfo, type SessionProcess } from '../session/process.js';
-import { Recorder, recordingName } from '../recording/recorder.js';
+import { Recorder } from '../recording/recorder.js';
+import { recordingName } from '../recording/recordings-dir.js';
 
 /** Why a session ended; these strings are part of the audit-log contract. */
 export type EndReason = 'exit' | 'client_closed' | 'connection_lost' | 'idle_timeout' | 'max_duration' | 'shutdown' | 'recording_failed' | 'refused';

@@ -13,7 +13,7 @@ import { runAuthHooks } from '../auth/hooks.js';
 import { decide } from '../auth/decide.js';
 import type { OfferedKey } from '../auth/verify.js';
 import { GitHubDirectory } from '../github/directory.js';
-import { ensureRecordingsDir } from '../recording/recorder.js';
+import { ensureRecordingsDir } from '../recording/recordings-dir.js';
 import { recoverPartials } from '../recording/recover.js';
 
 /** A running server, as `teamssh serve` and the tests hold it. */

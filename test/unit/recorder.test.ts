@@ -6,7 +6,8 @@ import { watch } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Recorder, ensureRecordingsDir, recordingName, type RecorderOptions } from '../../src/recording/recorder.js';
+import { Recorder, type RecorderOptions } from '../../src/recording/recorder.js';
+import { ensureRecordingsDir, recordingName } from '../../src/recording/recordings-dir.js';
 import { validateAsciicast } from '../support/asciicast-validator.js';
 
 const GOLDEN = new URL('../../../test/fixtures/recording/golden.cast', import.meta.url);

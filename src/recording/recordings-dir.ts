@@ -1,0 +1,61 @@
+import { open, mkdir, stat, chmod, rename, unlink } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { RecordingError } from './recording-error.js';
+
+/** Writes JSON to PATH via PATH.tmp + fsync + rename (mode 0600), so readers never see half a file. */
+export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
+  const tmp = `${path}.tmp`;
+  const fh = await open(tmp, 'w', 0o600);
+  try {
+    await fh.writeFile(`${JSON.stringify(value, null, 2)}\n`, 'utf8');
+    await fh.chmod(0o600);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, path);
+}
+
+/** Fsyncs a directory so renames into it survive a power cut. */
+export async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Builds a recording file stem like 20261123T100000Z-alice-SESSION: sorts by start time, unique per session. */
+export function recordingName(start: Date, login: string, sessionId: string): string {
+  const stamp = start.toISOString().replace(/\.\d+Z$/, 'Z').replace(/[-:]/g, '');
+  return `${stamp}-${safePart(login)}-${safePart(sessionId)}`;
+}
+
+function safePart(s: string): string {
+  // Keeps names portable and path-safe: no '/', '..', spaces or shell metacharacters.
+  const cleaned = s.replace(/[^A-Za-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 64);
+  return cleaned || 'unknown';
+}
+
+/** Creates the recordings directory (0700, tightened if looser) and proves it is writable; throws TEAMSSH_REC_DIR. */
+export async function ensureRecordingsDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const st = await stat(dir);
+    if (!st.isDirectory()) throw new Error(`${dir} is not a directory`);
+    // Recordings hold everything members typed and saw: nobody else may list or read them.
+    if ((st.mode & 0o777) !== 0o700) await chmod(dir, 0o700);
+    const probe = join(dir, `.probe-${process.pid}-${randomBytes(4).toString('hex')}`);
+    const fh = await open(probe, 'wx', 0o600);
+    try {
+      await fh.write('probe');
+    } finally {
+      await fh.close();
+      await unlink(probe);
+    }
+  } catch (err) {
+    throw new RecordingError('TEAMSSH_REC_DIR', 'the recordings directory is missing or not writable', err);
+  }
+}
