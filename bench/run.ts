@@ -13,7 +13,8 @@ import { nowMs, ratio, summarize } from './stats.js';
 /**
  * `npm run bench`: starts OpenSSH, the seed pipeline (sshd + asciinema rec) and teamssh on
  * 127.0.0.1, measures them with the same ssh client, and writes bench/results.md.
- * Flags: --quick (small counts, one run each), --out FILE, --only conn,latency,pty,memory,auth,upload,backlog.
+ * Flags: --quick (small counts, one run each), --out FILE, --only conn,latency,pty,memory,auth,upload,backlog,
+ * --profile DIR (teamssh runs under `node --cpu-prof`; the profile lands in DIR when the run ends).
  */
 
 const METRICS = ['memory', 'auth', 'conn', 'latency', 'pty', 'upload', 'backlog'] as const;
@@ -35,7 +36,7 @@ const QUICK: Plan = {
 };
 const ACCOUNT = 'teamssh-bench';
 
-const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, out: { type: 'string' }, only: { type: 'string' } } });
+const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, out: { type: 'string' }, only: { type: 'string' }, profile: { type: 'string' } } });
 const plan = values.quick ? QUICK : FULL;
 const out = values.out ?? fileURLToPath(new URL('../../bench/results.md', import.meta.url));
 const only = new Set<Metric>(values.only ? (values.only.split(',').map((s) => s.trim()) as Metric[]) : METRICS);
@@ -54,6 +55,14 @@ const say = (s: string) => process.stderr.write(`bench: ${s}\n`);
 const ratioText = (x: number, what = 'OpenSSH') => (Number.isFinite(x) ? `${x.toFixed(2)}× ${what}` : 'n/a');
 /** Alternates which target goes first from run to run, so drift does not favour one. */
 const rotate = <T>(xs: T[], run: number): T[] => (run % 2 ? [...xs].reverse() : xs);
+
+/**
+ * Waits until teamssh's uploads of earlier sessions are done: the fake asciinema server parses
+ * and validates them in this process, which would slow whichever target runs next.
+ */
+async function settle(t: Targets, quietMs = 300): Promise<void> {
+  if (t.fakes) await m.quiet(t.fakes.asciinema, quietMs, 120_000);
+}
 
 interface Targets { openssh?: m.Target; opensshPq?: m.Target; seed?: m.Target; teamssh?: m.Target; key: ClientKey; server?: RunningTeamssh; fakes?: Fakes }
 
@@ -91,12 +100,14 @@ async function measureConn(t: Targets): Promise<void> {
   const rates = new Map<string, number[]>(list.map((x) => [x.name, []]));
   for (let run = 0; run < plan.connRuns; run++) {
     for (const target of rotate(list, run)) {
+      await settle(t);
       const r = await m.connectionRate(target, t.key, plan.conns, plan.concurrency);
       rates.get(target.name)!.push(r.rate);
       if (r.failures) notes.push(`connection rate: ${target.name} run ${run + 1}: ${r.failures} of ${plan.conns} connections failed (${r.firstError})`);
       say(`conn ${target.name} run ${run + 1}: ${r.rate.toFixed(1)}/s`);
     }
   }
+  if (t.server) notes.push(`teamssh RSS after the connection-rate runs: ${fmt(await m.rssMb(t.server.pid))} MB`);
   const o = summarize(rates.get('openssh') ?? []);
   const s = summarize(rates.get('teamssh') ?? []);
   const x = ratio(s.median, o.median);
@@ -110,7 +121,10 @@ async function measureLatency(t: Targets): Promise<void> {
   const list = [t.openssh, t.teamssh].filter((x): x is m.Target => x !== undefined);
   const samples = new Map<string, number[]>(list.map((x) => [x.name, []]));
   for (let i = 0; i < plan.latencyCount; i++) {
-    for (const target of rotate(list, i)) samples.get(target.name)!.push(...(await m.loginLatencies(target, t.key, 1)));
+    for (const target of rotate(list, i)) {
+      await settle(t, 50);
+      samples.get(target.name)!.push(...(await m.loginLatencies(target, t.key, 1)));
+    }
   }
   const o = summarize(samples.get('openssh') ?? []);
   const s = summarize(samples.get('teamssh') ?? []);
@@ -132,6 +146,7 @@ async function measurePty(t: Targets): Promise<void> {
   const secs = new Map<string, number[]>(list.map((x) => [x.name, []]));
   for (let run = 0; run < plan.ptyRuns; run++) {
     for (const target of run % 3 === 0 ? list : run % 3 === 1 ? [...list.slice(1), list[0]!] : [...list.slice(2), ...list.slice(0, 2)]) {
+      await settle(t);
       const r = await m.ptyThroughput(target, t.key, plan.seqN);
       secs.get(target.name)!.push(r.seconds);
       say(`pty ${target.name} run ${run + 1}: ${r.seconds.toFixed(2)} s, ${(r.bytes / 1e6).toFixed(1)} MB`);
@@ -204,7 +219,9 @@ async function main(): Promise<number> {
       try {
         t.fakes = await startFakes(key.publicLine);
         stops.push(t.fakes.stop);
-        t.server = await startTeamssh({ dir: path.join(dir, 'teamssh'), fakes: t.fakes, account: ACCOUNT });
+        // --profile DIR: V8 CPU profile of the server, written when it stops at the end of the run.
+        const nodeArgs = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(values.profile)}`] : [];
+        t.server = await startTeamssh({ dir: path.join(dir, 'teamssh'), fakes: t.fakes, account: ACCOUNT, nodeArgs });
         stops.push(t.server.stop);
         t.teamssh = { name: 'teamssh', port: t.server.port, user: BENCH_LOGIN };
       } catch (err) {
@@ -234,6 +251,7 @@ async function main(): Promise<number> {
       }
     }
     notes.push('Both sshd instances pin KexAlgorithms curve25519-sha256, the exchange teamssh (ssh2) negotiates with this client; OpenSSH\'s default sntrup761x25519 is measured once for scale.');
+    notes.push('Before each run the bench waits until teamssh has no upload in flight: the fake asciinema server validates uploads in the bench process and would otherwise slow the next target.');
     notes.push('teamssh runs at TEAMSSH_LOG_LEVEL=info (it announces its port at info); sshd logs at its default INFO to stderr. Both logs are drained by the bench.');
   } finally {
     for (const stop of stops.reverse()) await stop().catch((err: unknown) => say(`stop failed: ${String(err)}`));
