@@ -222,3 +222,17 @@ test('scp (legacy protocol) and rsync work as plain commands over exec', async (
   const r = await h.ssh('alice', h.alice, ['cat rsynced.txt']);
   assert.equal(r.stdout, 'payload over scp\n');
 });
+
+test('a slow client still gets the end of the output of a program that already exited', async () => {
+  const c = await connect(h.port, 'alice', h.alice);
+  try {
+    const o = await exec(c, 'seq 1 2000000', { pty: { rows: 24, cols: 80, term: 'xterm' } });
+    o.channel.pause(); // the program finishes while the server holds its output back
+    await new Promise((r) => setTimeout(r, 1500));
+    o.channel.resume();
+    assert.equal((await o.exit).code, 0);
+    assert.match(o.out(), /\n2000000\r\n$/);
+  } finally {
+    c.end();
+  }
+});
