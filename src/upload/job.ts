@@ -56,12 +56,12 @@ export async function shipRecording(ctx: JobContext, base: string, claimed: stri
   const read = await readSidecar(side);
   // A crash after the outcome was written to uploaded/ or failed/ but before the recording
   // moved: finish that move instead of sending it again.
-  const same = (d: Sidecar) => !read || (typeof d.sha256 === 'string' && d.sha256 === read.data.sha256);
+  const same = (d: Sidecar) =>
+    !read || (read.data.sha256 ? d.sha256 === read.data.sha256 : Boolean(read.data.sessionId) && d.sessionId === read.data.sessionId);
   const up = await readSidecar(path.join(ctx.dir, UPLOADED_DIR, `${base}.json`));
   if (up?.data.uploadedAt && same(up.data)) return finishUploaded(ctx, base, claimed, up.data, false);
   const failed = await readSidecar(path.join(ctx.dir, FAILED_DIR, `${base}.json`));
   if (failed?.data.failure && same(failed.data)) {
-    await fs.unlink(side).catch(() => undefined);
     await moveRecording(ctx.dir, base, claimed, FAILED_DIR, undefined);
     return 'failed';
   }
@@ -118,6 +118,8 @@ async function shipParts(ctx: JobContext, base: string, claimed: string, data: S
         const r = await attempt(ctx, { path: part.path, filename: `${base}-part${part.index}.cast`, bytes: part.bytes }, { ...fields, title: part.title }, base);
         if (r.kind === 'permanent') return fail(ctx, base, claimed, data, r);
         if (r.kind === 'too_large') {
+          // Re-split only what is not uploaded yet; parts already up keep their "N/M" titles,
+          // so after this rare case M can differ between early and late parts.
           limit = Math.floor(limit / 2);
           shrunk = true;
           break;

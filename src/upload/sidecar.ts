@@ -101,12 +101,11 @@ export async function writeSidecar(file: string, data: Sidecar, tmpDir = path.di
 export async function moveRecording(dir: string, base: string, castPath: string, sub: string, data: Sidecar | undefined, dropCast = false): Promise<string> {
   const target = path.join(dir, sub);
   await fs.mkdir(target, { recursive: true });
-  if (data) {
-    await writeSidecar(path.join(target, `${base}.json`), data);
-    await fs.unlink(sidecarPath(dir, base)).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'ENOENT') throw err;
-    });
-  }
+  if (data) await writeSidecar(path.join(target, `${base}.json`), data);
+  // Without `data` a root sidecar can still be there (the crash came before its unlink); the one in `sub` wins.
+  await fs.unlink(sidecarPath(dir, base)).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'ENOENT') throw err;
+  });
   const dest = path.join(target, `${base}.cast`);
   if (dropCast) await fs.unlink(castPath);
   else await fs.rename(castPath, dest);

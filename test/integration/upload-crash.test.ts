@@ -84,6 +84,25 @@ test('kill -9 of the uploader mid-upload, then restart: the recording is complet
   }
 });
 
+test('a crash after the outcome was written but before the move: finished at restart without a second upload', async () => {
+  const w = await uploadWorld();
+  try {
+    const rec = await writeRecording(w.dir, 'halfway');
+    const side = JSON.parse(await fs.readFile(rec.sidecarPath, 'utf8')) as Record<string, unknown>;
+    await fs.mkdir(path.join(w.dir, 'uploaded'));
+    await fs.writeFile(path.join(w.dir, 'uploaded', 'halfway.json'), JSON.stringify({ ...side, uploadedAt: new Date().toISOString(), url: 'http://x/a/1' }));
+    // Claimed by a process that no longer exists (pid far above pid_max).
+    await fs.rename(rec.castPath, path.join(w.dir, `halfway.cast.claim.${HOST_TAG}.99999999.abcdef.${Math.floor(Date.now() / 1000)}`));
+    const h = await w.start();
+    await waitFor(() => existsSync(path.join(w.dir, 'uploaded', 'halfway.cast')), 3000, 'the move');
+    await h.idle();
+    assert.equal(w.fake.requests, 0);
+    assert.deepEqual((await fs.readdir(w.dir)).sort(), ['uploaded']);
+  } finally {
+    await w.close();
+  }
+});
+
 test('stop gives in-flight uploads a grace, then aborts and releases them for the next start', async () => {
   const w = await uploadWorld();
   try {
