@@ -10,14 +10,16 @@ export interface GateOptions {
 
 /**
  * Guards the door before authentication: every new socket gets a login grace timer, and
- * when more than `maxUnauthenticated` sockets are waiting, the oldest waiting one is
- * dropped. A flood of idle or garbage connections therefore only ever holds a bounded
- * number of slots for a bounded time, and a member connecting after it gets in.
+ * when more than `maxUnauthenticated` sockets are waiting, one is dropped: the oldest that
+ * has not even sent an SSH identification line, else the oldest. A flood of idle or garbage
+ * connections therefore holds a bounded number of slots for a bounded time, and a member
+ * whose client is already talking SSH is the last to be pushed out.
  * ssh2 has neither limit (contracts.md §4), so they live at the socket level, before ssh2.
  */
 export class Gate {
   // Insertion order of a Map is arrival order: the first key is the oldest waiter.
   private readonly waiting = new Map<Socket, NodeJS.Timeout>();
+  private readonly talking = new WeakSet<Socket>();
 
   constructor(private readonly opts: GateOptions) {}
 
@@ -31,7 +33,7 @@ export class Gate {
     this.waiting.set(socket, timer);
     socket.once('close', () => this.release(socket));
     if (this.waiting.size > this.opts.maxUnauthenticated) {
-      const oldest = this.waiting.keys().next().value as Socket;
+      const oldest = this.victim();
       this.opts.logger.warn(
         { event: 'unauthenticated_limit', remoteAddress: oldest.remoteAddress, remotePort: oldest.remotePort, waiting: this.waiting.size },
         'too many unauthenticated connections; dropping the oldest',
@@ -39,6 +41,16 @@ export class Gate {
       this.drop(oldest);
     }
     return () => this.release(socket);
+  }
+
+  /** Marks a waiting socket as speaking SSH (its identification line arrived). */
+  talkingSsh(socket: Socket): void {
+    this.talking.add(socket);
+  }
+
+  private victim(): Socket {
+    for (const s of this.waiting.keys()) if (!this.talking.has(s)) return s;
+    return this.waiting.keys().next().value as Socket;
   }
 
   /** Connections currently waiting to authenticate. */

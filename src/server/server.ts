@@ -66,12 +66,14 @@ export async function startServer(config: Config, logger: Logger, opts: { direct
   const gate = new Gate({ loginGraceMs: config.auth.loginGraceTime * 1000, maxUnauthenticated: config.auth.maxUnauthenticated, logger: log });
   const clients = new Set<ssh2.Connection>();
   const hostname = os.hostname();
-  const pendingRelease = new Map<string, () => void>();
+  const pending = new Map<string, { socket: net.Socket; release: () => void }>();
 
   const ssh = new ssh2.Server({ hostKeys: [hostKey], ident: `teamssh_${VERSION}` });
   ssh.on('error', (err: Error) => log.error({ err }, 'ssh server error'));
   ssh.on('connection', (client, info) => {
     const peer = `${info.ip}:${info.port}`;
+    const waiting = pending.get(peer);
+    if (waiting) gate.talkingSsh(waiting.socket);
     const conn = log.child({ remoteAddress: info.ip, remotePort: info.port });
     let identity: Identity | undefined;
     clients.add(client);
@@ -80,7 +82,7 @@ export async function startServer(config: Config, logger: Logger, opts: { direct
     client.on('close', () => clients.delete(client));
     handleAuthentication(client, info.ip, { authorize, runHooks: (r) => runAuthHooks(hookOpts, r), maxAuthTries: config.auth.maxAuthTries, logger: conn }, (id) => (identity = id));
     client.on('ready', () => {
-      pendingRelease.get(peer)?.();
+      waiting?.release();
       const id = identity!;
       const localAddress = (client as unknown as { _sock?: net.Socket })._sock?.localAddress ?? config.listen.host;
       serveConnection(
@@ -112,11 +114,10 @@ export async function startServer(config: Config, logger: Logger, opts: { direct
   const tcp = net.createServer({ noDelay: true }, (socket) => {
     const peer = `${socket.remoteAddress}:${socket.remotePort}`;
     const opened = Date.now();
-    const release = gate.admit(socket);
-    pendingRelease.set(peer, release);
+    pending.set(peer, { socket, release: gate.admit(socket) });
     socket.on('error', () => undefined); // reported through the ssh2 client; never fatal
     socket.once('close', () => {
-      pendingRelease.delete(peer);
+      pending.delete(peer);
       log.debug({ event: 'disconnect', remoteAddress: socket.remoteAddress, remotePort: socket.remotePort, durationMs: Date.now() - opened }, 'connection closed');
     });
     ssh.injectSocket(socket);

@@ -11,7 +11,7 @@ const keys: Record<string, ClientKey> = {};
 
 before(async () => {
   h = await startHarness({
-    env: { TEAMSSH_GITHUB_TEAMS: 'ops,platform', TEAMSSH_CACHE_TTL: '2', TEAMSSH_CACHE_MAX_STALE: '600', TEAMSSH_NEGATIVE_CACHE_TTL: '1', TEAMSSH_MAX_AUTH_TRIES: '3' },
+    env: { TEAMSSH_GITHUB_TEAMS: 'ops,platform', TEAMSSH_CACHE_TTL: '2', TEAMSSH_CACHE_MAX_STALE: '600', TEAMSSH_NEGATIVE_CACHE_TTL: '1', TEAMSSH_MAX_AUTH_TRIES: '3', TEAMSSH_MAX_UNAUTHENTICATED: '50' },
     async setup(gh, dir) {
       for (const name of ['bob', 'carol', 'dave', 'erin', 'frank', 'mallory', 'rsa', 'gina', 'hank']) keys[name] = await makeKey(dir, name, name === 'rsa' ? 'rsa' : 'ed25519');
       gh.addTeam('platform').addTeam('sre', { parent: 'platform' });
@@ -184,4 +184,23 @@ test('1,000 garbage connections do not stop a member from logging in, and the to
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout.trim(), 'after-flood');
   assert.ok(!h.log.raw.some((l) => l.includes('ghp_testtoken123')), 'token in log');
+});
+
+test('idle connections held open past the cap do not keep a member out', async () => {
+  const idle = await Promise.all(
+    Array.from({ length: 120 }, () => new Promise<net.Socket>((resolve) => {
+      const s = net.connect(h.port, '127.0.0.1', () => resolve(s));
+      s.on('error', () => undefined);
+    })),
+  );
+  try {
+    const r = await h.ssh('alice', h.alice, ['echo', 'past-the-idlers']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), 'past-the-idlers');
+    await h.log.waitFor('unauthenticated_limit');
+    // 120 idlers against a cap of 50: at least 70 were pushed out, and none of them was the member.
+    assert.ok(h.log.events('unauthenticated_limit').length >= 70);
+  } finally {
+    for (const s of idle) s.destroy();
+  }
 });
