@@ -9,8 +9,10 @@ import { lookupAccount } from './session/account.js';
  * root unless allowed) and every handler is an executable file. Reports all problems at once,
  * so a server never starts into a state where the first login fails.
  */
-export async function preflight(config: Config): Promise<void> {
+export async function preflight(config: Config, uid = process.getuid?.() ?? 0): Promise<void> {
   const problems: string[] = [];
+  // The launcher must set the account's groups and ids, which only root may do (as with sshd).
+  if (uid !== 0) problems.push('teamssh serve must start as root to run sessions as local accounts (sessions themselves never run as root unless TEAMSSH_ALLOW_ROOT_SESSIONS=true)');
   const s = config.sessions;
   const accounts = new Map<string, string>();
   if (s.shellUser) accounts.set(s.shellUser, 'TEAMSSH_SHELL_USER (sessions.shellUser)');
