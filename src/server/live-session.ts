@@ -5,7 +5,7 @@ import type { Config } from '../config/load.js';
 import type { Logger } from '../log.js';
 import type { Identity } from './authenticate.js';
 import { grantFor, type Grant } from './policy.js';
-import { lookupAccount, type Account } from '../session/account.js';
+import { lookupAccountCached, type Account } from '../session/account.js';
 import { buildSessionEnv, type ConnectionEnds } from '../session/env.js';
 import { spawnSession, type ExitInfo, type SessionProcess } from '../session/process.js';
 import { Recorder } from '../recording/recorder.js';
@@ -76,7 +76,7 @@ export class LiveSession {
     if (!this.grant) return this.refuse('no session policy applies to your teams', 'no_policy');
     if (this.deps.sessionsOf(identity.login) >= s.maxPerLogin) return this.refuse(`too many sessions (limit ${s.maxPerLogin})`, 'session_limit');
     try {
-      this.account = await lookupAccount(this.grant.account);
+      this.account = await lookupAccountCached(this.grant.account);
     } catch (err) {
       this.log.error({ event: 'session_refused', account: this.grant.account, err }, 'session account lookup failed');
       return this.refuse('session account unavailable', 'no_account');

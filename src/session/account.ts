@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { LRUCache } from 'lru-cache';
 import { TeamsshError } from '../errors.js';
 
 /** A local Unix account a session runs as, exactly as the passwd and group databases describe it. */
@@ -84,4 +85,14 @@ export async function lookupAccount(name: string): Promise<Account> {
     // An empty shell field means /bin/sh by passwd(5) convention.
     shell: shell === '' ? '/bin/sh' : shell,
   };
+}
+
+// Accounts change rarely; two process spawns per login do not. Failures are not cached.
+const cache = new LRUCache<string, Account>({ max: 256, ttl: 30_000, fetchMethod: (name) => lookupAccount(name) });
+
+/** lookupAccount behind a 30 s cache shared by concurrent logins: edits to passwd/group still apply within half a minute. */
+export async function lookupAccountCached(name: string): Promise<Account> {
+  const a = await cache.fetch(name);
+  if (!a) throw noAccount(name);
+  return a;
 }

@@ -47,21 +47,26 @@ export function sessionMembers(sid: number): number[] {
   return out;
 }
 
-function send(pid: number, sig: NodeJS.Signals): void {
+function send(pid: number, sig: NodeJS.Signals): boolean {
   try {
     process.kill(pid, sig);
+    return true;
   } catch {
     // ESRCH: it went away between the scan and the signal; that is what we want.
+    return false;
   }
 }
 
-function signalAll(sid: number, sig: NodeJS.Signals): void {
-  send(-sid, sig); // the leader's process group, even members whose /proc entry we raced
-  for (const pid of sessionMembers(sid)) {
+/** Signals the session; returns false when nothing of it was alive to signal. */
+function signalAll(sid: number, sig: NodeJS.Signals): boolean {
+  const group = send(-sid, sig); // the leader's process group, even members whose /proc entry we raced
+  const members = sessionMembers(sid);
+  for (const pid of members) {
     send(pid, sig);
     // A stopped job (Ctrl-Z) would hold SIGHUP pending until continued.
     if (sig === 'SIGHUP') send(pid, 'SIGCONT');
   }
+  return group || members.length > 0;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -81,7 +86,8 @@ async function waitEmpty(sid: number, ms: number): Promise<boolean> {
  * Limit: a process that calls setsid() itself has left the session and is not found.
  */
 export async function terminateSession(sid: number, graceMs: number): Promise<void> {
-  signalAll(sid, 'SIGHUP');
+  // The common case, a program that exited cleanly with nothing left behind, costs one scan.
+  if (!signalAll(sid, 'SIGHUP')) return;
   if (await waitEmpty(sid, Math.max(0, graceMs))) return;
   signalAll(sid, 'SIGKILL');
   if (await waitEmpty(sid, KILL_WAIT_MS)) return;
