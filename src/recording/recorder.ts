@@ -108,7 +108,9 @@ export class Recorder {
       await writeAll(fh, [header]);
       rec.hash.update(header);
       rec.bytes = header.length;
-      if (opts.meta) await writeJsonAtomic(rec.metaPath, opts.meta);
+      // Only a crash of this process needs the early identity, and the page cache survives that:
+      // no fsync on the login path.
+      if (opts.meta) await writeJsonAtomic(rec.metaPath, opts.meta, { durable: false });
     } catch (err) {
       // A half-created recording holds no session data yet: removing it loses nothing.
       await fh.close().catch(() => {});
