@@ -7,6 +7,7 @@ import { VERSION } from './version.js';
 import { TeamsshError } from './errors.js';
 import { preflight } from './preflight.js';
 import { runCheck } from './check.js';
+import { checkGitHub } from './github/check.js';
 import { startServer } from './server/server.js';
 import { startConfiguredUploader } from './upload/from-config.js';
 
@@ -49,6 +50,26 @@ function onTermination(log: Logger, stop: () => Promise<void>): void {
   process.on('SIGHUP', () => log.warn({ event: 'signal', signal: 'SIGHUP' }, 'SIGHUP ignored: restart teamssh to apply configuration changes'));
 }
 
+/**
+ * A misspelt team or a token that cannot see it would refuse every member as "not a member";
+ * say so at start, without blocking it (GitHub may just be down).
+ */
+function warnAboutGitHub(config: Config, log: Logger): void {
+  void checkGitHub({
+    apiUrl: config.github.apiUrl,
+    token: config.github.token,
+    org: config.github.org,
+    teams: [...config.github.teams],
+    requestTimeoutMs: config.github.requestTimeout * 1000,
+    userAgent: `teamssh/${VERSION}`,
+  }).then(
+    (report) => {
+      for (const l of report.lines.filter((x) => !x.ok)) log.error({ event: 'github_check_failed', check: l.name, detail: l.detail }, `GitHub check failed: ${l.name}: ${l.detail}`);
+    },
+    (err: unknown) => log.warn({ event: 'github_check_failed', err }, 'GitHub check could not run'),
+  );
+}
+
 const program = new Command('teamssh')
   .description('SSH front door for a GitHub organization: team members log in with their GitHub keys; every session is recorded and shipped to an asciinema server.')
   .version(VERSION)
@@ -66,6 +87,7 @@ program
     try {
       await preflight(config);
       const server = await startServer(config, log);
+      warnAboutGitHub(config, log);
       const uploader = config.upload.enabled ? await startConfiguredUploader(config, log) : undefined;
       if (!config.upload.enabled) log.info({ event: 'uploader_disabled' }, 'uploader disabled here; run `teamssh upload` to ship recordings');
       onTermination(log, async () => {

@@ -8,6 +8,7 @@ import { FakeGitHub } from '../fakes/github.js';
 import { ensureTestAccount } from '../support/accounts.js';
 import { TEST_ACCOUNT } from '../support/teamssh.js';
 import { SETTINGS } from '../../src/config/settings.js';
+import { serve } from '../support/serve-child.js';
 
 function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) =>
@@ -57,6 +58,34 @@ test('teamssh check passes on a good setup and names what is wrong on a bad one'
     const token = await cli(['check'], { ...env, GITHUB_TOKEN: 'wrong' });
     assert.equal(token.code, 1);
     assert.match(token.stdout, /FAIL.*token/i);
+  } finally {
+    await gh.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('serve starts, and says at once when a configured team is invisible to the token', async () => {
+  await ensureTestAccount(TEST_ACCOUNT);
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'teamssh-warn-'));
+  const gh = new FakeGitHub({ org: 'acme', token: 'ghp_warn' });
+  gh.addTeam('ops');
+  try {
+    const srv = await serve({
+      TEAMSSH_LISTEN: '127.0.0.1:0',
+      TEAMSSH_GITHUB_ORG: 'acme',
+      TEAMSSH_GITHUB_TEAMS: 'ops,ghosts',
+      GITHUB_TOKEN: 'ghp_warn',
+      TEAMSSH_GITHUB_API_URL: await gh.start(),
+      TEAMSSH_SHELL_USER: TEST_ACCOUNT,
+      TEAMSSH_STATE_DIR: path.join(dir, 'state'),
+      TEAMSSH_RECORDINGS_DIR: path.join(dir, 'rec'),
+    });
+    const end = Date.now() + 5000;
+    while (!/"event":"github_check_failed".*ghosts/.test(srv.output()) && Date.now() < end) await new Promise((r) => setTimeout(r, 25));
+    assert.match(srv.output(), /"event":"github_check_failed".*ghosts/);
+    assert.doesNotMatch(srv.output(), /github_check_failed.*"check":"team ops"/);
+    srv.proc.kill('SIGTERM');
+    assert.equal((await srv.exited).code, 0);
   } finally {
     await gh.stop();
     await rm(dir, { recursive: true, force: true });
