@@ -96,6 +96,7 @@ export function spawnPipeSession(opts: SpawnOptions): SessionProcess {
       }
     },
     onExit: (cb) => exit.add(cb),
-    terminate: (graceMs) => (pid > 0 ? terminateSession(pid, graceMs) : Promise.resolve()),
+    // A command without a pty has no job control: its process group is the whole of it.
+    terminate: (graceMs) => (pid > 0 ? terminateSession(pid, graceMs, 'group') : Promise.resolve()),
   };
 }

@@ -47,7 +47,7 @@ export function sessionMembers(sid: number): number[] {
   return out;
 }
 
-function send(pid: number, sig: NodeJS.Signals): boolean {
+function send(pid: number, sig: NodeJS.Signals | 0): boolean {
   try {
     process.kill(pid, sig);
     return true;
@@ -57,10 +57,22 @@ function send(pid: number, sig: NodeJS.Signals): boolean {
   }
 }
 
+/**
+ * How far a termination reaches. 'session' scans /proc for every process of the session,
+ * which interactive shells need (each job gets its own process group). 'group' signals the
+ * leader's process group only: enough for a non-interactive command, and it spares a /proc
+ * scan per command, the largest cost of a short session after the fork.
+ */
+export type TerminateScope = 'session' | 'group';
+
+function anyLeft(sid: number, scope: TerminateScope): boolean {
+  return scope === 'session' ? sessionMembers(sid).length > 0 : send(-sid, 0);
+}
+
 /** Signals the session; returns false when nothing of it was alive to signal. */
-function signalAll(sid: number, sig: NodeJS.Signals): boolean {
+function signalAll(sid: number, sig: NodeJS.Signals, scope: TerminateScope): boolean {
   const group = send(-sid, sig); // the leader's process group, even members whose /proc entry we raced
-  const members = sessionMembers(sid);
+  const members = scope === 'session' ? sessionMembers(sid) : [];
   for (const pid of members) {
     send(pid, sig);
     // A stopped job (Ctrl-Z) would hold SIGHUP pending until continued.
@@ -71,25 +83,25 @@ function signalAll(sid: number, sig: NodeJS.Signals): boolean {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-async function waitEmpty(sid: number, ms: number): Promise<boolean> {
+async function waitEmpty(sid: number, ms: number, scope: TerminateScope): Promise<boolean> {
   const until = Date.now() + ms;
   for (;;) {
-    if (sessionMembers(sid).length === 0) return true;
+    if (!anyLeft(sid, scope)) return true;
     if (Date.now() >= until) return false;
     await sleep(POLL_MS);
   }
 }
 
 /**
- * Ends a whole session: SIGHUP to the process group and to every process of session
- * `sid`, SIGKILL after `graceMs` to whatever remains; resolves once none remain.
+ * Ends a whole session: SIGHUP to the process group and (scope 'session') to every process
+ * of session `sid`, SIGKILL after `graceMs` to whatever remains; resolves once none remain.
  * Limit: a process that calls setsid() itself has left the session and is not found.
  */
-export async function terminateSession(sid: number, graceMs: number): Promise<void> {
+export async function terminateSession(sid: number, graceMs: number, scope: TerminateScope = 'session'): Promise<void> {
   // The common case, a program that exited cleanly with nothing left behind, costs one scan.
-  if (!signalAll(sid, 'SIGHUP')) return;
-  if (await waitEmpty(sid, Math.max(0, graceMs))) return;
-  signalAll(sid, 'SIGKILL');
-  if (await waitEmpty(sid, KILL_WAIT_MS)) return;
+  if (!signalAll(sid, 'SIGHUP', scope)) return;
+  if (await waitEmpty(sid, Math.max(0, graceMs), scope)) return;
+  signalAll(sid, 'SIGKILL', scope);
+  if (await waitEmpty(sid, KILL_WAIT_MS, scope)) return;
   throw new TeamsshError(TERMINATE_TIMEOUT, `processes of session ${sid} survived SIGKILL`);
 }
