@@ -34,8 +34,12 @@ export interface SshRun {
   stderr: string;
 }
 
-/** Runs the OpenSSH client against `t` with `args` after the host; stdout is counted and dropped. */
-export function ssh(t: Target, key: ClientKey, args: string[], timeoutMs = 120_000): Promise<SshRun> {
+/**
+ * Runs the OpenSSH client against `t` with `args` after the host; stdout is counted and dropped.
+ * `countWith: 'wc'` pipes the client into `wc -c` instead of this process: for bulk output,
+ * so the bench's own reading does not compete with the servers for the two cores.
+ */
+export function ssh(t: Target, key: ClientKey, args: string[], timeoutMs = 120_000, opts: { countWith?: 'node' | 'wc' } = {}): Promise<SshRun> {
   const argv = [
     '-F', '/dev/null', '-i', key.path, '-o', 'IdentitiesOnly=yes', '-o', 'IdentityAgent=none', '-o', 'BatchMode=yes',
     '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR',
@@ -43,10 +47,15 @@ export function ssh(t: Target, key: ClientKey, args: string[], timeoutMs = 120_0
   ];
   const start = nowMs();
   // stdin stays an open pipe: an EOF would end an interactive pty session early on some servers.
-  const child = spawn('ssh', argv, { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: os.tmpdir() } });
+  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: os.tmpdir() };
+  const viaWc = opts.countWith === 'wc';
+  const child = viaWc
+    ? spawn('bash', ['-c', 'ssh "$@" | wc -c; exit "${PIPESTATUS[0]}"', 'bash', ...argv], { stdio: ['pipe', 'pipe', 'pipe'], env })
+    : spawn('ssh', argv, { stdio: ['pipe', 'pipe', 'pipe'], env });
   let bytes = 0;
+  let counted = '';
   let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (bytes += d.length));
+  child.stdout.on('data', (d: Buffer) => (viaWc ? (counted += d.toString('latin1')) : (bytes += d.length)));
   child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-2000)));
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
   return new Promise((resolve, reject) => {
@@ -54,7 +63,7 @@ export function ssh(t: Target, key: ClientKey, args: string[], timeoutMs = 120_0
     child.on('close', (code) => {
       clearTimeout(timer);
       child.stdin.destroy();
-      resolve({ code, ms: nowMs() - start, bytes, stderr });
+      resolve({ code, ms: nowMs() - start, bytes: viaWc ? Number(counted.trim()) || 0 : bytes, stderr });
     });
   });
 }
@@ -92,7 +101,7 @@ export async function loginLatencies(t: Target, key: ClientKey, count: number): 
 
 /** Seconds for `ssh -tt host 'seq 1 N'` with the output drained; throws when output is missing. */
 export async function ptyThroughput(t: Target, key: ClientKey, n: number): Promise<{ seconds: number; bytes: number }> {
-  const r = await ssh(t, key, ['-tt', `seq 1 ${n}`], 300_000);
+  const r = await ssh(t, key, ['-tt', `seq 1 ${n}`], 300_000, { countWith: 'wc' });
   // seq's own output; the pty adds \r before each \n (twice behind asciinema's second pty).
   const minimum = seqBytes(n);
   if (r.code !== 0 || r.bytes < minimum) throw new Error(`${t.name}: seq run exit ${r.code}, ${r.bytes} of at least ${minimum} bytes: ${r.stderr.trim()}`);

@@ -1,4 +1,4 @@
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -57,11 +57,20 @@ const ratioText = (x: number, what = 'OpenSSH') => (Number.isFinite(x) ? `${x.to
 const rotate = <T>(xs: T[], run: number): T[] => (run % 2 ? [...xs].reverse() : xs);
 
 /**
- * Waits until teamssh's uploads of earlier sessions are done: the fake asciinema server parses
- * and validates them in this process, which would slow whichever target runs next.
+ * Waits until teamssh's uploads of earlier sessions are done: splitting a 100 MB recording
+ * and the fake asciinema server's parsing (in this process) would otherwise slow whichever
+ * target runs next. Done means nothing is left in the recordings directory's queue (splitting
+ * can take seconds with no request in flight) and the fake has been quiet for `quietMs`.
  */
 async function settle(t: Targets, quietMs = 300): Promise<void> {
+  if (t.server) await queueEmpty(t.server.recordingsDir, 120_000);
   if (t.fakes) await m.quiet(t.fakes.asciinema, quietMs, 120_000);
+}
+
+async function queueEmpty(dir: string, maxMs: number): Promise<void> {
+  const end = Date.now() + maxMs;
+  const pending = async () => (await readdir(dir).catch(() => [] as string[])).some((f) => /\.cast(\.part|\.claim\..*)?$/.test(f));
+  while ((await pending()) && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
 }
 
 interface Targets { openssh?: m.Target; opensshPq?: m.Target; seed?: m.Target; teamssh?: m.Target; key: ClientKey; server?: RunningTeamssh; fakes?: Fakes }

@@ -9,6 +9,7 @@ import { lookupAccountCached, type Account } from '../session/account.js';
 import { buildSessionEnv, type ConnectionEnds } from '../session/env.js';
 import { spawnSession, type ExitInfo, type SessionProcess } from '../session/process.js';
 import { Recorder } from '../recording/recorder.js';
+import { OutputPump, type OutputStream } from './output-pump.js';
 import { recordingName } from '../recording/recordings-dir.js';
 
 /** Why a session ended; these strings are part of the audit-log contract. */
@@ -46,6 +47,7 @@ export class LiveSession {
   readonly id = randomBytes(8).toString('hex');
   readonly startedAt = new Date();
   private proc: SessionProcess | undefined;
+  private pump: OutputPump | undefined;
   private recorder: Recorder | undefined;
   private grant: Grant | undefined;
   private account: Account | undefined;
@@ -148,37 +150,15 @@ export class LiveSession {
   private wire(proc: SessionProcess): void {
     const { channel } = this;
     const s = this.deps.config.sessions;
-    // Two things can fall behind the pty: the client and the recording's disk. Each holds the
-    // pty paused until it catches up, so memory stays bounded whichever one is slow.
-    let holds = 0;
-    const hold = (until: Promise<unknown>) => {
-      if (holds++ === 0) proc.pause();
-      void until.finally(() => {
-        if (--holds === 0) proc.resume();
-      });
-    };
-    let waitingForClient = false;
-    const send = (target: { write(b: Buffer): boolean }, b: Buffer) => {
+    const pump = new OutputPump(proc, channel, () => this.recorder);
+    this.pump = pump;
+    const send = (stream: OutputStream, b: Buffer) => {
       this.bytesOut += b.length;
       this.idleTimer?.refresh();
-      const recorder = this.recorder;
-      if (recorder && !recorder.output(b)) hold(recorder.drained());
-      if (!target.write(b) && !waitingForClient) {
-        waitingForClient = true;
-        hold(
-          new Promise<void>((resolve) => {
-            const done = () => {
-              channel.off('drain', done).off('close', done);
-              waitingForClient = false;
-              resolve();
-            };
-            channel.on('drain', done).on('close', done);
-          }),
-        );
-      }
+      pump.push(stream, b);
     };
-    proc.onStdout((b) => send(channel, b));
-    proc.onStderr((b) => send(channel.stderr, b));
+    proc.onStdout((b) => send('out', b));
+    proc.onStderr((b) => send('err', b));
     channel.on('data', (b: Buffer) => {
       this.bytesIn += b.length;
       this.idleTimer?.refresh();
@@ -219,6 +199,7 @@ export class LiveSession {
   /** Shows one line to the user (and the recording): e.g. the server is going down. */
   notify(message: string): void {
     const line = Buffer.from(`\r\nteamssh: ${message}\r\n`);
+    this.pump?.flush(); // after whatever the program printed before it
     this.recorder?.output(line);
     if (this.channel.writable) (this.req.pty ? this.channel : this.channel.stderr).write(line);
   }
@@ -247,6 +228,7 @@ export class LiveSession {
       for (const t of this.timers) clearTimeout(t);
       // The handler exited, but jobs it left in the background belong to the session too.
       await this.proc?.terminate(this.deps.config.sessions.killGrace * 1000).catch(() => undefined);
+      this.pump?.flush(); // output still queued goes out before the exit status
       if (this.channel.writable || !this.channel.destroyed) {
         if (e.signal) this.channel.exit(e.signal, false, '');
         else this.channel.exit(e.code ?? 255);
