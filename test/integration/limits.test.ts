@@ -89,3 +89,20 @@ test('a recording exists for every session that ran', async () => {
     await h.close();
   }
 });
+
+test('with fail-open chosen, an unrecordable session runs and is logged loudly as unrecorded', async () => {
+  const { rm, writeFile } = await import('node:fs/promises');
+  const h = await startHarness({ env: { TEAMSSH_RECORDING_FAIL_OPEN: 'true' } });
+  try {
+    await rm(h.config.recordings.dir, { recursive: true, force: true });
+    await writeFile(h.config.recordings.dir, 'not a directory');
+    const r = await h.ssh('alice', h.alice, ['echo ran-unrecorded']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'ran-unrecorded\n');
+    const l = await h.log.waitFor('recording_failed', (x) => x.unrecorded === true);
+    assert.equal(l.level, 'error');
+  } finally {
+    await rm(h.config.recordings.dir, { force: true });
+    await h.close();
+  }
+});

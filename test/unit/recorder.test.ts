@@ -334,6 +334,9 @@ test('the validator fails each rule of contracts.md §3 it checks', () => {
     ['gzip', Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0x00]), /gzip/],
     ['zstd', Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00]), /zstd/],
     ['gzip read as text', Buffer.from([0x1f, 0x8b, 0x08, 0x00]).toString('utf8'), /gzip/],
+    ['palette of 5 colours', `{"version":2,"width":80,"height":24,"theme":{"fg":"#ffffff","bg":"#000000","palette":"${Array(5).fill('#000000').join(':')}"}}\n[0, "o", "x"]\n`, /palette/],
+    ['event with 4 elements', `${H}\n[0, "o", "x", "extra"]\n`, /\[time, code, data\]/],
+    ['negative idle_time_limit', '{"version":2,"width":80,"height":24,"idle_time_limit":-1}\n[0, "o", "x"]\n', /idle_time_limit/],
   ];
   for (const [label, text, re] of bad) {
     const problems = validateAsciicast(text);
