@@ -47,7 +47,6 @@ export class LiveSession {
   readonly id = randomBytes(8).toString('hex');
   readonly startedAt = new Date();
   private proc: SessionProcess | undefined;
-  private pump: OutputPump | undefined;
   private recorder: Recorder | undefined;
   private grant: Grant | undefined;
   private account: Account | undefined;
@@ -151,7 +150,6 @@ export class LiveSession {
     const { channel } = this;
     const s = this.deps.config.sessions;
     const pump = new OutputPump(proc, channel, () => this.recorder);
-    this.pump = pump;
     const send = (stream: OutputStream, b: Buffer) => {
       this.bytesOut += b.length;
       this.idleTimer?.refresh();
@@ -199,7 +197,6 @@ export class LiveSession {
   /** Shows one line to the user (and the recording): e.g. the server is going down. */
   notify(message: string): void {
     const line = Buffer.from(`\r\nteamssh: ${message}\r\n`);
-    this.pump?.flush(); // after whatever the program printed before it
     this.recorder?.output(line);
     if (this.channel.writable) (this.req.pty ? this.channel : this.channel.stderr).write(line);
   }
@@ -228,7 +225,6 @@ export class LiveSession {
       for (const t of this.timers) clearTimeout(t);
       // The handler exited, but jobs it left in the background belong to the session too.
       await this.proc?.terminate(this.deps.config.sessions.killGrace * 1000).catch(() => undefined);
-      this.pump?.flush(); // output still queued goes out before the exit status
       if (this.channel.writable || !this.channel.destroyed) {
         if (e.signal) this.channel.exit(e.signal, false, '');
         else this.channel.exit(e.code ?? 255);
