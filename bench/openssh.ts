@@ -3,6 +3,7 @@ import { chmod, chown, mkdir, readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { ownChild } from './child.js';
 
 /**
  * Private OpenSSH servers for the baseline: Debian's sshd run in the foreground as root with
@@ -155,17 +156,7 @@ export async function startSshd(o: SshdOptions): Promise<RunningSshd> {
   let stderr = '';
   // sshd logs every connection at INFO; keep only the tail for error messages.
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-4000)));
-  const killOnExit = () => child.kill('SIGKILL');
-  process.once('exit', killOnExit);
-  const stop = async () => {
-    process.off('exit', killOnExit);
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
-    await gone;
-    clearTimeout(timer);
-  };
+  const stop = ownChild(child, 3000);
   try {
     await waitForBanner(port, 10_000, child);
   } catch (err) {

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FakeGitHub } from '../test/fakes/github.js';
 import { FakeAsciinema } from '../test/fakes/asciinema-server.js';
+import { ownChild } from './child.js';
 
 /**
  * teamssh as an operator runs it: `node dist/src/cli.js serve` (or `upload`) in its own
@@ -98,18 +99,8 @@ function spawnCli(args: string[], env: Record<string, string>, nodeArgs: string[
     }
   });
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (raw = (raw + d).slice(-4000)));
-  const killOnExit = () => child.kill('SIGKILL');
-  process.once('exit', killOnExit);
-  const stop = async () => {
-    process.off('exit', killOnExit);
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    child.kill('SIGTERM');
-    // teamssh gives live sessions a shutdown grace; the bench has none left by then.
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-    await gone;
-    clearTimeout(timer);
-  };
+  // teamssh gives live sessions a shutdown grace; the bench has none left by then.
+  const stop = ownChild(child, 5000);
   return { child, logs, tail: () => raw, stop };
 }
 

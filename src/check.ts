@@ -5,6 +5,7 @@ import { VERSION } from './version.js';
 import { preflight } from './preflight.js';
 import { ConfigError } from './config/load.js';
 import { checkGitHub } from './github/check.js';
+import { gitHubConnection } from './github/from-config.js';
 import { loadHostKey } from './server/host-key.js';
 import { ensureRecordingsDir } from './recording/recordings-dir.js';
 
@@ -27,14 +28,7 @@ export async function runCheck(config: Config, print: (line: string) => void): P
   } catch (err) {
     for (const p of err instanceof ConfigError ? err.problems : [String(err)]) lines.push({ name: 'session accounts and handlers', ok: false, detail: p });
   }
-  const gh = await checkGitHub({
-    apiUrl: config.github.apiUrl,
-    token: config.github.token,
-    org: config.github.org,
-    teams: [...config.github.teams],
-    requestTimeoutMs: config.github.requestTimeout * 1000,
-    userAgent: `teamssh/${VERSION}`,
-  });
+  const gh = await checkGitHub(gitHubConnection(config));
   lines.push(...gh.lines);
   lines.push(await probe('host key', async () => {
     await loadHostKey(config.hostKey);

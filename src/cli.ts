@@ -8,6 +8,7 @@ import { TeamsshError } from './errors.js';
 import { preflight } from './preflight.js';
 import { runCheck } from './check.js';
 import { checkGitHub } from './github/check.js';
+import { gitHubConnection } from './github/from-config.js';
 import { startServer } from './server/server.js';
 import { startConfiguredUploader } from './upload/from-config.js';
 
@@ -55,14 +56,7 @@ function onTermination(log: Logger, stop: () => Promise<void>): void {
  * say so at start, without blocking it (GitHub may just be down).
  */
 function warnAboutGitHub(config: Config, log: Logger): void {
-  void checkGitHub({
-    apiUrl: config.github.apiUrl,
-    token: config.github.token,
-    org: config.github.org,
-    teams: [...config.github.teams],
-    requestTimeoutMs: config.github.requestTimeout * 1000,
-    userAgent: `teamssh/${VERSION}`,
-  }).then(
+  void checkGitHub(gitHubConnection(config)).then(
     (report) => {
       for (const l of report.lines.filter((x) => !x.ok)) log.error({ event: 'github_check_failed', check: l.name, detail: l.detail }, `GitHub check failed: ${l.name}: ${l.detail}`);
     },

@@ -13,6 +13,7 @@ import { runAuthHooks } from '../auth/hooks.js';
 import { decide } from '../auth/decide.js';
 import type { OfferedKey } from '../auth/verify.js';
 import { GitHubDirectory } from '../github/directory.js';
+import { gitHubConnection } from '../github/from-config.js';
 import { ensureRecordingsDir } from '../recording/recordings-dir.js';
 import { recoverPartials } from '../recording/recover.js';
 
@@ -47,15 +48,10 @@ export async function startServer(config: Config, logger: Logger, opts: { direct
   const directory =
     opts.directory ??
     new GitHubDirectory({
-      apiUrl: config.github.apiUrl,
-      token: config.github.token,
-      org: config.github.org,
-      teams: [...config.github.teams],
+      ...gitHubConnection(config),
       cacheTtlMs: config.github.cacheTtl * 1000,
       maxStaleMs: config.github.cacheMaxStale * 1000,
       negativeTtlMs: config.github.negativeCacheTtl * 1000,
-      requestTimeoutMs: config.github.requestTimeout * 1000,
-      userAgent: `teamssh/${VERSION}`,
       logger: logger.child({ component: 'github' }),
     });
   const authorize = async (user: string, key: OfferedKey) => decide(await directory.lookup(user), key);

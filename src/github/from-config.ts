@@ -1,0 +1,15 @@
+import type { Config } from '../config/load.js';
+import { VERSION } from '../version.js';
+import type { CheckGitHubOptions } from './check.js';
+
+/** The GitHub connection settings every GitHub user in teamssh shares (directory, check), in milliseconds. */
+export function gitHubConnection(config: Config): Omit<CheckGitHubOptions, 'logger'> {
+  return {
+    apiUrl: config.github.apiUrl,
+    token: config.github.token,
+    org: config.github.org,
+    teams: [...config.github.teams],
+    requestTimeoutMs: config.github.requestTimeout * 1000,
+    userAgent: `teamssh/${VERSION}`,
+  };
+}
