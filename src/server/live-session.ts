@@ -161,8 +161,10 @@ export class LiveSession {
       this.bytesIn += b.length;
       this.idleTimer?.refresh();
       this.recorder?.input(b);
-      proc.write(b);
+      // Stop reading the client (its SSH window closes) until the program takes its input.
+      if (!proc.write(b)) channel.pause();
     });
+    proc.onInputDrain(() => channel.resume());
     channel.on('end', () => proc.endInput());
     channel.on('close', () => this.end(this.endReason ?? 'client_closed'));
     proc.onExit((e) => void this.finish(e));

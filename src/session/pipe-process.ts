@@ -67,8 +67,10 @@ export function spawnPipeSession(opts: SpawnOptions): SessionProcess {
     onStdout: (cb) => out.add(cb),
     onStderr: (cb) => err.add(cb),
     write(b) {
-      if (!stdin.destroyed && stdin.writable) stdin.write(b);
+      if (stdin.destroyed || !stdin.writable) return true;
+      return stdin.write(b);
     },
+    onInputDrain: (cb) => void stdin.on('drain', cb),
     endInput() {
       if (!stdin.destroyed) stdin.end();
     },

@@ -40,7 +40,15 @@ export interface SessionProcess {
   onStdout(cb: (b: Buffer) => void): void;
   /** Stderr for pipes; never called for a pty (its stderr is the terminal). */
   onStderr(cb: (b: Buffer) => void): void;
-  write(b: Buffer): void;
+  /**
+   * Input for the program. Returns false when the program is not reading it fast enough
+   * (pipes); the caller stops reading the client until `onInputDrain` fires, so a client
+   * cannot make the server buffer input without limit. A pty always returns true: the tty
+   * layer takes typed input, and node-pty exposes no back-pressure.
+   */
+  write(b: Buffer): boolean;
+  /** Called when input written after a `false` from write has been taken by the program. */
+  onInputDrain(cb: () => void): void;
   /** EOF: closes stdin of pipes; writes one ^D (VEOF) to a pty. */
   endInput(): void;
   /** Window change; zero or negative sizes are ignored (node-pty throws on them). */

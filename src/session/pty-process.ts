@@ -71,7 +71,9 @@ export function spawnPtySession(opts: SpawnOptions, size: { cols: number; rows: 
     onStderr: () => {},
     write(b) {
       if (!exit.done) term.write(b);
+      return true;
     },
+    onInputDrain: () => {},
     endInput() {
       if (eofSent || exit.done) return;
       eofSent = true;

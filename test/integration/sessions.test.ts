@@ -236,3 +236,30 @@ test('a slow client still gets the end of the output of a program that already e
     c.end();
   }
 });
+
+test('a program that does not read its input cannot make the server buffer the client without limit', async () => {
+  const c = await connect(h.port, 'alice', h.alice);
+  try {
+    const o = await exec(c, 'sleep 3; wc -c');
+    global.gc?.();
+    const before = process.memoryUsage().rss;
+    const chunk = Buffer.alloc(1024 * 1024, 0x61);
+    let sent = 0;
+    // Offer 96 MB while the program sleeps; the client may only send what the window allows.
+    const writer = (async () => {
+      for (let i = 0; i < 96; i++) {
+        sent += chunk.length;
+        if (!o.channel.write(chunk)) await new Promise((r) => o.channel.once('drain', r));
+      }
+      o.channel.end();
+    })();
+    await new Promise((r) => setTimeout(r, 2500));
+    const grown = process.memoryUsage().rss - before;
+    assert.ok(grown < 64 * 1024 * 1024, `server memory grew by ${Math.round(grown / 1048576)} MB while the program slept`);
+    await writer;
+    assert.equal((await o.exit).code, 0);
+    assert.equal(o.out().trim(), String(sent));
+  } finally {
+    c.end();
+  }
+});
