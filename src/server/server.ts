@@ -80,7 +80,7 @@ export async function startServer(config: Config, logger: Logger, opts: { direct
     client.on('ready', () => {
       waiting?.release();
       const id = identity!;
-      const localAddress = (client as unknown as { _sock?: net.Socket })._sock?.localAddress ?? config.listen.host;
+      const localAddress = waiting?.socket.localAddress ?? config.listen.host;
       serveConnection(
         client,
         {
