@@ -85,7 +85,8 @@ export function table(rows: readonly Row[]): string {
 
 async function tool(file: string, args: string[]): Promise<string> {
   try {
-    const { stdout, stderr } = await run(file, args, { env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
+    // asciinema (Python) wants a HOME and a UTF-8 locale even to print its version.
+    const { stdout, stderr } = await run(file, args, { env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', HOME: os.tmpdir(), LANG: 'C.UTF-8' } });
     return (stdout || stderr).trim().split('\n')[0] ?? '';
   } catch (err) {
     return `unavailable (${(err as Error).message.split('\n')[0]})`;
