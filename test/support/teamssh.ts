@@ -1,13 +1,13 @@
 import { spawn, execFile } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, readdir, rm, chmod } from 'node:fs/promises';
-import { Writable } from 'node:stream';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { FakeGitHub } from '../fakes/github.js';
 import { ensureTestAccount } from './accounts.js';
 import { validateAsciicast } from './asciicast-validator.js';
+import { LogCapture } from './log-capture.js';
 import { loadConfig, type Config } from '../../src/config/load.js';
 import { createLogger } from '../../src/log.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
@@ -27,38 +27,6 @@ export async function makeKey(dir: string, name: string, type: 'ed25519' | 'ecds
   await run('ssh-keygen', ['-q', '-t', type, ...(type === 'rsa' ? ['-b', '2048'] : []), '-N', '', '-C', name, '-f', file]);
   const pub = (await readFile(`${file}.pub`, 'utf8')).trim().split(' ');
   return { path: file, publicLine: `${pub[0]} ${pub[1]}` };
-}
-
-/** Captures pino JSON lines so tests can assert on audit events. */
-export class LogCapture extends Writable {
-  readonly lines: Array<Record<string, unknown>> = [];
-  readonly raw: string[] = [];
-  override _write(chunk: Buffer, _enc: string, cb: () => void): void {
-    for (const line of chunk.toString('utf8').split('\n')) {
-      if (!line) continue;
-      this.raw.push(line);
-      try {
-        this.lines.push(JSON.parse(line) as Record<string, unknown>);
-      } catch {
-        /* not JSON: ignore */
-      }
-    }
-    cb();
-  }
-  /** Events named `event`. */
-  events(event: string): Array<Record<string, unknown>> {
-    return this.lines.filter((l) => l.event === event);
-  }
-  /** Resolves with the first event matching, waiting up to `ms`. */
-  async waitFor(event: string, pred: (l: Record<string, unknown>) => boolean = () => true, ms = 10_000): Promise<Record<string, unknown>> {
-    const end = Date.now() + ms;
-    for (;;) {
-      const hit = this.events(event).find(pred);
-      if (hit) return hit;
-      if (Date.now() > end) throw new Error(`no ${event} event within ${ms} ms`);
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  }
 }
 
 /** A teamssh server on 127.0.0.1 with a fake GitHub behind it and a member, `alice`, in team `ops`. */
