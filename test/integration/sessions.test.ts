@@ -173,9 +173,17 @@ test('a team policy maps members to its account and handler', async () => {
 });
 
 test('every recording from these sessions is finished and named after its session', async () => {
+  for (let i = 0; i < 200 && h.server.sessions.size > 0; i++) await new Promise((r) => setTimeout(r, 25));
+  assert.equal(h.server.sessions.size, 0);
   const files = await readdir(h.config.recordings.dir);
-  assert.ok(files.some((f) => f.endsWith('.cast')));
-  assert.ok(!files.some((f) => f.endsWith('.part')) || h.server.sessions.size > 0);
+  assert.ok(!files.some((f) => f.endsWith('.part')), 'a .part is left although no session is live');
+  const ids = new Set(h.log.events('session_end').map((l) => String(l.sessionId)));
+  const casts = files.filter((f) => f.endsWith('.cast'));
+  assert.ok(casts.length > 0);
+  for (const f of casts) {
+    const m = /^\d{8}T\d{6}Z-[A-Za-z0-9-]+-([0-9a-f]+)\.cast$/.exec(f);
+    assert.ok(m && ids.has(m[1]!), `${f} is not named after a session that ended`);
+  }
 });
 
 test('a signal from the client reaches the process', async () => {
