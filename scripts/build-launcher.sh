@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Compiles the session launcher (src/session/launcher.c) into dist/teamssh-launch.
+# Compiles the session launcher (src/launch/launcher.c) into dist/teamssh-launch.
 # Sessions cannot start without it, so a missing compiler is a build failure, not a warning.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-src="$root/src/session/launcher.c"
+src="$root/src/launch/launcher.c"
 out="$root/dist/teamssh-launch"
 cc="${CC:-cc}"
 

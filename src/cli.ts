@@ -6,11 +6,11 @@ import { createLogger, type Logger } from './log.js';
 import { VERSION } from './version.js';
 import { TeamsshError } from './errors.js';
 import { preflight } from './preflight.js';
-import { runCheck } from './check.js';
-import { checkGitHub } from './github/check.js';
-import { gitHubConnection } from './github/from-config.js';
+import { runCheck } from './check-command.js';
+import { probeGitHub } from './github/probe.js';
+import { gitHubConnection } from './github/connection-settings.js';
 import { startServer } from './server/server.js';
-import { startConfiguredUploader } from './upload/from-config.js';
+import { startConfiguredUploader } from './upload/start-configured.js';
 
 const envHelp = `\nEnvironment (wins over the config file):\n${SETTINGS.map((s) => `  ${s.env.padEnd(32)} ${s.doc.replace(/`/g, '')}`).join('\n')}\n`;
 
@@ -56,7 +56,7 @@ function onTermination(log: Logger, stop: () => Promise<void>): void {
  * say so at start, without blocking it (GitHub may just be down).
  */
 function warnAboutGitHub(config: Config, log: Logger): void {
-  void checkGitHub(gitHubConnection(config)).then(
+  void probeGitHub(gitHubConnection(config)).then(
     (report) => {
       for (const l of report.lines.filter((x) => !x.ok)) log.error({ event: 'github_check_failed', check: l.name, detail: l.detail }, `GitHub check failed: ${l.name}: ${l.detail}`);
     },

@@ -1,10 +1,52 @@
 /**
+ * The catalogue of teamssh's error codes. Every code an error or a log line carries is
+ * defined here, once, with what it means. Codes start with `ERR_` so they can never be
+ * mistaken for a setting (settings are `TEAMSSH_*`, `GITHUB_*`, `ASCIINEMA_*`).
+ */
+export const ERROR_CODES = {
+  ERR_CONFIG: 'the configuration is missing or bad; the message names every bad setting',
+  ERR_HOST_KEY: 'the host key cannot be created or read',
+  ERR_GITHUB_TIMEOUT: 'a GitHub request took longer than TEAMSSH_GITHUB_TIMEOUT',
+  ERR_NO_ACCOUNT: 'the passwd database has no such local account',
+  ERR_ACCOUNT_LOOKUP_FAILED: 'the NSS tools (getent, id) failed for another reason than a missing account',
+  ERR_ROOT_REFUSED: 'a session would run as uid 0 and TEAMSSH_ALLOW_ROOT_SESSIONS is off',
+  ERR_LAUNCHER_MISSING: 'the compiled launcher dist/teamssh-launch is missing (run npm run build)',
+  ERR_BAD_PROGRAM: 'a session program is not given as an absolute path',
+  ERR_TERMINATE_TIMEOUT: "a session's processes survived SIGKILL (stuck in the kernel, e.g. on NFS)",
+  ERR_REC_DIR: 'the recordings directory is missing or not writable',
+  ERR_REC_OPEN: 'a recording cannot be created',
+  ERR_REC_WRITE: 'a recording cannot be written',
+  ERR_REC_BACKLOG: 'a recording fell too far behind the session (the disk is stuck)',
+  ERR_REC_FINISH: 'a recording cannot be finalised (sidecar, rename)',
+  ERR_REC_FINISHED: 'a recording was finished twice (a bug)',
+  ERR_REC_RECOVER: 'a partial recording left by a crash could not be recovered; it stays in place',
+  ERR_REC_RECOVERED: 'a partial recording left by a crash was finalised at start (a warning, not a failure)',
+  ERR_REC_CONFLICT: 'a partial recording and a final recording of the same name both exist',
+  ERR_REC_CORRUPT: 'a partial recording has no valid header; kept as NAME.cast.corrupt',
+  ERR_UPLOAD_TARGET: 'the asciinema server URL is refused (public server without opt-in)',
+  ERR_UPLOAD_USERNAME: 'ASCIINEMA_USERNAME contains ":"',
+  ERR_UPLOAD_MAX_BYTES: 'the upload size limit is below 4096 bytes',
+  ERR_UPLOAD_INSTALL_ID: 'the install id is not a lowercase UUID, or its file cannot be read',
+  ERR_UPLOAD_STOPPED: 'the uploader was stopped while an upload was in flight',
+  ERR_UPLOAD_SPLIT: 'a recording cannot be split into parts the server accepts',
+  ERR_UPLOAD_LOCAL: 'a local error (disk, permissions) kept a recording from being uploaded; it is retried',
+  ERR_UPLOAD_NO_SIDECAR: 'a recording has no sidecar; it is uploaded with what its header says',
+  ERR_UPLOAD_BAD_SIDECAR: 'a sidecar is not valid JSON; kept as .json.corrupt',
+  ERR_UPLOAD_NO_URL: 'the server accepted an upload but named no URL',
+  ERR_UPLOAD_REJECTED: 'the server refused a recording for good; it is kept in failed/ with the reason',
+  ERR_UPLOAD_UNAUTHORIZED: 'the server refused the install id (401); all uploads pause until it is accepted',
+} as const;
+
+/** A stable error code from the catalogue above. */
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/**
  * Errors with a stable code and a message that is safe to show to a user or an operator.
  * The underlying cause travels in `cause` and goes to the log only.
  */
 export class TeamsshError extends Error {
   constructor(
-    readonly code: string,
+    readonly code: ErrorCode,
     message: string,
     options?: { cause?: unknown },
   ) {
@@ -14,6 +56,6 @@ export class TeamsshError extends Error {
 }
 
 /** True when `err` is a TeamsshError carrying `code`. */
-export function hasCode(err: unknown, code: string): boolean {
+export function hasCode(err: unknown, code: ErrorCode): boolean {
   return err instanceof TeamsshError && err.code === code;
 }

@@ -2,7 +2,7 @@ import { access, constants } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from './config/load.js';
 import { ConfigError } from './config/load.js';
-import { lookupAccount } from './session/account.js';
+import { lookupAccount } from './launch/account.js';
 
 /**
  * Checks what the pure config loader cannot: that every session account exists (and is not

@@ -12,7 +12,7 @@ export type Config = Readonly<RawConfig & { hostKey: string; configFile: string 
 /** Thrown when the configuration is missing or bad; `problems` names every bad setting at once. */
 export class ConfigError extends TeamsshError {
   constructor(readonly problems: string[]) {
-    super('TEAMSSH_CONFIG', `configuration has ${problems.length} problem${problems.length === 1 ? '' : 's'}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    super('ERR_CONFIG', `configuration has ${problems.length} problem${problems.length === 1 ? '' : 's'}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
   }
 }
 

@@ -40,7 +40,7 @@ class GitHubTimeoutError extends Error {
   // Octokit passes errors named AbortError through untouched, and plugin-retry does not
   // retry them: a request that already used its whole time budget is not worth repeating.
   override name = 'AbortError';
-  readonly code = 'TEAMSSH_GITHUB_TIMEOUT';
+  readonly code = 'ERR_GITHUB_TIMEOUT';
 }
 
 /** Builds the Octokit used for every GitHub call: it never waits for a rate-limit reset. */

@@ -100,7 +100,7 @@ export class Recorder {
     try {
       fh = await open(part, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600);
     } catch (err) {
-      throw new RecordingError('TEAMSSH_REC_OPEN', 'cannot open the session recording', err);
+      throw new RecordingError('ERR_REC_OPEN', 'cannot open the session recording', err);
     }
     const rec = new Recorder(opts, fh, opts.clock ?? (() => performance.now()));
     try {
@@ -115,7 +115,7 @@ export class Recorder {
       // A half-created recording holds no session data yet: removing it loses nothing.
       await fh.close().catch(() => {});
       await unlink(part).catch(() => {});
-      throw new RecordingError('TEAMSSH_REC_OPEN', 'cannot write the session recording', err);
+      throw new RecordingError('ERR_REC_OPEN', 'cannot write the session recording', err);
     }
     return rec;
   }
@@ -168,7 +168,7 @@ export class Recorder {
 
   /** Flushes, fsyncs, writes the sidecar NAME.json, then renames NAME.cast.part to NAME.cast. */
   async finish(sidecar: Record<string, unknown>): Promise<FinishedRecording> {
-    if (this.closed) throw new RecordingError('TEAMSSH_REC_FINISHED', 'recording already finished');
+    if (this.closed) throw new RecordingError('ERR_REC_FINISHED', 'recording already finished');
     this.event('o', this.outStream.end());
     if (this.recordInput) this.event('i', this.inStream.end());
     // The server rejects a recording with zero events (422).
@@ -183,7 +183,7 @@ export class Recorder {
     } catch (err) {
       // The .part stays where it is: recoverPartials finalises it as incomplete later.
       await this.fh.close().catch(() => {});
-      throw err instanceof RecordingError ? err : new RecordingError('TEAMSSH_REC_WRITE', 'cannot write the session recording', err);
+      throw err instanceof RecordingError ? err : new RecordingError('ERR_REC_WRITE', 'cannot write the session recording', err);
     }
     await this.fh.close();
     const sha256 = this.hash.digest('hex');
@@ -196,7 +196,7 @@ export class Recorder {
       if (this.meta) await unlink(this.metaPath).catch(() => {});
       await fsyncDir(this.dir);
     } catch (err) {
-      throw new RecordingError('TEAMSSH_REC_FINISH', 'cannot finalise the session recording', err);
+      throw new RecordingError('ERR_REC_FINISH', 'cannot finalise the session recording', err);
     }
     return { castPath: this.castPath, sidecarPath: this.sidecarPath, sha256, bytes: this.bytes, events: this.events };
   }
@@ -221,7 +221,7 @@ export class Recorder {
     this.events++;
     if (this.queued + this.pos > this.highWater * BACKLOG_LIMIT_FACTOR) {
       // The session ignored needsDrain and the disk is stuck: stop buffering rather than eat all memory.
-      this.fail(new RecordingError('TEAMSSH_REC_BACKLOG', 'the session recording fell too far behind'));
+      this.fail(new RecordingError('ERR_REC_BACKLOG', 'the session recording fell too far behind'));
     } else if (this.pos >= FLUSH_AT) this.seal();
     else if (!this.timer && !this.closed) {
       this.timer = setTimeout(() => {
@@ -265,7 +265,7 @@ export class Recorder {
         if (!this.needsDrain) this.wakeDrainWaiters();
       }
     } catch (err) {
-      this.fail(new RecordingError('TEAMSSH_REC_WRITE', 'cannot write the session recording', err));
+      this.fail(new RecordingError('ERR_REC_WRITE', 'cannot write the session recording', err));
     } finally {
       this.writing = null;
     }

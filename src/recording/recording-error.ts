@@ -1,8 +1,8 @@
-import { TeamsshError } from '../errors.js';
+import { TeamsshError, type ErrorCode } from '../errors.js';
 
 /** A recording failure with a stable code (`TEAMSSH_REC_*`); the message is safe to show, the cause is for the log. */
 export class RecordingError extends TeamsshError {
-  constructor(code: string, message: string, cause?: unknown) {
+  constructor(code: ErrorCode, message: string, cause?: unknown) {
     super(code, message, cause === undefined ? undefined : { cause });
     this.name = 'RecordingError';
   }

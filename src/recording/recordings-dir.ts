@@ -59,6 +59,6 @@ export async function ensureRecordingsDir(dir: string): Promise<void> {
       await unlink(probe);
     }
   } catch (err) {
-    throw new RecordingError('TEAMSSH_REC_DIR', 'the recordings directory is missing or not writable', err);
+    throw new RecordingError('ERR_REC_DIR', 'the recordings directory is missing or not writable', err);
   }
 }

@@ -44,7 +44,7 @@ export async function recoverPartials(
     try {
       results.push(await recoverOne(dir, name, logger));
     } catch (err) {
-      logger.error({ recording: name, code: 'TEAMSSH_REC_RECOVER', err }, 'partial recording could not be recovered; left in place');
+      logger.error({ recording: name, code: 'ERR_REC_RECOVER', err }, 'partial recording could not be recovered; left in place');
       results.push({ name, reason: 'recovery failed; left as .part' });
     }
   }
@@ -58,7 +58,7 @@ async function recoverOne(dir: string, name: string, log: Logger): Promise<Recov
   const sidecarPath = join(dir, `${name}.json`);
   if (await exists(cast)) {
     const reason = `${name}.cast already exists; .part left in place for an operator`;
-    log.error({ recording: name, code: 'TEAMSSH_REC_CONFLICT' }, reason);
+    log.error({ recording: name, code: 'ERR_REC_CONFLICT' }, reason);
     return { name, reason };
   }
   const meta = await readJsonObject(metaPath);
@@ -75,7 +75,7 @@ async function recoverOne(dir: string, name: string, log: Logger): Promise<Recov
     await rename(part, corrupt);
     await unlink(metaPath).catch(() => {});
     await fsyncDir(dir);
-    log.error({ recording: name, code: 'TEAMSSH_REC_CORRUPT', bytes: size }, 'partial recording has no valid header; kept as .cast.corrupt');
+    log.error({ recording: name, code: 'ERR_REC_CORRUPT', bytes: size }, 'partial recording has no valid header; kept as .cast.corrupt');
     return { name, reason };
   }
 
@@ -108,7 +108,7 @@ async function recoverOne(dir: string, name: string, log: Logger): Promise<Recov
   await rename(part, cast);
   await unlink(metaPath).catch(() => {});
   await fsyncDir(dir);
-  log.warn({ recording: name, code: 'TEAMSSH_REC_RECOVERED', complete: wasFinished, droppedLines: dropped, bytes, events }, 'partial recording finalised at startup');
+  log.warn({ recording: name, code: 'ERR_REC_RECOVERED', complete: wasFinished, droppedLines: dropped, bytes, events }, 'partial recording finalised at startup');
   return { name, reason };
 }
 

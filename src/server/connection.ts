@@ -1,6 +1,6 @@
 import type { Connection, Session } from 'ssh2';
 import type { Logger } from '../log.js';
-import { LiveSession, type SessionDeps, type SessionRequest } from './live-session.js';
+import { LiveSession, type SessionDeps, type SessionRequest } from '../session/live-session.js';
 
 /**
  * Serves one authenticated connection: session channels become LiveSessions; everything

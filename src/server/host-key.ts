@@ -27,7 +27,7 @@ export async function loadHostKey(file: string): Promise<Buffer> {
     }
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
-      throw new TeamsshError('TEAMSSH_HOST_KEY', `cannot create host key ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+      throw new TeamsshError('ERR_HOST_KEY', `cannot create host key ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
     }
   }
   return readAndCheck(file);
@@ -37,7 +37,7 @@ async function readAndCheck(file: string): Promise<Buffer> {
   const data = await readFile(file);
   const parsed = utils.parseKey(data);
   if (parsed instanceof Error || (Array.isArray(parsed) ? !parsed[0]?.isPrivateKey() : !parsed.isPrivateKey())) {
-    throw new TeamsshError('TEAMSSH_HOST_KEY', `host key ${file} is not an unencrypted private key`);
+    throw new TeamsshError('ERR_HOST_KEY', `host key ${file} is not an unencrypted private key`);
   }
   return data;
 }

@@ -4,16 +4,16 @@ import ssh2 from 'ssh2';
 import type { Config } from '../config/load.js';
 import type { Logger } from '../log.js';
 import { VERSION } from '../version.js';
-import { Gate } from './gate.js';
+import { ConnectionGate } from './connection-gate.js';
 import { loadHostKey } from './host-key.js';
 import { handleAuthentication, type Identity } from './authenticate.js';
 import { serveConnection } from './connection.js';
-import type { LiveSession } from './live-session.js';
+import type { LiveSession } from '../session/live-session.js';
 import { runAuthHooks } from '../auth/hooks.js';
 import { decide } from '../auth/decide.js';
 import type { OfferedKey } from '../auth/verify.js';
 import { GitHubDirectory } from '../github/directory.js';
-import { gitHubConnection } from '../github/from-config.js';
+import { gitHubConnection } from '../github/connection-settings.js';
 import { ensureRecordingsDir } from '../recording/recordings-dir.js';
 import { recoverPartials } from '../recording/recover.js';
 
@@ -59,7 +59,7 @@ export async function startServer(config: Config, logger: Logger, opts: { direct
 
   const sessions = new Set<LiveSession>();
   const perLogin = new Map<string, number>();
-  const gate = new Gate({ loginGraceMs: config.auth.loginGraceTime * 1000, maxUnauthenticated: config.auth.maxUnauthenticated, logger: log });
+  const gate = new ConnectionGate({ loginGraceMs: config.auth.loginGraceTime * 1000, maxUnauthenticated: config.auth.maxUnauthenticated, logger: log });
   const clients = new Set<ssh2.Connection>();
   const hostname = os.hostname();
   const pending = new Map<string, { socket: net.Socket; release: () => void }>();

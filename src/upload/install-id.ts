@@ -28,7 +28,7 @@ export const INSTALL_ID_FILE = 'install-id';
 export async function loadInstallId(stateDir: string, configured?: string): Promise<string> {
   if (configured !== undefined && configured !== '') {
     // Never echo the value: it is a credential.
-    if (!isLowercaseUuid(configured)) throw new TeamsshError('TEAMSSH_UPLOAD_INSTALL_ID', 'the configured install id (ASCIINEMA_INSTALL_ID) must be a lowercase UUID');
+    if (!isLowercaseUuid(configured)) throw new TeamsshError('ERR_UPLOAD_INSTALL_ID', 'the configured install id (ASCIINEMA_INSTALL_ID) must be a lowercase UUID');
     return configured;
   }
   const file = path.join(stateDir, INSTALL_ID_FILE);
@@ -53,7 +53,7 @@ export async function loadInstallId(stateDir: string, configured?: string): Prom
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     const winner = await readExisting(file);
-    if (winner === undefined) throw new TeamsshError('TEAMSSH_UPLOAD_INSTALL_ID', `cannot read ${file}`, { cause: err });
+    if (winner === undefined) throw new TeamsshError('ERR_UPLOAD_INSTALL_ID', `cannot read ${file}`, { cause: err });
     return winner;
   } finally {
     await fs.unlink(tmp).catch(() => undefined);
@@ -66,11 +66,11 @@ async function readExisting(file: string): Promise<string | undefined> {
     text = await fs.readFile(file, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new TeamsshError('TEAMSSH_UPLOAD_INSTALL_ID', `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+    throw new TeamsshError('ERR_UPLOAD_INSTALL_ID', `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
   }
   const id = text.trim();
   if (!isLowercaseUuid(id)) {
-    throw new TeamsshError('TEAMSSH_UPLOAD_INSTALL_ID', `${file} does not hold a lowercase UUID; fix or remove it (removing it creates a new id and detaches past recordings)`);
+    throw new TeamsshError('ERR_UPLOAD_INSTALL_ID', `${file} does not hold a lowercase UUID; fix or remove it (removing it creates a new id and detaches past recordings)`);
   }
   // The id is a credential; tighten a file someone copied in with loose permissions.
   await fs.chmod(file, 0o600).catch(() => undefined);

@@ -4,8 +4,8 @@ import path from 'node:path';
 import type { Logger } from '../log.js';
 import { hasCode } from '../errors.js';
 import type { UploadClient, UploadFile, UploadResult } from './client.js';
-import type { UploadGate } from './gate.js';
-import { sleep } from './gate.js';
+import type { UploadGate } from './upload-gate.js';
+import { sleep } from './upload-gate.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 import { fieldsBytes } from './multipart.js';
 import { splitCast } from './split.js';
@@ -66,10 +66,10 @@ export async function shipRecording(ctx: JobContext, base: string, claimed: stri
     return 'failed';
   }
   if (!read) {
-    ctx.log.warn({ recording: base, code: 'TEAMSSH_UPLOAD_NO_SIDECAR' }, 'recording has no sidecar; uploading it with what its header says');
+    ctx.log.warn({ recording: base, code: 'ERR_UPLOAD_NO_SIDECAR' }, 'recording has no sidecar; uploading it with what its header says');
   } else if (read.corrupt) {
     await fs.copyFile(side, `${side}.corrupt`).catch(() => undefined);
-    ctx.log.warn({ recording: base, code: 'TEAMSSH_UPLOAD_BAD_SIDECAR', problem: read.corrupt }, 'sidecar is not valid JSON (kept as .json.corrupt); uploading with what the header says');
+    ctx.log.warn({ recording: base, code: 'ERR_UPLOAD_BAD_SIDECAR', problem: read.corrupt }, 'sidecar is not valid JSON (kept as .json.corrupt); uploading with what the header says');
   }
   const data: Sidecar = read?.data ?? {};
   if (data.uploadedAt) return finishUploaded(ctx, base, claimed, data, true);
@@ -109,7 +109,7 @@ async function shipParts(ctx: JobContext, base: string, claimed: string, data: S
           partsBefore: data.parts.length,
         });
       } catch (err) {
-        if (!hasCode(err, 'TEAMSSH_UPLOAD_SPLIT')) throw err;
+        if (!hasCode(err, 'ERR_UPLOAD_SPLIT')) throw err;
         return fail(ctx, base, claimed, data, { status: 413, type: 'split_failed', message: (err as Error).message });
       }
       ctx.log.info({ recording: base, parts: parts.length + data.parts.length, partLimit: limit }, 'recording split into parts for upload');
@@ -154,7 +154,7 @@ async function attempt(ctx: JobContext, file: UploadFile, fields: Record<string,
     }
     if (r.kind !== 'retry') {
       ctx.gate.authenticated();
-      if (r.kind === 'ok' && !r.url) ctx.log.warn({ recording: base, code: 'TEAMSSH_UPLOAD_NO_URL' }, 'the server accepted the upload but named no URL (no JSON url, Location or text body)');
+      if (r.kind === 'ok' && !r.url) ctx.log.warn({ recording: base, code: 'ERR_UPLOAD_NO_URL' }, 'the server accepted the upload but named no URL (no JSON url, Location or text body)');
       return r;
     }
     ctx.gate.inconclusive();
@@ -169,7 +169,7 @@ async function attempt(ctx: JobContext, file: UploadFile, fields: Record<string,
 async function fail(ctx: JobContext, base: string, claimed: string, data: Sidecar, r: Omit<UploadFailure, 'at'>): Promise<'failed'> {
   const failure: UploadFailure = { status: r.status, ...(r.type ? { type: r.type } : {}), message: r.message, ...(r.details !== undefined ? { details: r.details } : {}), at: new Date().toISOString() };
   const dest = await moveRecording(ctx.dir, base, claimed, FAILED_DIR, { ...data, failure });
-  ctx.log.error({ event: 'recording_upload_failed', code: 'TEAMSSH_UPLOAD_REJECTED', sessionId: data.sessionId, file: dest, ...failure }, `the server refused the recording for good (${r.status}); kept in ${FAILED_DIR}/`);
+  ctx.log.error({ event: 'recording_upload_failed', code: 'ERR_UPLOAD_REJECTED', sessionId: data.sessionId, file: dest, ...failure }, `the server refused the recording for good (${r.status}); kept in ${FAILED_DIR}/`);
   return 'failed';
 }
 

@@ -127,7 +127,7 @@ async function walk(opts: SplitOptions, writer: PartWriter | undefined): Promise
       const first = rebase(line, t0);
       const n = Buffer.byteLength(first) + 1;
       if (headerBound + n > opts.limit) {
-        throw new TeamsshError('TEAMSSH_UPLOAD_SPLIT', `an event of ${n} bytes does not fit in a part of ${opts.limit} bytes`);
+        throw new TeamsshError('ERR_UPLOAD_SPLIT', `an event of ${n} bytes does not fit in a part of ${opts.limit} bytes`);
       }
       cur = headerBound + n;
       sizes.push(1);
@@ -136,7 +136,7 @@ async function walk(opts: SplitOptions, writer: PartWriter | undefined): Promise
   } finally {
     rl.close();
   }
-  if (header === undefined) throw new TeamsshError('TEAMSSH_UPLOAD_SPLIT', 'the recording is empty');
+  if (header === undefined) throw new TeamsshError('ERR_UPLOAD_SPLIT', 'the recording is empty');
   return { header, sizes };
 }
 
@@ -145,9 +145,9 @@ function parseHeader(line: string): Record<string, unknown> {
   try {
     h = JSON.parse(line);
   } catch {
-    throw new TeamsshError('TEAMSSH_UPLOAD_SPLIT', 'the first line is not an asciicast header');
+    throw new TeamsshError('ERR_UPLOAD_SPLIT', 'the first line is not an asciicast header');
   }
-  if (!h || typeof h !== 'object' || Array.isArray(h)) throw new TeamsshError('TEAMSSH_UPLOAD_SPLIT', 'the first line is not an asciicast header');
+  if (!h || typeof h !== 'object' || Array.isArray(h)) throw new TeamsshError('ERR_UPLOAD_SPLIT', 'the first line is not an asciicast header');
   return h as Record<string, unknown>;
 }
 

@@ -5,7 +5,7 @@ import { TeamsshError } from '../errors.js';
 import { loadInstallId } from './install-id.js';
 import { connectUrl, validateUploadTarget } from './target.js';
 import { UploadClient } from './client.js';
-import { UploadGate } from './gate.js';
+import { UploadGate } from './upload-gate.js';
 import { Claims } from './claims.js';
 import { RecordingsWatcher } from './watch.js';
 import { WorkQueue } from './queue.js';
@@ -60,16 +60,16 @@ const isCast = (name: string) => name.endsWith('.cast');
 
 /** Starts the uploader; with no server it logs that uploads are off and returns a handle that does nothing. */
 export async function startUploader(opts: UploaderOptions): Promise<UploaderHandle> {
-  // The caller's logger carries the component binding (see from-config.ts).
+  // The caller's logger carries the component binding (see start-configured.ts).
   const log = opts.logger;
   if (!opts.serverUrl) {
     log.warn({ event: 'upload_disabled', dir: opts.dir }, `no asciinema server configured (ASCIINEMA_SERVER_URL): uploading is off, recordings stay in ${opts.dir}`);
     return { stop: async () => undefined, idle: async () => undefined, connectUrl: '' };
   }
   const problem = validateUploadTarget(opts.serverUrl, opts.allowPublicServer);
-  if (problem) throw new TeamsshError('TEAMSSH_UPLOAD_TARGET', problem);
-  if (opts.username.includes(':')) throw new TeamsshError('TEAMSSH_UPLOAD_USERNAME', 'the asciinema username (ASCIINEMA_USERNAME) must not contain ":"');
-  if (!(opts.maxBytes >= 4096)) throw new TeamsshError('TEAMSSH_UPLOAD_MAX_BYTES', `the upload size limit (TEAMSSH_UPLOAD_MAX_BYTES) must be at least 4096 bytes, got ${opts.maxBytes}`);
+  if (problem) throw new TeamsshError('ERR_UPLOAD_TARGET', problem);
+  if (opts.username.includes(':')) throw new TeamsshError('ERR_UPLOAD_USERNAME', 'the asciinema username (ASCIINEMA_USERNAME) must not contain ":"');
+  if (!(opts.maxBytes >= 4096)) throw new TeamsshError('ERR_UPLOAD_MAX_BYTES', `the upload size limit (TEAMSSH_UPLOAD_MAX_BYTES) must be at least 4096 bytes, got ${opts.maxBytes}`);
   const installId = await loadInstallId(opts.stateDir, opts.installId);
   const dir = path.resolve(opts.dir);
   await fs.mkdir(dir, { recursive: true });
@@ -107,7 +107,7 @@ export async function startUploader(opts: UploaderOptions): Promise<UploaderHand
       await claims.release(base);
       if (soft.signal.aborted) return;
       resting.set(base, Date.now() + localRetryMs);
-      log.error({ recording: base, code: 'TEAMSSH_UPLOAD_LOCAL', err, retryInMs: localRetryMs }, 'could not process the recording; it stays in the directory and is retried');
+      log.error({ recording: base, code: 'ERR_UPLOAD_LOCAL', err, retryInMs: localRetryMs }, 'could not process the recording; it stays in the directory and is retried');
       queue.later(base, `${base}.cast`, localRetryMs);
     }
   });
@@ -118,8 +118,8 @@ export async function startUploader(opts: UploaderOptions): Promise<UploaderHand
   let stopping: Promise<void> | undefined;
   const stop = async () => {
     await watcher.close();
-    soft.abort(new TeamsshError('TEAMSSH_UPLOAD_STOPPED', 'uploader stopped'));
-    const grace = setTimeout(() => hard.abort(new TeamsshError('TEAMSSH_UPLOAD_STOPPED', 'uploader stopped')), opts.stopGraceMs ?? 5000);
+    soft.abort(new TeamsshError('ERR_UPLOAD_STOPPED', 'uploader stopped'));
+    const grace = setTimeout(() => hard.abort(new TeamsshError('ERR_UPLOAD_STOPPED', 'uploader stopped')), opts.stopGraceMs ?? 5000);
     await queue.stop();
     clearTimeout(grace);
     hard.abort();

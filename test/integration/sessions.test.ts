@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { startHarness, makeKey, sshClient, TEST_ACCOUNT, type Harness, type ClientKey } from '../support/teamssh.js';
 import { ensureTestAccount } from '../support/accounts.js';
 import { connect, exec, shell } from '../support/ssh2-client.js';
-import { lookupAccount } from '../../src/session/account.js';
+import { lookupAccount } from '../../src/launch/account.js';
 
 const run = promisify(execFile);
 const DEV_ACCOUNT = 'teamssh-t2';

@@ -110,7 +110,7 @@ test('422 moves the recording to failed/ with the server reason; other files kee
     assert.equal(failure.status, 422);
     assert.equal(failure.type, 'validation_failed');
     assert.deepEqual(failure.details, [{ field: 'events', message: 'the recording has no events' }]);
-    assert.ok(w.log.lines.some((l) => l.level === 'error' && l.code === 'TEAMSSH_UPLOAD_REJECTED'));
+    assert.ok(w.log.lines.some((l) => l.level === 'error' && l.code === 'ERR_UPLOAD_REJECTED'));
     assert.equal(w.fake.uploads.length, 1);
     assert.equal(w.fake.uploads[0]!.filename, 'good.cast');
   } finally {
@@ -158,9 +158,9 @@ test('asciinema.org is refused without the opt-in; bad install ids and usernames
   const w = await uploadWorld();
   try {
     const base = { ...w.options(), logger: silentLogger() };
-    await assert.rejects(startUploader({ ...base, serverUrl: 'https://asciinema.org' }), { code: 'TEAMSSH_UPLOAD_TARGET' });
-    await assert.rejects(startUploader({ ...base, installId: 'F81D4FAE-7DEC-11D0-A765-00A0C91E6BF6' }), { code: 'TEAMSSH_UPLOAD_INSTALL_ID' });
-    await assert.rejects(startUploader({ ...base, username: 'a:b' }), { code: 'TEAMSSH_UPLOAD_USERNAME' });
+    await assert.rejects(startUploader({ ...base, serverUrl: 'https://asciinema.org' }), { code: 'ERR_UPLOAD_TARGET' });
+    await assert.rejects(startUploader({ ...base, installId: 'F81D4FAE-7DEC-11D0-A765-00A0C91E6BF6' }), { code: 'ERR_UPLOAD_INSTALL_ID' });
+    await assert.rejects(startUploader({ ...base, username: 'a:b' }), { code: 'ERR_UPLOAD_USERNAME' });
     assert.equal(w.fake.requests, 0);
   } finally {
     await w.close();
@@ -174,14 +174,14 @@ test('a local error keeps the recording in place, rests it (no spinning), and re
     await fs.rm(rec.sidecarPath);
     await fs.mkdir(rec.sidecarPath); // reading the sidecar now fails with EISDIR
     const h = await w.start({ backoff: { baseMs: 20, maxMs: 1000, unauthorizedMs: 300 } });
-    await waitFor(() => w.log.lines.some((l) => l.code === 'TEAMSSH_UPLOAD_LOCAL'), 3000, 'the local error');
+    await waitFor(() => w.log.lines.some((l) => l.code === 'ERR_UPLOAD_LOCAL'), 3000, 'the local error');
     await new Promise((r) => setTimeout(r, 500));
-    assert.equal(w.log.lines.filter((l) => l.code === 'TEAMSSH_UPLOAD_LOCAL').length, 1, 'rests instead of spinning');
+    assert.equal(w.log.lines.filter((l) => l.code === 'ERR_UPLOAD_LOCAL').length, 1, 'rests instead of spinning');
     assert.ok(existsSync(rec.castPath), 'released: still NAME.cast');
     await fs.rmdir(rec.sidecarPath);
     await w.fake.waitForUploads(1, 3000);
     await h.idle();
-    assert.ok(w.log.lines.some((l) => l.code === 'TEAMSSH_UPLOAD_NO_SIDECAR'), 'uploaded without a sidecar, and said so');
+    assert.ok(w.log.lines.some((l) => l.code === 'ERR_UPLOAD_NO_SIDECAR'), 'uploaded without a sidecar, and said so');
     const side = await readJson(path.join(w.dir, 'uploaded', 'local.json'));
     assert.equal(side.sha256, rec.sha256, 'a fresh sidecar records what was uploaded');
   } finally {

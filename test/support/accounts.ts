@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { chownSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { lookupAccount, type Account } from '../../src/session/account.js';
+import { lookupAccount, type Account } from '../../src/launch/account.js';
 
 /** Options for ensureTestAccount. */
 export interface TestAccountOptions {

@@ -1,6 +1,6 @@
-import { buildSessionEnv } from '../../src/session/env.js';
-import type { Account } from '../../src/session/account.js';
-import type { ExitInfo, SessionProcess } from '../../src/session/process.js';
+import { buildSessionEnv } from '../../src/launch/env.js';
+import type { Account } from '../../src/launch/account.js';
+import type { ExitInfo, Program } from '../../src/launch/program.js';
 
 /** What a test sees of a running session: its output so far and its exit. */
 export interface Observed {
@@ -12,7 +12,7 @@ export interface Observed {
 }
 
 /** Attaches to a session's output and exit, for assertions. */
-export function observe(p: SessionProcess): Observed {
+export function observe(p: Program): Observed {
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   p.onStdout((b) => out.push(b));

@@ -200,7 +200,7 @@ test('files are 0600, the directory 0700; .cast appears only after finish, after
     assert.equal((await stat(done.castPath)).mode & 0o777, 0o600);
     assert.equal((await stat(done.sidecarPath)).mode & 0o777, 0o600);
     assert.deepEqual(validateAsciicast(bytes), []);
-    await assert.rejects(rec.finish({}), { code: 'TEAMSSH_REC_FINISHED' });
+    await assert.rejects(rec.finish({}), { code: 'ERR_REC_FINISHED' });
   } finally {
     await rm(root, { recursive: true, force: true });
   }
@@ -216,11 +216,11 @@ test('ensureRecordingsDir tightens a loose directory and fails with a stable cod
     assert.equal((await stat(loose)).mode & 0o777, 0o700);
     assert.deepEqual(await readdir(loose), [], 'the probe file is removed');
     await writeFile(path.join(root, 'file'), 'x');
-    await assert.rejects(ensureRecordingsDir(path.join(root, 'file')), { code: 'TEAMSSH_REC_DIR' });
-    await assert.rejects(ensureRecordingsDir(path.join(root, 'file', 'sub')), { code: 'TEAMSSH_REC_DIR' });
-    await assert.rejects(Recorder.create(opts(path.join(root, 'missing'))), { code: 'TEAMSSH_REC_OPEN' });
+    await assert.rejects(ensureRecordingsDir(path.join(root, 'file')), { code: 'ERR_REC_DIR' });
+    await assert.rejects(ensureRecordingsDir(path.join(root, 'file', 'sub')), { code: 'ERR_REC_DIR' });
+    await assert.rejects(Recorder.create(opts(path.join(root, 'missing'))), { code: 'ERR_REC_OPEN' });
     const first = await Recorder.create(opts(loose));
-    await assert.rejects(Recorder.create(opts(loose)), { code: 'TEAMSSH_REC_OPEN' }, 'an existing .part is never overwritten');
+    await assert.rejects(Recorder.create(opts(loose)), { code: 'ERR_REC_OPEN' }, 'an existing .part is never overwritten');
     await first.finish({});
   } finally {
     await rm(root, { recursive: true, force: true });
@@ -283,9 +283,9 @@ test('a full disk mid-session is reported once through onError and finish reject
       for (let i = 0; i < 40; i++) rec.output(randomBytes(8192).toString('base64'));
       await new Promise((r) => setTimeout(r, 300));
       assert.equal(errors.length, 1);
-      assert.equal(errors[0]!.code, 'TEAMSSH_REC_WRITE');
+      assert.equal(errors[0]!.code, 'ERR_REC_WRITE');
       assert.equal(rec.needsDrain, false, 'a failed recorder never blocks the session');
-      await assert.rejects(rec.finish({}), { code: 'TEAMSSH_REC_WRITE' });
+      await assert.rejects(rec.finish({}), { code: 'ERR_REC_WRITE' });
       assert.deepEqual(await readdir(dir), ['rec.cast.part']);
     } finally {
       execFileSync('umount', [dir]);

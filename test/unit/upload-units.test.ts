@@ -23,9 +23,9 @@ test('install id: generated once, lowercase UUID, mode 0600, the same for racing
     assert.deepEqual((await fs.readdir(state)).sort(), ['install-id'], 'no temporary files left');
     const configured = '0f8b2a5c-4c1e-4d36-9d6e-2d8c3a1b7e55';
     assert.equal(await loadInstallId(state, configured), configured);
-    await assert.rejects(loadInstallId(state, configured.toUpperCase()), { code: 'TEAMSSH_UPLOAD_INSTALL_ID' });
+    await assert.rejects(loadInstallId(state, configured.toUpperCase()), { code: 'ERR_UPLOAD_INSTALL_ID' });
     await fs.writeFile(path.join(state, 'install-id'), 'not-a-uuid\n');
-    await assert.rejects(loadInstallId(state), { code: 'TEAMSSH_UPLOAD_INSTALL_ID' }, 'a bad stored id is never silently replaced');
+    await assert.rejects(loadInstallId(state), { code: 'ERR_UPLOAD_INSTALL_ID' }, 'a bad stored id is never silently replaced');
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
   }

@@ -2,9 +2,9 @@ import { readSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import pty, { type IPty } from 'node-pty';
 import { buildLaunchCommand } from './launch-args.js';
-import { readProcStat, terminateSession } from './process-tree.js';
+import { readProcStat, terminateUnixSession } from './process-tree.js';
 import { ChunkFanout, ExitOnce, clientSignal, signalName } from './process-events.js';
-import type { SessionProcess, SpawnOptions } from './process.js';
+import type { Program, SpawnOptions } from './program.js';
 
 const VEOF = Buffer.from([0x04]);
 
@@ -39,7 +39,7 @@ function drainOnEnd(term: IPty, emit: (b: Buffer) => void): void {
  * Runs the launcher in a new pseudo-terminal. node-pty makes the child a session leader
  * with the pty as its controlling terminal, so the pid is also the session id.
  */
-export function spawnPtySession(opts: SpawnOptions, size: { cols: number; rows: number; term: string }): SessionProcess {
+export function spawnPtyProgram(opts: SpawnOptions, size: { cols: number; rows: number; term: string }): Program {
   const cmd = buildLaunchCommand(opts);
   // cwd "/" so root never has to enter a user-controlled directory; the launcher does
   // chdir(HOME) as the user and corrects the PWD that node-pty insists on adding.
@@ -101,6 +101,6 @@ export function spawnPtySession(opts: SpawnOptions, size: { cols: number; rows: 
       }
     },
     onExit: (cb) => exit.add(cb),
-    terminate: (graceMs) => terminateSession(pid, graceMs),
+    terminate: (graceMs) => terminateUnixSession(pid, graceMs),
   };
 }

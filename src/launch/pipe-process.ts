@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { buildLaunchCommand } from './launch-args.js';
-import { terminateSession } from './process-tree.js';
+import { terminateUnixSession } from './process-tree.js';
 import { ChunkFanout, ExitOnce, clientSignal } from './process-events.js';
-import type { ExitInfo, SessionProcess, SpawnOptions } from './process.js';
+import type { ExitInfo, Program, SpawnOptions } from './program.js';
 
 // After the program exits, its output pipes may still be held open by a background
 // process it left behind (`ssh host 'sleep 100 &'` hangs OpenSSH for that reason). We
@@ -14,7 +14,7 @@ const LINGER_TICK_MS = 100;
  * Runs the launcher on three pipes, stdout and stderr kept apart. `detached` makes the
  * child call setsid(), so it leads its own session and process group (pid = sid = pgid).
  */
-export function spawnPipeSession(opts: SpawnOptions): SessionProcess {
+export function spawnPipeProgram(opts: SpawnOptions): Program {
   const cmd = buildLaunchCommand(opts);
   const child = spawn(cmd.launcher, cmd.args, { env: opts.env, stdio: 'pipe', detached: true, cwd: '/' });
   const out = new ChunkFanout();
@@ -99,6 +99,6 @@ export function spawnPipeSession(opts: SpawnOptions): SessionProcess {
     },
     onExit: (cb) => exit.add(cb),
     // A command without a pty has no job control: its process group is the whole of it.
-    terminate: (graceMs) => (pid > 0 ? terminateSession(pid, graceMs, 'group') : Promise.resolve()),
+    terminate: (graceMs) => (pid > 0 ? terminateUnixSession(pid, graceMs, 'group') : Promise.resolve()),
   };
 }

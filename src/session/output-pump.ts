@@ -1,5 +1,5 @@
 import type { ServerChannel } from 'ssh2';
-import type { SessionProcess } from '../session/process.js';
+import type { Program } from '../launch/program.js';
 import type { Recorder } from '../recording/recorder.js';
 
 /** Where a chunk of program output goes: the channel's stdout or its stderr. */
@@ -20,7 +20,7 @@ export class OutputPump {
   private waitingForClient = false;
 
   constructor(
-    private readonly proc: SessionProcess,
+    private readonly proc: Program,
     private readonly channel: ServerChannel,
     private readonly recorder: () => Recorder | undefined,
   ) {}

@@ -1,9 +1,9 @@
 import type { Config } from '../config/load.js';
 import { VERSION } from '../version.js';
-import type { CheckGitHubOptions } from './check.js';
+import type { GitHubProbeOptions } from './probe.js';
 
 /** The GitHub connection settings every GitHub user in teamssh shares (directory, check), in milliseconds. */
-export function gitHubConnection(config: Config): Omit<CheckGitHubOptions, 'logger'> {
+export function gitHubConnection(config: Config): Omit<GitHubProbeOptions, 'logger'> {
   return {
     apiUrl: config.github.apiUrl,
     token: config.github.token,

@@ -4,8 +4,8 @@ import type { Config } from './config/load.js';
 import { VERSION } from './version.js';
 import { preflight } from './preflight.js';
 import { ConfigError } from './config/load.js';
-import { checkGitHub } from './github/check.js';
-import { gitHubConnection } from './github/from-config.js';
+import { probeGitHub } from './github/probe.js';
+import { gitHubConnection } from './github/connection-settings.js';
 import { loadHostKey } from './server/host-key.js';
 import { ensureRecordingsDir } from './recording/recordings-dir.js';
 
@@ -28,7 +28,7 @@ export async function runCheck(config: Config, print: (line: string) => void): P
   } catch (err) {
     for (const p of err instanceof ConfigError ? err.problems : [String(err)]) lines.push({ name: 'session accounts and handlers', ok: false, detail: p });
   }
-  const gh = await checkGitHub(gitHubConnection(config));
+  const gh = await probeGitHub(gitHubConnection(config));
   lines.push(...gh.lines);
   lines.push(await probe('host key', async () => {
     await loadHostKey(config.hostKey);

@@ -3,7 +3,7 @@ import { silentLogger } from '../log.js';
 import { classifyGitHubError, createGitHubClient, isHttpFailure, type GitHubClient } from './client.js';
 
 /** Settings `teamssh check` needs to probe GitHub. */
-export interface CheckGitHubOptions {
+export interface GitHubProbeOptions {
   apiUrl: string;
   token: string;
   org: string;
@@ -20,7 +20,7 @@ export interface CheckLine {
   detail: string;
 }
 
-/** The result of {@link checkGitHub}; `ok` is true when every line passed. */
+/** The result of {@link probeGitHub}; `ok` is true when every line passed. */
 export interface CheckReport {
   ok: boolean;
   lines: CheckLine[];
@@ -30,7 +30,7 @@ export interface CheckReport {
 const ORG_READ_SCOPES = new Set(['read:org', 'write:org', 'admin:org']);
 
 /** Probes the token, its rate limit, the org and every configured team, one line each. */
-export async function checkGitHub(opts: CheckGitHubOptions): Promise<CheckReport> {
+export async function probeGitHub(opts: GitHubProbeOptions): Promise<CheckReport> {
   // No retries: an operator running `check` wants the first answer, not a slow one.
   const client = createGitHubClient({ ...opts, logger: opts.logger ?? silentLogger(), retries: 0 });
   const lines: CheckLine[] = [];

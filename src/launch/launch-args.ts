@@ -5,11 +5,11 @@ import { TeamsshError } from '../errors.js';
 import type { Account } from './account.js';
 
 /** Error code: a session would run as uid 0 and allowRoot was not given. */
-export const ROOT_REFUSED = 'TEAMSSH_ROOT_REFUSED';
+export const ROOT_REFUSED = 'ERR_ROOT_REFUSED';
 /** Error code: the compiled launcher is missing or not executable (run `npm run build`). */
-export const LAUNCHER_MISSING = 'TEAMSSH_LAUNCHER_MISSING';
+export const LAUNCHER_MISSING = 'ERR_LAUNCHER_MISSING';
 /** Error code: the program to run is not given as an absolute path. */
-export const BAD_PROGRAM = 'TEAMSSH_BAD_PROGRAM';
+export const BAD_PROGRAM = 'ERR_BAD_PROGRAM';
 
 /** Where `npm run build` puts the launcher: dist/teamssh-launch, seen from dist/src/session/. */
 export const DEFAULT_LAUNCHER_PATH = fileURLToPath(new URL('../../teamssh-launch', import.meta.url));
@@ -40,7 +40,7 @@ export function loginShellArgv0(shell: string): string {
 }
 
 /**
- * Checks the request and builds the launcher command line (see src/session/launcher.c
+ * Checks the request and builds the launcher command line (see src/launch/launcher.c
  * for the argument order); throws TeamsshError codes ROOT_REFUSED, BAD_PROGRAM or LAUNCHER_MISSING.
  */
 export function buildLaunchCommand(req: LaunchRequest): LaunchCommand {

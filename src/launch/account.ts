@@ -14,10 +14,10 @@ export interface Account {
 }
 
 /** Error code thrown by lookupAccount when the passwd database has no such account. */
-export const NO_ACCOUNT = 'TEAMSSH_NO_ACCOUNT';
+export const NO_ACCOUNT = 'ERR_NO_ACCOUNT';
 
 /** Error code thrown by lookupAccount when the NSS tools fail for another reason. */
-export const ACCOUNT_LOOKUP_FAILED = 'TEAMSSH_ACCOUNT_LOOKUP_FAILED';
+export const ACCOUNT_LOOKUP_FAILED = 'ERR_ACCOUNT_LOOKUP_FAILED';
 
 // A conservative POSIX-ish name: it never starts with '-' (it would become an option
 // of getent/id) and is never all digits (getent and id would treat it as a uid).

@@ -2,7 +2,7 @@ import type { Socket } from 'node:net';
 import type { Logger } from '../log.js';
 
 /** Limits on connections that have not authenticated yet. */
-export interface GateOptions {
+export interface ConnectionGateOptions {
   loginGraceMs: number;
   maxUnauthenticated: number;
   logger: Logger;
@@ -16,12 +16,12 @@ export interface GateOptions {
  * whose client is already talking SSH is the last to be pushed out.
  * ssh2 has neither limit (contracts.md §4), so they live at the socket level, before ssh2.
  */
-export class Gate {
+export class ConnectionGate {
   // Insertion order of a Map is arrival order: the first key is the oldest waiter.
   private readonly waiting = new Map<Socket, NodeJS.Timeout>();
   private readonly talking = new WeakSet<Socket>();
 
-  constructor(private readonly opts: GateOptions) {}
+  constructor(private readonly opts: ConnectionGateOptions) {}
 
   /** Registers a freshly accepted socket; returns a function to call once it authenticated. */
   admit(socket: Socket): () => void {

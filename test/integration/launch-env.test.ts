@@ -1,8 +1,8 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Account } from '../../src/session/account.js';
-import { buildSessionEnv, isNeverAllowed, type SessionEnvInput } from '../../src/session/env.js';
-import { spawnSession } from '../../src/session/process.js';
+import type { Account } from '../../src/launch/account.js';
+import { buildSessionEnv, isNeverAllowed, type SessionEnvInput } from '../../src/launch/env.js';
+import { spawnProgram } from '../../src/launch/spawn.js';
 import { ensureTestAccount } from '../support/accounts.js';
 import { observe } from '../support/session-harness.js';
 
@@ -116,7 +116,7 @@ for (const pty of [false, true]) {
     process.env.GITHUB_TOKEN = 'ghp_must_not_leak';
     process.env.LD_PRELOAD = '';
     const env = sessionEnv(pty);
-    const s = spawnSession({ account, allowRoot: false, file: '/usr/bin/env', args: [], env, ...(pty ? { pty: { cols: 80, rows: 24, term: 'xterm' } } : {}) });
+    const s = spawnProgram({ account, allowRoot: false, file: '/usr/bin/env', args: [], env, ...(pty ? { pty: { cols: 80, rows: 24, term: 'xterm' } } : {}) });
     const o = observe(s);
     assert.deepEqual(await o.exited, { code: 0, signal: null });
     const seen = parseEnv(o.stdout());

@@ -3,11 +3,12 @@ import path from 'node:path';
 import type { ServerChannel } from 'ssh2';
 import type { Config } from '../config/load.js';
 import type { Logger } from '../log.js';
-import type { Identity } from './authenticate.js';
+import type { Identity } from '../server/authenticate.js';
 import { grantFor, type Grant } from './policy.js';
-import { lookupAccountCached, type Account } from '../session/account.js';
-import { buildSessionEnv, type ConnectionEnds } from '../session/env.js';
-import { spawnSession, type ExitInfo, type SessionProcess } from '../session/process.js';
+import { lookupAccountCached, type Account } from '../launch/account.js';
+import { buildSessionEnv, type ConnectionEnds } from '../launch/env.js';
+import { spawnProgram } from '../launch/spawn.js';
+import type { ExitInfo, Program } from '../launch/program.js';
 import { Recorder } from '../recording/recorder.js';
 import { OutputPump, type OutputStream } from './output-pump.js';
 import { recordingName } from '../recording/recordings-dir.js';
@@ -46,7 +47,7 @@ export interface SessionDeps {
 export class LiveSession {
   readonly id = randomBytes(8).toString('hex');
   readonly startedAt = new Date();
-  private proc: SessionProcess | undefined;
+  private proc: Program | undefined;
   private recorder: Recorder | undefined;
   private grant: Grant | undefined;
   private account: Account | undefined;
@@ -141,12 +142,12 @@ export class LiveSession {
     if (refused.length) this.log.warn({ event: 'env_refused', names: refused }, 'client environment variables refused');
     const file = grant.handler ? path.resolve(grant.handler) : account.shell;
     const args = grant.handler ? [] : this.req.kind === 'exec' ? ['-c', this.req.command ?? ''] : ['-l'];
-    this.proc = spawnSession({ account, allowRoot: config.sessions.allowRoot, file, args, env, ...(this.req.pty ? { pty: this.req.pty } : {}) });
+    this.proc = spawnProgram({ account, allowRoot: config.sessions.allowRoot, file, args, env, ...(this.req.pty ? { pty: this.req.pty } : {}) });
     this.auditStart(file);
     this.wire(this.proc);
   }
 
-  private wire(proc: SessionProcess): void {
+  private wire(proc: Program): void {
     const { channel } = this;
     const s = this.deps.config.sessions;
     const pump = new OutputPump(proc, channel, () => this.recorder);

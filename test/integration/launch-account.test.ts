@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { lookupAccount, NO_ACCOUNT } from '../../src/session/account.js';
+import { lookupAccount, NO_ACCOUNT } from '../../src/launch/account.js';
 import { hasCode } from '../../src/errors.js';
 import { ensureTestAccount, groupId } from '../support/accounts.js';
 

@@ -1,5 +1,5 @@
 import { constants } from 'node:os';
-import type { ExitInfo } from './process.js';
+import type { ExitInfo } from './program.js';
 
 /** Signals a client may send (RFC 4254 §6.10); anything else is ignored, not guessed at. */
 export const CLIENT_SIGNALS: ReadonlySet<string> = new Set([

@@ -59,7 +59,7 @@ export class UploadGate {
     if (!this.paused) {
       this.paused = true;
       this.log.error(
-        { event: 'upload_paused', code: 'TEAMSSH_UPLOAD_UNAUTHORIZED', serverMessage: message, retryInMs: this.unauthorizedMs },
+        { event: 'upload_paused', code: 'ERR_UPLOAD_UNAUTHORIZED', serverMessage: message, retryInMs: this.unauthorizedMs },
         `the asciinema server refuses the install id (401): all uploads are paused and retried every ${Math.round(this.unauthorizedMs / 1000)} s; ${connectUrlHint}`,
       );
     }

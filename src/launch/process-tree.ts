@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { TeamsshError } from '../errors.js';
 
 /** Error code: processes of a session survived SIGKILL (stuck in the kernel, e.g. on NFS). */
-export const TERMINATE_TIMEOUT = 'TEAMSSH_TERMINATE_TIMEOUT';
+export const TERMINATE_TIMEOUT = 'ERR_TERMINATE_TIMEOUT';
 
 /** The fields of /proc/PID/stat this module needs. */
 export interface ProcStat {
@@ -37,7 +37,7 @@ export function readProcStat(pid: number): ProcStat | undefined {
  * than process group matters: interactive shells put each job in its own group, and a
  * double fork without setsid leaves an orphan that is still in the session.
  */
-export function sessionMembers(sid: number): number[] {
+export function unixSessionMembers(sid: number): number[] {
   const out: number[] = [];
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
@@ -66,13 +66,13 @@ function send(pid: number, sig: NodeJS.Signals | 0): boolean {
 export type TerminateScope = 'session' | 'group';
 
 function anyLeft(sid: number, scope: TerminateScope): boolean {
-  return scope === 'session' ? sessionMembers(sid).length > 0 : send(-sid, 0);
+  return scope === 'session' ? unixSessionMembers(sid).length > 0 : send(-sid, 0);
 }
 
 /** Signals the session; returns false when nothing of it was alive to signal. */
 function signalAll(sid: number, sig: NodeJS.Signals, scope: TerminateScope): boolean {
   const group = send(-sid, sig); // the leader's process group, even members whose /proc entry we raced
-  const members = scope === 'session' ? sessionMembers(sid) : [];
+  const members = scope === 'session' ? unixSessionMembers(sid) : [];
   for (const pid of members) {
     send(pid, sig);
     // A stopped job (Ctrl-Z) would hold SIGHUP pending until continued.
@@ -97,7 +97,7 @@ async function waitEmpty(sid: number, ms: number, scope: TerminateScope): Promis
  * of session `sid`, SIGKILL after `graceMs` to whatever remains; resolves once none remain.
  * Limit: a process that calls setsid() itself has left the session and is not found.
  */
-export async function terminateSession(sid: number, graceMs: number, scope: TerminateScope = 'session'): Promise<void> {
+export async function terminateUnixSession(sid: number, graceMs: number, scope: TerminateScope = 'session'): Promise<void> {
   // The common case, a program that exited cleanly with nothing left behind, costs one scan.
   if (!signalAll(sid, 'SIGHUP', scope)) return;
   if (await waitEmpty(sid, Math.max(0, graceMs), scope)) return;

@@ -2,8 +2,10 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readlinkSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
-import type { Account } from '../../src/session/account.js';
-import { spawnSession, loginShellArgv0, type SessionProcess } from '../../src/session/process.js';
+import type { Account } from '../../src/launch/account.js';
+import { spawnProgram } from '../../src/launch/spawn.js';
+import { loginShellArgv0 } from '../../src/launch/launch-args.js';
+import type { Program } from '../../src/launch/program.js';
 import { ensureTestAccount } from '../support/accounts.js';
 import { observe, testEnv, type Observed } from '../support/session-harness.js';
 
@@ -11,7 +13,7 @@ const PTY = { cols: 80, rows: 24, term: 'xterm' };
 let alice: Account;
 let bob: Account;
 let listener: Server;
-let sessionA: SessionProcess;
+let sessionA: Program;
 let observedA: Observed;
 
 before(async () => {
@@ -21,7 +23,7 @@ before(async () => {
   listener = createServer();
   await new Promise<void>((r) => listener.listen(0, '127.0.0.1', r));
   // Session A: an interactive login shell in a pty, alive while B starts.
-  sessionA = spawnSession({ account: alice, allowRoot: false, file: alice.shell, args: [], argv0: loginShellArgv0(alice.shell), env: testEnv(alice, { term: 'xterm' }), pty: PTY });
+  sessionA = spawnProgram({ account: alice, allowRoot: false, file: alice.shell, args: [], argv0: loginShellArgv0(alice.shell), env: testEnv(alice, { term: 'xterm' }), pty: PTY });
   observedA = observe(sessionA);
   sessionA.write(Buffer.from('echo A-READY-$((6*7))\n'));
   await observedA.waitFor('A-READY-42');
@@ -49,7 +51,7 @@ function assertOnlyOwn(fds: Map<number, string>, stdio: (target: string) => bool
 }
 
 test('a pty session started while another is live holds only its own terminal', async () => {
-  const s = spawnSession({ account: bob, allowRoot: false, file: '/bin/ls', args: ['-l', '/proc/self/fd'], env: testEnv(bob, { term: 'xterm' }), pty: PTY });
+  const s = spawnProgram({ account: bob, allowRoot: false, file: '/bin/ls', args: ['-l', '/proc/self/fd'], env: testEnv(bob, { term: 'xterm' }), pty: PTY });
   const o = observe(s);
   assert.deepEqual(await o.exited, { code: 0, signal: null });
   const fds = parseFdListing(o.stdout());
@@ -60,7 +62,7 @@ test('a pty session started while another is live holds only its own terminal', 
 });
 
 test('a pipe session holds only its own three stdio channels', async () => {
-  const s = spawnSession({ account: bob, allowRoot: false, file: '/bin/ls', args: ['-l', '/proc/self/fd'], env: testEnv(bob) });
+  const s = spawnProgram({ account: bob, allowRoot: false, file: '/bin/ls', args: ['-l', '/proc/self/fd'], env: testEnv(bob) });
   const o = observe(s);
   assert.deepEqual(await o.exited, { code: 0, signal: null });
   const fds = parseFdListing(o.stdout());
@@ -73,7 +75,7 @@ test('a pipe session holds only its own three stdio channels', async () => {
 test("the live session's shell holds nothing but its own terminal, seen from outside", async () => {
   // Start another pty session after A, so node-pty had a chance to leak A's master into it
   // and B's into nothing: then inspect A's shell and B's shell through /proc.
-  const b = spawnSession({ account: bob, allowRoot: false, file: bob.shell, args: ['-i'], env: testEnv(bob, { term: 'xterm' }), pty: PTY });
+  const b = spawnProgram({ account: bob, allowRoot: false, file: bob.shell, args: ['-i'], env: testEnv(bob, { term: 'xterm' }), pty: PTY });
   const ob = observe(b);
   b.write(Buffer.from('echo B-READY-$((6*7))\n'));
   await ob.waitFor('B-READY-42');

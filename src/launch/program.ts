@@ -1,8 +1,6 @@
 import type { Account } from './account.js';
-import { spawnPipeSession } from './pipe-process.js';
-import { spawnPtySession } from './pty-process.js';
 
-/** How to start one session's program; see spawnSession. */
+/** How to start one session's program; see spawnProgram. */
 export interface SpawnOptions {
   account: Account;
   /** Without it a uid-0 account is refused (here and again by the launcher). */
@@ -33,8 +31,8 @@ export interface ExitInfo {
   signal: string | null;
 }
 
-/** One running session program, pty or pipes, behind the same interface. */
-export interface SessionProcess {
+/** One running program (a session's shell, command or handler), pty or pipes, behind the same interface. */
+export interface Program {
   readonly pid: number;
   /** Pty output, or stdout for pipes; chunks arriving before a listener are kept for it. */
   onStdout(cb: (b: Buffer) => void): void;
@@ -62,14 +60,3 @@ export interface SessionProcess {
   /** SIGHUP to the whole session, SIGKILL after graceMs; resolves when no process remains. */
   terminate(graceMs: number): Promise<void>;
 }
-
-/**
- * Starts a session's program as the account, through the launcher (which drops every
- * inherited descriptor and takes the account's exact uid, gid and groups), in a pty or
- * on pipes. Throws TeamsshError ROOT_REFUSED, BAD_PROGRAM or LAUNCHER_MISSING.
- */
-export function spawnSession(opts: SpawnOptions): SessionProcess {
-  return opts.pty ? spawnPtySession(opts, opts.pty) : spawnPipeSession(opts);
-}
-
-export { loginShellArgv0, ROOT_REFUSED, LAUNCHER_MISSING, BAD_PROGRAM } from './launch-args.js';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkGitHub, type CheckReport } from '../../src/github/check.js';
+import { probeGitHub, type CheckReport } from '../../src/github/probe.js';
 import { FakeGitHub } from '../fakes/github.js';
 
 const TOKEN = 'ghp_check_T0KEN_secret';
@@ -8,7 +8,7 @@ const TOKEN = 'ghp_check_T0KEN_secret';
 async function run(gh: FakeGitHub, teams: string[], token = TOKEN): Promise<CheckReport> {
   const apiUrl = await gh.start();
   try {
-    return await checkGitHub({ apiUrl, token, org: 'acme', teams, requestTimeoutMs: 1_000, userAgent: 'teamssh-test/0' });
+    return await probeGitHub({ apiUrl, token, org: 'acme', teams, requestTimeoutMs: 1_000, userAgent: 'teamssh-test/0' });
   } finally { await gh.stop(); }
 }
 
@@ -61,11 +61,11 @@ test('an exhausted rate limit and an unknown org are reported', async () => {
   const gh = new FakeGitHub({ org: 'acme', token: TOKEN }).addTeam('ops');
   const apiUrl = await gh.start();
   try {
-    const wrongOrg = await checkGitHub({ apiUrl, token: TOKEN, org: 'other', teams: [], requestTimeoutMs: 1_000, userAgent: 't' });
+    const wrongOrg = await probeGitHub({ apiUrl, token: TOKEN, org: 'other', teams: [], requestTimeoutMs: 1_000, userAgent: 't' });
     assert.equal(line(wrongOrg, 'organization other').ok, false);
     gh.exhaustRateLimit(true);
     const started = Date.now();
-    const r = await checkGitHub({ apiUrl, token: TOKEN, org: 'acme', teams: ['ops'], requestTimeoutMs: 1_000, userAgent: 't' });
+    const r = await probeGitHub({ apiUrl, token: TOKEN, org: 'acme', teams: ['ops'], requestTimeoutMs: 1_000, userAgent: 't' });
     assert.ok(Date.now() - started < 3_000, 'does not wait for the reset');
     assert.equal(line(r, 'rate limit').ok, false);
     assert.match(line(r, 'rate limit').detail, /^0\/5000/);
@@ -79,7 +79,7 @@ test('GitHub down is a failed check, not a hang', async () => {
   const apiUrl = await gh.start();
   gh.setDown(true);
   try {
-    const r = await checkGitHub({ apiUrl, token: TOKEN, org: 'acme', teams: [], requestTimeoutMs: 1_000, userAgent: 't' });
+    const r = await probeGitHub({ apiUrl, token: TOKEN, org: 'acme', teams: [], requestTimeoutMs: 1_000, userAgent: 't' });
     assert.equal(r.ok, false);
     assert.match(line(r, 'token').detail, /network/);
   } finally { await gh.stop(); }

@@ -1,15 +1,17 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import type { Account } from '../../src/session/account.js';
-import { spawnSession, loginShellArgv0, type SessionProcess, type SpawnOptions } from '../../src/session/process.js';
-import { readProcStat, sessionMembers } from '../../src/session/process-tree.js';
+import type { Account } from '../../src/launch/account.js';
+import { spawnProgram } from '../../src/launch/spawn.js';
+import { loginShellArgv0 } from '../../src/launch/launch-args.js';
+import type { Program, SpawnOptions } from '../../src/launch/program.js';
+import { readProcStat, unixSessionMembers } from '../../src/launch/process-tree.js';
 import { ensureTestAccount } from '../support/accounts.js';
 import { eventually, observe, testEnv } from '../support/session-harness.js';
 
 const PTY = { cols: 80, rows: 24, term: 'xterm' };
 let account: Account;
-const spawned: SessionProcess[] = [];
+const spawned: Program[] = [];
 before(async () => {
   account = await ensureTestAccount('tsshlife');
 });
@@ -17,7 +19,7 @@ before(async () => {
 after(() => Promise.all(spawned.map((s) => s.terminate(200))));
 
 function run(file: string, args: string[], pty: boolean, extra: Partial<SpawnOptions> = {}) {
-  const s = spawnSession({ account, allowRoot: false, file, args, env: testEnv(account, pty ? { term: PTY.term } : {}), ...(pty ? { pty: PTY } : {}), ...extra });
+  const s = spawnProgram({ account, allowRoot: false, file, args, env: testEnv(account, pty ? { term: PTY.term } : {}), ...(pty ? { pty: PTY } : {}), ...extra });
   spawned.push(s);
   return { s, o: observe(s) };
 }
@@ -65,13 +67,13 @@ for (const pty of [false, true]) {
     const script = 'sleep 1000 & ( sleep 1001 & ) ; ( trap "" HUP; exec sleep 1002 ) & echo STARTED; wait';
     const { s, o } = run('/bin/bash', ['-c', script], pty);
     await o.waitFor('STARTED');
-    await eventually(() => sessionMembers(s.pid).length >= 4, 'shell and three sleeps running');
-    const members = sessionMembers(s.pid);
+    await eventually(() => unixSessionMembers(s.pid).length >= 4, 'shell and three sleeps running');
+    const members = unixSessionMembers(s.pid);
     const started = Date.now();
     await s.terminate(300);
     assert.ok(Date.now() - started >= 250, 'the HUP-ignoring job needed the SIGKILL');
     assert.deepEqual(members.filter(alive), []);
-    assert.deepEqual(sessionMembers(s.pid), []);
+    assert.deepEqual(unixSessionMembers(s.pid), []);
     await o.exited;
   });
 }
@@ -80,8 +82,8 @@ test('pty: terminate ends jobs an interactive shell put in their own process gro
   const { s, o } = interactiveShell();
   s.write(Buffer.from('sleep 1000 &\n( sleep 1001 & )\necho BG-$((40+2))\n'));
   await o.waitFor('BG-42');
-  await eventually(() => sessionMembers(s.pid).length >= 3, 'shell and two sleeps running');
-  const members = sessionMembers(s.pid);
+  await eventually(() => unixSessionMembers(s.pid).length >= 3, 'shell and two sleeps running');
+  const members = unixSessionMembers(s.pid);
   const groups = new Set(members.map((pid) => readProcStat(pid)?.pgrp));
   assert.ok(groups.size >= 2, 'the job has its own process group');
   await s.terminate(1000);
@@ -99,7 +101,7 @@ test('pty: INT goes to the foreground job, not the shell', async () => {
   }, 'foreground sleep running');
   s.signal('INT');
   // ^C abandons the rest of a command line in bash, so the marker is sent afterwards.
-  await eventually(() => sessionMembers(s.pid).length === 1, 'sleep interrupted');
+  await eventually(() => unixSessionMembers(s.pid).length === 1, 'sleep interrupted');
   s.write(Buffer.from('echo AFTER-$((40+2))\n'));
   await o.waitFor('AFTER-42');
   s.write(Buffer.from('exit 7\n'));

@@ -1,9 +1,10 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { lookupAccount, type Account } from '../../src/session/account.js';
-import { spawnSession, loginShellArgv0, ROOT_REFUSED } from '../../src/session/process.js';
-import { DEFAULT_LAUNCHER_PATH } from '../../src/session/launch-args.js';
+import { lookupAccount, type Account } from '../../src/launch/account.js';
+import { spawnProgram } from '../../src/launch/spawn.js';
+import { loginShellArgv0, ROOT_REFUSED } from '../../src/launch/launch-args.js';
+import { DEFAULT_LAUNCHER_PATH } from '../../src/launch/launch-args.js';
 import { hasCode } from '../../src/errors.js';
 import { ensureTestAccount, groupId } from '../support/accounts.js';
 import { observe, testEnv } from '../support/session-harness.js';
@@ -23,7 +24,7 @@ before(async () => {
 });
 
 async function idOutput(pty: boolean): Promise<{ u: number; g: number; G: number[] }> {
-  const s = spawnSession({
+  const s = spawnProgram({
     account,
     allowRoot: false,
     file: '/bin/sh',
@@ -52,7 +53,7 @@ for (const pty of [true, false]) {
 }
 
 test('pty: login shell starts in HOME with SSH_TTY naming its terminal', async () => {
-  const s = spawnSession({
+  const s = spawnProgram({
     account,
     allowRoot: false,
     file: account.shell,
@@ -75,7 +76,7 @@ test('pty: login shell starts in HOME with SSH_TTY naming its terminal', async (
 
 test('missing HOME: a message, and the session starts in /', async () => {
   const homeless = { ...account, home: '/nonexistent-teamssh-home' };
-  const s = spawnSession({ account: homeless, allowRoot: false, file: '/bin/pwd', args: [], env: testEnv(homeless) });
+  const s = spawnProgram({ account: homeless, allowRoot: false, file: '/bin/pwd', args: [], env: testEnv(homeless) });
   const o = observe(s);
   assert.deepEqual(await o.exited, { code: 0, signal: null });
   assert.equal(o.stdout(), '/\n');
@@ -83,7 +84,7 @@ test('missing HOME: a message, and the session starts in /', async () => {
 });
 
 test('signals start at their defaults (node ignores SIGPIPE) and none are blocked', async () => {
-  const s = spawnSession({ account, allowRoot: false, file: '/bin/grep', args: ['-E', '^Sig(Ign|Blk)', '/proc/self/status'], env: testEnv(account) });
+  const s = spawnProgram({ account, allowRoot: false, file: '/bin/grep', args: ['-E', '^Sig(Ign|Blk)', '/proc/self/status'], env: testEnv(account) });
   const o = observe(s);
   await o.exited;
   assert.match(o.stdout(), /SigBlk:\s+0+\n/);
@@ -93,10 +94,10 @@ test('signals start at their defaults (node ignores SIGPIPE) and none are blocke
 test('root is refused unless allowRoot is passed', async () => {
   const root = await lookupAccount('root');
   assert.throws(
-    () => spawnSession({ account: root, allowRoot: false, file: '/usr/bin/id', args: ['-u'], env: testEnv(root) }),
+    () => spawnProgram({ account: root, allowRoot: false, file: '/usr/bin/id', args: ['-u'], env: testEnv(root) }),
     (e) => hasCode(e, ROOT_REFUSED),
   );
-  const s = spawnSession({ account: root, allowRoot: true, file: '/usr/bin/id', args: ['-u'], env: testEnv(root) });
+  const s = spawnProgram({ account: root, allowRoot: true, file: '/usr/bin/id', args: ['-u'], env: testEnv(root) });
   const o = observe(s);
   assert.deepEqual(await o.exited, { code: 0, signal: null });
   assert.equal(o.stdout(), '0\n');
