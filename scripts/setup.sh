@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Everything a fresh Debian machine lacks to build, run and test teamssh: the OpenSSH client
-# and server (tests and benchmarks drive the real ones), asciinema (an independent reader of
-# our recordings), a C compiler (node-pty, the session launcher), then the npm packages and
-# the build. Safe to run again.
+# and server (tests and benchmarks drive the real ones), other SSH clients for the client
+# matrix (Dropbear's dbclient, PuTTY's plink) and ssh-audit, asciinema (an independent reader
+# of our recordings), a C compiler (node-pty, the session launcher), Debian 13's OpenSSH 10
+# client and ssh-audit unpacked apart (scripts/debian13-tools.sh), then the npm packages (their
+# postinstall applies patches/) and the build. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for pkg in openssh-client openssh-server asciinema rsync gcc g++ make python3 procps passwd; do
+for pkg in openssh-client openssh-server dropbear-bin putty-tools ssh-audit asciinema rsync gcc g++ make python3 procps passwd; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -21,6 +23,8 @@ fi
 if [ "$(id -u)" -eq 0 ] && ! getent passwd teamssh >/dev/null; then
   useradd --create-home --shell /bin/bash --comment "teamssh sessions" teamssh
 fi
+
+bash scripts/debian13-tools.sh >/dev/null
 
 npm ci --no-audit --no-fund
 npm run build

@@ -6,7 +6,8 @@ import { preflight } from './preflight.js';
 import { ConfigError } from './config/load.js';
 import { probeGitHub } from './github/probe.js';
 import { gitHubConnection } from './github/connection-settings.js';
-import { loadHostKey } from './server/host-key.js';
+import { loadHostKeys } from './server/host-key.js';
+import { serverAlgorithmsOptions } from './server/algorithms.js';
 import { ensureRecordingsDir } from './recording/recordings-dir.js';
 
 /** One line of the `teamssh check` report. */
@@ -30,10 +31,17 @@ export async function runCheck(config: Config, print: (line: string) => void): P
   }
   const gh = await probeGitHub(gitHubConnection(config));
   lines.push(...gh.lines);
-  lines.push(await probe('host key', async () => {
-    await loadHostKey(config.hostKey);
-    return `${config.hostKey} readable (generated if it was missing)`;
-  }));
+  try {
+    const keys = await loadHostKeys(config.hostKey);
+    const offered = new Set(serverAlgorithmsOptions(config.algorithms, keys, '').hostKeys as Buffer[]);
+    for (const k of keys) {
+      const use = offered.has(k.pem) ? 'offered' : 'not offered (no algorithm for it in TEAMSSH_HOST_KEY_ALGORITHMS)';
+      lines.push({ name: 'host key', ok: true, detail: `${k.file}: ${k.type} ${k.fingerprint}, ${use}` });
+    }
+  } catch (err) {
+    lines.push({ name: 'host key', ok: false, detail: err instanceof Error ? err.message : String(err) });
+  }
+  lines.push({ name: 'algorithms', ok: true, detail: `key exchange ${config.algorithms.kex.join(',')}; ciphers ${config.algorithms.ciphers.join(',')}; MACs ${config.algorithms.macs.join(',')}` });
   lines.push(await probe('recordings directory', async () => {
     await ensureRecordingsDir(config.recordings.dir);
     await access(config.recordings.dir, constants.W_OK);

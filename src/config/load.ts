@@ -7,7 +7,7 @@ import { TeamsshError } from '../errors.js';
 import { validateUploadTarget } from '../upload/target.js';
 
 /** The validated, frozen configuration every other module receives. Nothing else reads `process.env`. */
-export type Config = Readonly<RawConfig & { hostKey: string; configFile: string | undefined }>;
+export type Config = Readonly<RawConfig & { hostKey: string[]; configFile: string | undefined }>;
 
 /** Thrown when the configuration is missing or bad; `problems` names every bad setting at once. */
 export class ConfigError extends TeamsshError {
@@ -112,7 +112,8 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   problems.push(...crossChecks(c, opts.runningAsRoot ?? false));
   if (problems.length > 0) throw new ConfigError(dedupe(problems));
 
-  const hostKey = c.hostKey ?? path.join(c.stateDir, 'ssh_host_ed25519_key');
+  // The ed25519 file keeps the name it always had, so a deployment keeps its key and fingerprint.
+  const hostKey = c.hostKey ?? ['ed25519', 'ecdsa', 'rsa'].map((t) => path.join(c.stateDir, `ssh_host_${t}_key`));
   return deepFreeze({ ...c, hostKey, configFile });
 }
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_CIPHERS, DEFAULT_HOST_KEY_ALGORITHMS, DEFAULT_KEX, DEFAULT_MACS, unsupportedAlgorithms, type AlgorithmKind } from '../server/algorithms.js';
 
 /**
  * The typed configuration tree with its defaults. Durations are seconds in the file and the
@@ -25,6 +26,17 @@ const slug = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be a GitHub 
 const accountName = z.string().regex(/^[a-z_][a-z0-9_.-]*\$?$/i, 'must be a local account name');
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
 
+/** A non-empty list of algorithm names that ssh2 can speak, in order of preference. */
+const algorithmList = (kind: AlgorithmKind, def: readonly string[]) =>
+  z
+    .array(z.string())
+    .min(1, 'must name at least one algorithm')
+    .superRefine((list, ctx) => {
+      const bad = unsupportedAlgorithms(kind, list);
+      if (bad.length > 0) ctx.addIssue({ code: 'custom', message: `not supported: ${bad.join(', ')}` });
+    })
+    .default([...def]);
+
 /** A team's session policy: which local account and which handler its members get. */
 export const policySchema = z.object({
   team: slug,
@@ -35,7 +47,18 @@ export const policySchema = z.object({
 /** The whole configuration tree. */
 export const configSchema = z.object({
   listen,
-  hostKey: z.string().min(1).optional(),
+  // A single path (the old form of this setting) is still accepted in the config file.
+  hostKey: z
+    .union([z.string().min(1).transform((f) => [f]), z.array(z.string().min(1)).min(1, 'must name at least one file')])
+    .optional(),
+  algorithms: z
+    .object({
+      kex: algorithmList('kex', DEFAULT_KEX),
+      ciphers: algorithmList('cipher', DEFAULT_CIPHERS),
+      macs: algorithmList('mac', DEFAULT_MACS),
+      hostKeyAlgorithms: algorithmList('serverHostKey', DEFAULT_HOST_KEY_ALGORITHMS),
+    })
+    .prefault({}),
   stateDir: z.string().min(1).default('./state'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   logFile: z.string().min(1).optional(),

@@ -23,10 +23,15 @@ export interface Setting {
 /** Every setting teamssh reads. Order is the order of the configuration reference. */
 export const SETTINGS: readonly Setting[] = [
   { path: 'listen', env: 'TEAMSSH_LISTEN', kind: 'string', doc: '`host:port` to listen on (default `0.0.0.0:2222`)' },
-  { path: 'hostKey', env: 'ERR_HOST_KEY', kind: 'string', doc: 'host key path; generated (ed25519, mode 0600) if missing (default `<stateDir>/ssh_host_ed25519_key`)' },
+  { path: 'hostKey', env: 'TEAMSSH_HOST_KEY', kind: 'list', doc: 'comma-separated host key files; a missing one is generated (mode 0600): RSA 3072 or ECDSA P-256 if its name says `rsa` or `ecdsa`, else ed25519 (default `<stateDir>/ssh_host_ed25519_key,<stateDir>/ssh_host_ecdsa_key,<stateDir>/ssh_host_rsa_key`)' },
   { path: 'stateDir', env: 'TEAMSSH_STATE_DIR', kind: 'string', doc: 'state directory: host key, install id (default `./state`)' },
   { path: 'logLevel', env: 'TEAMSSH_LOG_LEVEL', kind: 'string', doc: 'pino level: fatal, error, warn, info, debug, trace, silent (default `info`)' },
   { path: 'logFile', env: 'TEAMSSH_LOG_FILE', kind: 'string', doc: 'also append the JSON log lines to this file (default: stdout only)' },
+
+  { path: 'algorithms.kex', env: 'TEAMSSH_KEX_ALGORITHMS', kind: 'list', doc: 'key exchange algorithms offered, in order (default `mlkem768x25519-sha256,curve25519-sha256,curve25519-sha256@libssh.org`; see docs/algorithms.md)' },
+  { path: 'algorithms.ciphers', env: 'TEAMSSH_CIPHERS', kind: 'list', doc: 'ciphers offered (default `chacha20-poly1305@openssh.com,aes256-gcm@openssh.com,aes128-gcm@openssh.com,aes256-ctr,aes192-ctr,aes128-ctr`)' },
+  { path: 'algorithms.macs', env: 'TEAMSSH_MACS', kind: 'list', doc: 'MACs offered (default `hmac-sha2-256-etm@openssh.com,hmac-sha2-512-etm@openssh.com`)' },
+  { path: 'algorithms.hostKeyAlgorithms', env: 'TEAMSSH_HOST_KEY_ALGORITHMS', kind: 'list', doc: 'host key algorithms offered; add `ecdsa-sha2-nistp256` to offer the ECDSA key (default `ssh-ed25519,rsa-sha2-512,rsa-sha2-256`)' },
 
   { path: 'github.org', env: 'TEAMSSH_GITHUB_ORG', kind: 'string', doc: 'GitHub organization login (required)' },
   { path: 'github.teams', env: 'TEAMSSH_GITHUB_TEAMS', kind: 'list', doc: 'comma-separated team slugs whose active members may log in (required)' },
@@ -35,7 +40,7 @@ export const SETTINGS: readonly Setting[] = [
   { path: 'github.cacheTtl', env: 'TEAMSSH_CACHE_TTL', kind: 'int', doc: 'seconds a verified membership/key set is trusted before it is re-checked (default 300)' },
   { path: 'github.cacheMaxStale', env: 'TEAMSSH_CACHE_MAX_STALE', kind: 'int', doc: 'seconds a verified answer may still be used while GitHub is unavailable (default 3600)' },
   { path: 'github.negativeCacheTtl', env: 'TEAMSSH_NEGATIVE_CACHE_TTL', kind: 'int', doc: 'seconds a "not a member" answer is cached (default 30)' },
-  { path: 'github.requestTimeout', env: 'ERR_GITHUB_TIMEOUT', kind: 'int', doc: 'seconds before one GitHub request counts as unavailable (default 5)' },
+  { path: 'github.requestTimeout', env: 'TEAMSSH_GITHUB_TIMEOUT', kind: 'int', doc: 'seconds before one GitHub request counts as unavailable (default 5)' },
 
   { path: 'auth.loginGraceTime', env: 'TEAMSSH_LOGIN_GRACE_TIME', kind: 'int', doc: 'seconds a connection may take to authenticate (default 30)' },
   { path: 'auth.maxAuthTries', env: 'TEAMSSH_MAX_AUTH_TRIES', kind: 'int', doc: 'authentication attempts allowed per connection (default 6)' },
@@ -65,7 +70,7 @@ export const SETTINGS: readonly Setting[] = [
   { path: 'upload.visibility', env: 'TEAMSSH_UPLOAD_VISIBILITY', kind: 'string', doc: '`private`, `unlisted` or `public` (default `private`)' },
   { path: 'upload.allowPublicServer', env: 'TEAMSSH_ALLOW_PUBLIC_SERVER', kind: 'bool', doc: 'allow uploading to the public asciinema.org (default false)' },
   { path: 'upload.concurrency', env: 'TEAMSSH_UPLOAD_CONCURRENCY', kind: 'int', doc: 'uploads in flight at once (default 4)' },
-  { path: 'upload.maxBytes', env: 'ERR_UPLOAD_MAX_BYTES', kind: 'int', doc: 'server size limit; larger recordings are split into parts (default 8000000)' },
+  { path: 'upload.maxBytes', env: 'TEAMSSH_UPLOAD_MAX_BYTES', kind: 'int', doc: 'server size limit; larger recordings are split into parts (default 8000000)' },
   { path: 'upload.keepUploaded', env: 'TEAMSSH_KEEP_UPLOADED', kind: 'bool', doc: 'keep uploaded recordings in `uploaded/` (default true)' },
   { path: 'upload.timeout', env: 'TEAMSSH_UPLOAD_TIMEOUT', kind: 'int', doc: 'seconds one upload request may take (default 120)' },
 ];

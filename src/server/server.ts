@@ -5,7 +5,8 @@ import type { Config } from '../config/load.js';
 import type { Logger } from '../log.js';
 import { VERSION } from '../version.js';
 import { ConnectionGate } from './connection-gate.js';
-import { loadHostKey } from './host-key.js';
+import { loadHostKeys } from './host-key.js';
+import { serverAlgorithmsOptions } from './algorithms.js';
 import { handleAuthentication, type Identity } from './authenticate.js';
 import { serveConnection } from './connection.js';
 import type { LiveSession } from '../session/live-session.js';
@@ -43,7 +44,7 @@ export async function startServer(config: Config, logger: Logger, opts: { direct
   }
   // Partials with no live session are from a crash: finalise them now so they ship like the rest.
   await recoverPartials(config.recordings.dir, log).catch((err: unknown) => log.error({ err }, 'recovering partial recordings failed'));
-  const hostKey = await loadHostKey(config.hostKey);
+  const hostKeys = await loadHostKeys(config.hostKey);
 
   const directory =
     opts.directory ??
@@ -64,7 +65,7 @@ export async function startServer(config: Config, logger: Logger, opts: { direct
   const hostname = os.hostname();
   const pending = new Map<string, { socket: net.Socket; release: () => void }>();
 
-  const ssh = new ssh2.Server({ hostKeys: [hostKey], ident: `teamssh_${VERSION}` });
+  const ssh = new ssh2.Server(serverAlgorithmsOptions(config.algorithms, hostKeys, `teamssh_${VERSION}`));
   ssh.on('error', (err: Error) => log.error({ err }, 'ssh server error'));
   ssh.on('connection', (client, info) => {
     const peer = `${info.ip}:${info.port}`;

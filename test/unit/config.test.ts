@@ -26,7 +26,7 @@ test('defaults fill everything an operator did not set, and the result is frozen
   assert.equal(c.github.apiUrl, 'https://api.github.com');
   assert.equal(c.upload.visibility, 'private');
   assert.equal(c.recordings.recordInput, false);
-  assert.equal(c.hostKey, path.join('state', 'ssh_host_ed25519_key'));
+  assert.deepEqual(c.hostKey, ['ed25519', 'ecdsa', 'rsa'].map((t) => path.join('state', `ssh_host_${t}_key`)));
   assert.ok(Object.isFrozen(c) && Object.isFrozen(c.github) && Object.isFrozen(c.github.teams));
 });
 
