@@ -8,6 +8,7 @@ import { FakeGitHub } from '../fakes/github.js';
 import { ensureTestAccount } from './accounts.js';
 import { validateAsciicast } from './asciicast-validator.js';
 import { LogCapture } from './log-capture.js';
+import { seedRsaHostKey } from './host-key-seed.js';
 import { loadConfig, type Config } from '../../src/config/load.js';
 import { createLogger } from '../../src/log.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
@@ -63,6 +64,7 @@ export async function startHarness(opts: { env?: Record<string, string>; setup?:
   const github = new FakeGitHub({ org: 'acme', token: 'ghp_testtoken123' });
   github.addTeam('ops').addUser('Alice', { keys: [alice.publicLine] }).addMember('ops', 'Alice');
   const setupEnv = (await opts.setup?.(github, dir)) ?? {};
+  await seedRsaHostKey(path.join(dir, 'state'));
   const apiUrl = await github.start();
   const config = loadConfig({
     env: {
