@@ -23,6 +23,8 @@ export interface Target {
   name: string;
   port: number;
   user: string;
+  /** The ssh client binary to drive it with (default: the system's `ssh`). */
+  client?: string;
 }
 
 /** What one ssh client run did. */
@@ -39,8 +41,10 @@ export interface SshRun {
  * `countWith: 'wc'` pipes the client into `wc -c` instead of this process: for bulk output,
  * so the bench's own reading does not compete with the servers for the two cores.
  */
-export function ssh(t: Target, key: ClientKey, args: string[], timeoutMs = 120_000, opts: { countWith?: 'node' | 'wc' } = {}): Promise<SshRun> {
+export function ssh(t: Target, key: ClientKey, args: string[], timeoutMs = 120_000, opts: { countWith?: 'node' | 'wc'; verbose?: boolean } = {}): Promise<SshRun> {
   const argv = [
+    // verbose: debug1 lines (the negotiated algorithms) on stderr; the first LogLevel given wins.
+    ...(opts.verbose ? ['-o', 'LogLevel=DEBUG1'] : []),
     '-F', '/dev/null', '-i', key.path, '-o', 'IdentitiesOnly=yes', '-o', 'IdentityAgent=none', '-o', 'BatchMode=yes',
     '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR',
     '-p', String(t.port), `${t.user}@127.0.0.1`, ...args,
@@ -50,13 +54,14 @@ export function ssh(t: Target, key: ClientKey, args: string[], timeoutMs = 120_0
   const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: os.tmpdir() };
   const viaWc = opts.countWith === 'wc';
   const child = viaWc
-    ? spawn('bash', ['-c', 'ssh "$@" | wc -c; exit "${PIPESTATUS[0]}"', 'bash', ...argv], { stdio: ['pipe', 'pipe', 'pipe'], env })
-    : spawn('ssh', argv, { stdio: ['pipe', 'pipe', 'pipe'], env });
+    ? spawn('bash', ['-c', '"$0" "$@" | wc -c; exit "${PIPESTATUS[0]}"', t.client ?? 'ssh', ...argv], { stdio: ['pipe', 'pipe', 'pipe'], env })
+    : spawn(t.client ?? 'ssh', argv, { stdio: ['pipe', 'pipe', 'pipe'], env });
   let bytes = 0;
   let counted = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (viaWc ? (counted += d.toString('latin1')) : (bytes += d.length)));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-2000)));
+  const keep = opts.verbose ? 200_000 : 2000;
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-keep)));
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
   return new Promise((resolve, reject) => {
     child.on('error', reject);

@@ -8,16 +8,17 @@ import { makeClientKey, startSshd, unlockForPublicKeys, type ClientKey, type Run
 import { startFakes, startTeamssh, startUploaderCli, BENCH_LOGIN, type Fakes, type RunningTeamssh } from './teamssh.js';
 import * as m from './measure.js';
 import { environment, fmt, medianCell, page, table, valueCell, type Row } from './report.js';
+import { postQuantumTargets, measurePostQuantum } from './post-quantum.js';
 import { nowMs, ratio, summarize } from './stats.js';
 
 /**
  * `npm run bench`: starts OpenSSH, the seed pipeline (sshd + asciinema rec) and teamssh on
  * 127.0.0.1, measures them with the same ssh client, and writes bench/results.md.
- * Flags: --quick (small counts, one run each), --out FILE, --only conn,latency,pty,memory,auth,upload,backlog,
+ * Flags: --quick (small counts, one run each), --out FILE, --only conn,latency,pq,pty,memory,auth,upload,backlog,
  * --profile DIR (teamssh runs under `node --cpu-prof`; the profile lands in DIR when the run ends).
  */
 
-const METRICS = ['memory', 'auth', 'conn', 'latency', 'pty', 'upload', 'backlog'] as const;
+const METRICS = ['memory', 'auth', 'conn', 'latency', 'pq', 'pty', 'upload', 'backlog'] as const;
 type Metric = (typeof METRICS)[number];
 
 /** Counts for one mode. */
@@ -74,6 +75,7 @@ async function queueEmpty(dir: string, maxMs: number): Promise<void> {
 }
 
 interface Targets { openssh?: m.Target; opensshPq?: m.Target; seed?: m.Target; teamssh?: m.Target; key: ClientKey; server?: RunningTeamssh; fakes?: Fakes }
+
 
 async function measureMemory(t: Targets): Promise<void> {
   if (!t.teamssh || !t.server) return;
@@ -222,9 +224,9 @@ async function main(): Promise<number> {
       return s;
     };
     if (needs('conn', 'latency', 'pty')) t.openssh = { name: 'openssh', port: (await sshd('plain')).port, user: ACCOUNT };
-    if (needs('latency')) t.opensshPq = { name: 'openssh-pq', port: (await sshd('plain', 'default')).port, user: ACCOUNT };
+    if (needs('latency', 'pq')) t.opensshPq = { name: 'openssh-pq', port: (await sshd('plain', 'default')).port, user: ACCOUNT };
     if (needs('pty')) t.seed = { name: 'seed', port: (await sshd('seed')).port, user: ACCOUNT };
-    if (needs('conn', 'latency', 'pty', 'memory', 'upload')) {
+    if (needs('conn', 'latency', 'pq', 'pty', 'memory', 'upload')) {
       try {
         t.fakes = await startFakes(key.publicLine);
         stops.push(t.fakes.stop);
@@ -247,6 +249,11 @@ async function main(): Promise<number> {
     const steps: Record<Metric, () => Promise<void>> = {
       memory: () => measureMemory(t), auth: () => measureAuth(), conn: () => measureConn(t), latency: () => measureLatency(t),
       pty: () => measurePty(t), upload: () => measureUpload(t), backlog: () => measureBacklog(dir, key),
+      pq: async () => {
+        await settle(t);
+        const pq = await postQuantumTargets(t.opensshPq, t.teamssh, key);
+        await measurePostQuantum(pq, key, { latencyCount: plan.latencyCount, conns: plan.conns, concurrency: plan.concurrency, runs: plan.connRuns, beforeEach: () => settle(t, 50) }, rows, notes);
+      },
     };
     for (const metric of METRICS) {
       if (!only.has(metric)) continue;

@@ -23,6 +23,8 @@ const EXPECTED: Array<{ row: RegExp; columns: Array<'openssh' | 'seed' | 'teamss
   { row: /^connection rate/, columns: ['openssh', 'teamssh'] },
   { row: /^login latency p50 \(/, columns: ['openssh', 'teamssh'] },
   { row: /^login latency p99 \(/, columns: ['openssh', 'teamssh'] },
+  { row: /^post-quantum login latency p50 \(OpenSSH 10 client, default kex: teamssh mlkem768x25519-sha256/, columns: ['openssh', 'teamssh'] },
+  { row: /^post-quantum connection rate/, columns: ['openssh', 'teamssh'] },
   { row: /^pty throughput/, columns: ['openssh', 'seed', 'teamssh'] },
   { row: /^recording on server after session end p50/, columns: ['teamssh'] },
   { row: /^backlog drain \(/, columns: ['teamssh'] },
