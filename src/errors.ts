@@ -5,7 +5,7 @@
  */
 export const ERROR_CODES = {
   ERR_CONFIG: 'the configuration is missing or bad; the message names every bad setting',
-  ERR_HOST_KEY: 'the host key cannot be created or read',
+  ERR_HOST_KEY: 'a host key cannot be created or read, or two host keys are of one type',
   ERR_GITHUB_TIMEOUT: 'a GitHub request took longer than TEAMSSH_GITHUB_TIMEOUT',
   ERR_NO_ACCOUNT: 'the passwd database has no such local account',
   ERR_ACCOUNT_LOOKUP_FAILED: 'the NSS tools (getent, id) failed for another reason than a missing account',
