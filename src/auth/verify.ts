@@ -5,7 +5,6 @@ import type { OfferedKey } from './types.js';
 
 const { utils } = ssh2;
 
-export type { OfferedKey } from './types.js';
 
 /** The OpenSSH `SHA256:` fingerprint of a public key blob, as `ssh-keygen -lf` prints it. */
 export function fingerprint(blob: Buffer): string {

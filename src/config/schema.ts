@@ -2,7 +2,8 @@ import { z } from 'zod';
 
 /**
  * The typed configuration tree with its defaults. Durations are seconds in the file and the
- * environment (what operators write); the loader hands the rest of the code this shape.
+ * environment (what operators write); each section hands the code its durations in
+ * milliseconds (`…Ms`), the unit timers use, so no module multiplies by 1000 itself.
  */
 
 const seconds = (def: number) => z.number().int().min(0).default(def);
@@ -50,6 +51,13 @@ export const configSchema = z.object({
     negativeCacheTtl: positive(30),
     requestTimeout: positive(5),
   })
+  .transform(({ cacheTtl, cacheMaxStale, negativeCacheTtl, requestTimeout, ...g }) => ({
+    ...g,
+    cacheTtlMs: cacheTtl * 1000,
+    cacheMaxStaleMs: cacheMaxStale * 1000,
+    negativeCacheTtlMs: negativeCacheTtl * 1000,
+    requestTimeoutMs: requestTimeout * 1000,
+  }))
   // An absent `github:` section should report each missing field by name, not "github: required".
   .prefault({} as never),
   auth: z
@@ -60,6 +68,7 @@ export const configSchema = z.object({
       hooks: z.array(z.string().min(1)).default([]),
       hookTimeout: positive(5),
     })
+    .transform(({ loginGraceTime, hookTimeout, ...a }) => ({ ...a, loginGraceMs: loginGraceTime * 1000, hookTimeoutMs: hookTimeout * 1000 }))
     .prefault({}),
   sessions: z
     .object({
@@ -74,6 +83,13 @@ export const configSchema = z.object({
       shutdownGrace: seconds(30),
       policies: z.array(policySchema).default([]),
     })
+    .transform(({ idleTimeout, maxDuration, killGrace, shutdownGrace, ...x }) => ({
+      ...x,
+      idleTimeoutMs: idleTimeout * 1000,
+      maxDurationMs: maxDuration * 1000,
+      killGraceMs: killGrace * 1000,
+      shutdownGraceMs: shutdownGrace * 1000,
+    }))
     .prefault({}),
   recordings: z
     .object({
@@ -98,10 +114,21 @@ export const configSchema = z.object({
       keepUploaded: z.boolean().default(true),
       timeout: positive(120),
     })
+    .transform(({ timeout, ...u }) => ({ ...u, timeoutMs: timeout * 1000 }))
     .prefault({}),
 });
 
-/** Raw parsed configuration (seconds, as written). */
+/** Parsed configuration: file keys as written, durations converted to milliseconds. */
 export type RawConfig = z.output<typeof configSchema>;
+/** The slice the GitHub directory and probes take. */
+export type GitHubSettings = RawConfig['github'];
+/** The slice authentication takes. */
+export type AuthSettings = RawConfig['auth'];
+/** The slice live sessions take. */
+export type SessionSettings = RawConfig['sessions'];
+/** The slice the recorder takes. */
+export type RecordingSettings = RawConfig['recordings'];
+/** The slice the uploader takes. */
+export type UploadSettings = RawConfig['upload'];
 /** A team policy after parsing. */
 export type TeamPolicy = z.output<typeof policySchema>;

@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { Agent, request, type Dispatcher } from 'undici';
-import { serverBase } from './target.js';
+import { serverBase } from '../config/upload-target.js';
 import { serverDelay } from './backoff.js';
 import { multipartBody } from './multipart.js';
 
