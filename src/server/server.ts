@@ -73,7 +73,7 @@ export async function startServer(config: Config, logger: Logger, opts: { direct
     const conn = log.child({ remoteAddress: info.ip, remotePort: info.port });
     let identity: Identity | undefined;
     clients.add(client);
-    // One bad peer must never crash the process (contracts.md §4).
+    // One bad peer must never crash the process (docs/external-systems.md §4).
     client.on('error', (err: Error & { level?: string }) => conn.debug({ event: 'client_error', err: err.message, level: err.level }, 'client connection error'));
     client.on('close', () => clients.delete(client));
     handleAuthentication(client, info.ip, { authorize, runHooks: (r) => runAuthHooks(hookOpts, r), maxAuthTries: config.auth.maxAuthTries, logger: conn }, (id) => (identity = id));
