@@ -11,7 +11,7 @@ export const LAUNCHER_MISSING = 'ERR_LAUNCHER_MISSING';
 /** Error code: the program to run is not given as an absolute path. */
 export const BAD_PROGRAM = 'ERR_BAD_PROGRAM';
 
-/** Where `npm run build` puts the launcher: dist/teamssh-launch, seen from dist/src/session/. */
+/** Where `npm run build` puts the launcher: dist/teamssh-launch, seen from dist/src/launch/. */
 export const DEFAULT_LAUNCHER_PATH = fileURLToPath(new URL('../../teamssh-launch', import.meta.url));
 
 /** What the launcher needs to know to become the account and exec the program. */

@@ -7,7 +7,7 @@
  * exactly the account's uid, gid and supplementary groups (node-pty's own
  * uid/gid option keeps the server's groups), and execs the program.
  *
- * Usage (built by src/session/launch-args.ts):
+ * Usage (built by src/launch/launch-args.ts):
  *   teamssh-launch UID GID GROUPS HOME ROOT FILE ARGV0 [ARG...]
  *     GROUPS  comma-separated supplementary gids, or "-" for none
  *     ROOT    "allow-root" or "no-root"

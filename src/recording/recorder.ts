@@ -10,7 +10,7 @@ import { partSidecarPath, sidecarPath, writeSidecar, type SessionFacts, type Ses
 
 export { RecordingError } from './recording-error.js';
 
-/** What a recorder needs to know about one session; see contracts.md §3 for the header rules. */
+/** What a recorder needs to know about one session; see docs/external-systems.md §3 for the header rules. */
 export interface RecorderOptions {
   dir: string;
   /** File stem: the recording is written as NAME.cast.part and renamed to NAME.cast. */
@@ -94,7 +94,7 @@ export class Recorder {
     this.highWater = opts.highWaterMark ?? DEFAULT_HIGH_WATER;
   }
 
-  /** Opens NAME.cast.part (0600, exclusive) and writes the header; rejects with code TEAMSSH_REC_OPEN. */
+  /** Opens NAME.cast.part (0600, exclusive) and writes the header; rejects with code ERR_REC_OPEN. */
   static async create(opts: RecorderOptions): Promise<Recorder> {
     const part = join(opts.dir, `${opts.name}.cast.part`);
     let fh: FileHandle;

@@ -42,7 +42,7 @@ function safePart(s: string): string {
   return cleaned || 'unknown';
 }
 
-/** Creates the recordings directory (0700, tightened if looser) and proves it is writable; throws TEAMSSH_REC_DIR. */
+/** Creates the recordings directory (0700, tightened if looser) and proves it is writable; throws ERR_REC_DIR. */
 export async function ensureRecordingsDir(dir: string): Promise<void> {
   try {
     await mkdir(dir, { recursive: true, mode: 0o700 });

@@ -72,7 +72,7 @@ export async function startServer(config: Config, logger: Logger, opts: { direct
     const connectionId = `c${++connections}`;
     const conn = log.child({ remoteAddress: info.ip, remotePort: info.port, connectionId });
     clients.add(client);
-    // One bad peer must never crash the process (docs/external-contracts.md §4).
+    // One bad peer must never crash the process (docs/external-systems.md §4).
     client.on('error', (err: Error & { level?: string }) => conn.debug({ event: 'client_error', err: err.message, level: err.level }, 'client connection error'));
     client.on('close', () => clients.delete(client));
     authenticate(client, info.ip, { sources, maxAuthTries: config.auth.maxAuthTries, logger: conn }).then(

@@ -305,7 +305,7 @@ test('recordingName sorts by start time, is path-safe and keeps the session id',
   assert.deepEqual([b, a].sort(), [a, b]);
 });
 
-test('the validator fails each rule of contracts.md §3 it checks', () => {
+test('the validator fails each rule of docs/external-systems.md §3 it checks', () => {
   const H = '{"version":2,"width":80,"height":24}';
   const ok = `${H}\n[0.5, "o", "hi"]\n`;
   assert.deepEqual(validateAsciicast(ok), []);
