@@ -27,21 +27,21 @@ const accountName = z.string().regex(/^[a-z_][a-z0-9_.-]*\$?$/i, 'must be a loca
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
 
 /** A team's session policy: which local account and which handler its members get. */
-export const policySchema = z.object({
+export const policySchema = z.strictObject({
   team: slug,
   account: accountName.optional(),
   handler: z.string().min(1).optional(),
 });
 
 /** The whole configuration tree. */
-export const configSchema = z.object({
+export const configSchema = z.strictObject({
   listen,
   hostKey: z.string().min(1).optional(),
   stateDir: z.string().min(1).default('./state'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   logFile: z.string().min(1).optional(),
   github: z
-  .object({
+  .strictObject({
     org: z.string({ error: 'required' }).regex(/^[A-Za-z0-9-]+$/, 'must be an organization login'),
     teams: z.array(slug).min(1, 'at least one team is required: teamssh never allows everyone'),
     token: z.string({ error: 'required' }).min(1, 'required'),
@@ -61,7 +61,7 @@ export const configSchema = z.object({
   // An absent `github:` section should report each missing field by name, not "github: required".
   .prefault({} as never),
   auth: z
-    .object({
+    .strictObject({
       loginGraceTime: positive(30),
       maxAuthTries: positive(6),
       maxUnauthenticated: positive(100),
@@ -71,7 +71,7 @@ export const configSchema = z.object({
     .transform(({ loginGraceTime, hookTimeout, ...a }) => ({ ...a, loginGraceMs: loginGraceTime * 1000, hookTimeoutMs: hookTimeout * 1000 }))
     .prefault({}),
   sessions: z
-    .object({
+    .strictObject({
       shellUser: accountName.optional(),
       allowRoot: z.boolean().default(false),
       path: z.string().min(1).default('/usr/local/bin:/usr/bin:/bin'),
@@ -92,14 +92,14 @@ export const configSchema = z.object({
     }))
     .prefault({}),
   recordings: z
-    .object({
+    .strictObject({
       dir: z.string().min(1).default('./recordings'),
       recordInput: z.boolean().default(false),
       failOpen: z.boolean().default(false),
     })
     .prefault({}),
   upload: z
-    .object({
+    .strictObject({
       enabled: z.boolean().default(true),
       serverUrl: httpUrl.optional(),
       installId: z
@@ -120,15 +120,8 @@ export const configSchema = z.object({
 
 /** Parsed configuration: file keys as written, durations converted to milliseconds. */
 export type RawConfig = z.output<typeof configSchema>;
-/** The slice the GitHub directory and probes take. */
-export type GitHubSettings = RawConfig['github'];
-/** The slice authentication takes. */
-export type AuthSettings = RawConfig['auth'];
 /** The slice live sessions take. */
 export type SessionSettings = RawConfig['sessions'];
 /** The slice the recorder takes. */
 export type RecordingSettings = RawConfig['recordings'];
-/** The slice the uploader takes. */
-export type UploadSettings = RawConfig['upload'];
-/** A team policy after parsing. */
-export type TeamPolicy = z.output<typeof policySchema>;
+

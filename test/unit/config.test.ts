@@ -108,3 +108,12 @@ test('durations are handed to the code in milliseconds', () => {
   assert.equal(c.auth.loginGraceMs, 2000);
   assert.equal(c.github.cacheMaxStaleMs, 3_600_000);
 });
+
+test('a misspelt key in the config file is an error naming it, not silently ignored', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'teamssh-cfg-'));
+  const file = path.join(dir, 'teamssh.yaml');
+  await writeFile(file, 'github:\n  org: acme\n  teams: [ops]\nsessions:\n  shellUser: teamssh\n  idletimeout: 5\nrecording:\n  dir: /tmp/x\n');
+  const p = problems({ GITHUB_TOKEN: 't' }, { file }).join('\n');
+  assert.match(p, /sessions.*idletimeout/);
+  assert.match(p, /recording\b/);
+});
