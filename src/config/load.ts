@@ -133,6 +133,9 @@ function crossChecks(c: RawConfig, runningAsRoot: boolean): string[] {
   if (accounts.includes('root') && !c.sessions.allowRoot) {
     out.push('TEAMSSH_ALLOW_ROOT_SESSIONS (sessions.allowRoot): sessions as root must be allowed explicitly');
   }
+  if (c.github.webhookSecret && !c.http.listen) {
+    out.push('TEAMSSH_GITHUB_WEBHOOK_SECRET (github.webhookSecret): set, but TEAMSSH_HTTP_LISTEN (http.listen) is not: no webhook could arrive');
+  }
   const target = c.upload.serverUrl ? validateUploadTarget(c.upload.serverUrl, c.upload.allowPublicServer) : undefined;
   if (target) out.push(`ASCIINEMA_SERVER_URL (upload.serverUrl): ${target}`);
   return out;
