@@ -82,3 +82,18 @@ test('the example config file is valid and documents every setting', async () =>
   const text = await readFile(file, 'utf8');
   for (const s of SETTINGS) if (s.env !== 'GITHUB_TOKEN') assert.match(text, new RegExp(s.env), `${s.env} missing from the example`);
 });
+
+test('revocation settings: no HTTP listener and no webhooks unless asked; revalidation every 60 s by default', () => {
+  const c = loadConfig({ env: base });
+  assert.equal(c.http.listen, undefined);
+  assert.equal(c.github.webhookSecret, undefined);
+  assert.equal(c.github.revalidateInterval, 60);
+  const on = loadConfig({ env: { ...base, TEAMSSH_HTTP_LISTEN: '127.0.0.1:8080', TEAMSSH_GITHUB_WEBHOOK_SECRET: 's3cret', TEAMSSH_REVALIDATE_INTERVAL: '0' } });
+  assert.deepEqual(on.http.listen, { host: '127.0.0.1', port: 8080 });
+  assert.equal(on.github.webhookSecret, 's3cret');
+  assert.equal(on.github.revalidateInterval, 0);
+  const text = problems({ ...base, TEAMSSH_HTTP_LISTEN: '8080', TEAMSSH_REVALIDATE_INTERVAL: 'often' }).join('\n');
+  assert.match(text, /TEAMSSH_HTTP_LISTEN \(http\.listen\): must be host:port/);
+  assert.match(text, /TEAMSSH_REVALIDATE_INTERVAL/);
+  assert.match(problems({ ...base, TEAMSSH_GITHUB_WEBHOOK_SECRET: 's3cret' }).join('\n'), /TEAMSSH_GITHUB_WEBHOOK_SECRET .*TEAMSSH_HTTP_LISTEN/);
+});
