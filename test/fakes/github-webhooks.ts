@@ -1,12 +1,6 @@
 import { createHmac, randomUUID } from 'node:crypto';
 
-/**
- * Sends webhooks the way GitHub does (docs/github-webhooks.md): a POST with
- * `content-type: application/json`, `User-Agent: GitHub-Hookshot/...`, `X-GitHub-Event`,
- * `X-GitHub-Delivery` (a GUID that a redelivery keeps), `X-GitHub-Hook-ID` and
- * `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the raw body>`. GitHub waits 10 s for an
- * answer and never redelivers on its own; `redeliver` is the "Redeliver" button.
- */
+/** One delivery as sent, with teamssh's answer. */
 export interface Delivery {
   id: string;
   event: string;
@@ -31,7 +25,13 @@ export interface SendOptions {
   rawBody?: string;
 }
 
-/** A GitHub org webhook pointed at `url` with `secret`. */
+/**
+ * Sends webhooks the way GitHub does (docs/github-webhooks.md): a POST with
+ * `content-type: application/json`, `User-Agent: GitHub-Hookshot/...`, `X-GitHub-Event`,
+ * `X-GitHub-Delivery` (a GUID that a redelivery keeps), `X-GitHub-Hook-ID` and
+ * `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the raw body>`. GitHub waits 10 s for an
+ * answer and never redelivers on its own; `redeliver` is the "Redeliver" button.
+ */
 export class WebhookSender {
   readonly deliveries: Delivery[] = [];
   readonly #pending = new Set<Promise<Delivery>>();
