@@ -146,7 +146,7 @@ test('started with an interval, revalidation ends a removed member\'s sessions w
     gh.removeMember('dev', 'bob');
     const removedAt = Date.now();
     await sessions.until(() => s.revoked !== undefined, 2_000);
-    assert.ok(s.revokedAt! - removedAt <= 700, `within one interval (+ slack): ${s.revokedAt! - removedAt} ms`);
+    assert.ok(s.revokedAt! - removedAt <= 1_000, `within one 300 ms interval (+ slack for a loaded machine): ${s.revokedAt! - removedAt} ms`);
     assert.deepEqual([why(s)?.reason, why(s)?.trigger, why(s)?.deliveryId], ['not_member', 'revalidation', undefined]);
   } finally {
     await rev.stop();
