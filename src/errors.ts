@@ -34,6 +34,14 @@ export const ERROR_CODES = {
   ERR_CONTROL_SOCKET: 'the control socket cannot be created, or another server already listens on it',
   ERR_NO_SERVER: 'teamssh sessions/kill found no running server on the control socket',
   ERR_UPLOAD_UNAUTHORIZED: 'the server refused the install id (401); all uploads pause until it is accepted',
+  ERR_HTTP_LISTEN: 'the HTTP listener (TEAMSSH_HTTP_LISTEN) cannot bind its address',
+  ERR_HTTP_NOT_FOUND: 'an HTTP request named no route (or a disabled one, such as webhooks without a secret)',
+  ERR_HTTP_METHOD: 'an HTTP request used a method its route does not take',
+  ERR_HTTP_BODY_TOO_LARGE: 'an HTTP request body was over the 1 MB cap',
+  ERR_HTTP_BAD_REQUEST: 'an HTTP request was malformed (missing header, body not JSON)',
+  ERR_HTTP_INTERNAL: 'an HTTP route failed unexpectedly; the cause is in the log only',
+  ERR_WEBHOOK_SIGNATURE: 'a webhook delivery had a missing or wrong X-Hub-Signature-256; it changed nothing',
+  ERR_REVALIDATION: 'a live session could not be re-checked against GitHub (the check is retried next interval)',
 } as const;
 
 /** A stable error code from the catalogue above. */

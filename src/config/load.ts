@@ -171,6 +171,9 @@ function crossChecks(raw: Record<string, unknown>, runningAsRoot: boolean): stri
   if (accounts.includes('root') && at(raw, 'sessions.allowRoot', (v): v is boolean => v === true) !== true) {
     out.push('TEAMSSH_ALLOW_ROOT_SESSIONS (sessions.allowRoot): sessions as root must be allowed explicitly');
   }
+  if (at(raw, 'github.webhookSecret', isString) && !at(raw, 'http.listen', isString)) {
+    out.push('TEAMSSH_GITHUB_WEBHOOK_SECRET (github.webhookSecret): set, but TEAMSSH_HTTP_LISTEN (http.listen) is not: no webhook could arrive');
+  }
   const serverUrl = at(raw, 'upload.serverUrl', isString);
   const target = serverUrl ? validateUploadTarget(serverUrl, at(raw, 'upload.allowPublicServer', (v): v is boolean => v === true) === true) : undefined;
   if (target) out.push(`ASCIINEMA_SERVER_URL (upload.serverUrl): ${target}`);

@@ -9,18 +9,18 @@ import { z } from 'zod';
 const seconds = (def: number) => z.number().int().min(0).default(def);
 const positive = (def: number) => z.number().int().min(1).default(def);
 
-const listen = z
-  .string()
-  .default('0.0.0.0:2222')
-  .transform((s, ctx) => {
-    const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(s);
-    const port = m ? Number(m[3]) : NaN;
-    if (!m || port > 65535) {
-      ctx.addIssue({ code: 'custom', message: `must be host:port, got "${s}"` });
-      return z.NEVER;
-    }
-    return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
-  });
+/** A `host:port` string (IPv6 hosts in brackets) turned into `{host, port}`. */
+const hostPort = z.string().transform((s, ctx) => {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(s);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) {
+    ctx.addIssue({ code: 'custom', message: `must be host:port, got "${s}"` });
+    return z.NEVER;
+  }
+  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
+});
+
+const listen = z.string().default('0.0.0.0:2222').pipe(hostPort);
 
 const slug = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be a GitHub team slug');
 const accountName = z.string().regex(/^[a-z_][a-z0-9_.-]*\$?$/i, 'must be a local account name');
@@ -41,6 +41,12 @@ export const configSchema = z.strictObject({
   controlSocket: z.string().min(1).optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   logFile: z.string().min(1).optional(),
+  http: z
+    .strictObject({
+      // No default: an HTTP listener is opened only when the operator asks for one.
+      listen: hostPort.optional(),
+    })
+    .prefault({}),
   github: z
   .strictObject({
     org: z.string({ error: 'required' }).regex(/^[A-Za-z0-9-]+$/, 'must be an organization login'),
@@ -51,9 +57,12 @@ export const configSchema = z.strictObject({
     cacheMaxStale: seconds(3600),
     negativeCacheTtl: positive(30),
     requestTimeout: positive(5),
+    webhookSecret: z.string().min(1, 'must not be empty').optional(),
+    revalidateInterval: seconds(60),
   })
-  .transform(({ cacheTtl, cacheMaxStale, negativeCacheTtl, requestTimeout, ...g }) => ({
+  .transform(({ cacheTtl, cacheMaxStale, negativeCacheTtl, requestTimeout, revalidateInterval, ...g }) => ({
     ...g,
+    revalidateIntervalMs: revalidateInterval * 1000,
     cacheTtlMs: cacheTtl * 1000,
     cacheMaxStaleMs: cacheMaxStale * 1000,
     negativeCacheTtlMs: negativeCacheTtl * 1000,

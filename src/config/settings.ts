@@ -28,6 +28,7 @@ export const SETTINGS: readonly Setting[] = [
   { path: 'controlSocket', env: 'TEAMSSH_CONTROL_SOCKET', kind: 'string', doc: 'Unix socket of `teamssh sessions` and `teamssh kill`, mode 0600 (default `<stateDir>/control.sock`)' },
   { path: 'logLevel', env: 'TEAMSSH_LOG_LEVEL', kind: 'string', doc: 'pino level: fatal, error, warn, info, debug, trace, silent (default `info`)' },
   { path: 'logFile', env: 'TEAMSSH_LOG_FILE', kind: 'string', doc: 'also append the JSON log lines to this file (default: stdout only)' },
+  { path: 'http.listen', env: 'TEAMSSH_HTTP_LISTEN', kind: 'string', doc: '`host:port` of the HTTP listener for GitHub webhooks (default none: no HTTP listener)' },
 
   { path: 'github.org', env: 'TEAMSSH_GITHUB_ORG', kind: 'string', doc: 'GitHub organization login (required)' },
   { path: 'github.teams', env: 'TEAMSSH_GITHUB_TEAMS', kind: 'list', doc: 'comma-separated team slugs whose active members may log in (required)' },
@@ -37,6 +38,8 @@ export const SETTINGS: readonly Setting[] = [
   { path: 'github.cacheMaxStale', env: 'TEAMSSH_CACHE_MAX_STALE', kind: 'int', doc: 'seconds a verified answer may still be used while GitHub is unavailable (default 3600)' },
   { path: 'github.negativeCacheTtl', env: 'TEAMSSH_NEGATIVE_CACHE_TTL', kind: 'int', doc: 'seconds a "not a member" answer is cached (default 30)' },
   { path: 'github.requestTimeout', env: 'TEAMSSH_GITHUB_TIMEOUT', kind: 'int', doc: 'seconds before one GitHub request counts as unavailable (default 5)' },
+  { path: 'github.webhookSecret', env: 'TEAMSSH_GITHUB_WEBHOOK_SECRET', kind: 'string', doc: 'secret of the org webhook; enables `POST /webhooks/github` on the HTTP listener (default none: no webhook endpoint)' },
+  { path: 'github.revalidateInterval', env: 'TEAMSSH_REVALIDATE_INTERVAL', kind: 'int', doc: 'seconds between re-verifications of every live session (membership and key) with GitHub; 0 = off (default 60)' },
 
   { path: 'auth.loginGraceTime', env: 'TEAMSSH_LOGIN_GRACE_TIME', kind: 'int', doc: 'seconds a connection may take to authenticate (default 30)' },
   { path: 'auth.maxAuthTries', env: 'TEAMSSH_MAX_AUTH_TRIES', kind: 'int', doc: 'authentication attempts allowed per connection (default 6)' },

@@ -12,6 +12,9 @@ import type { LiveSession } from '../session/live-session.js';
 import { SessionRegistry } from '../session/registry.js';
 import { startControlServer } from '../control/control-server.js';
 import { sessionControl } from './session-control.js';
+import { revocableSessions } from './revocable-sessions.js';
+import { startRevocation, revocationSettings } from '../revocation/start.js';
+import { startHttpListener } from '../http/listener.js';
 import { hookSources } from '../auth/hooks.js';
 import { gitHubIdentitySource } from '../auth/decide.js';
 import { GitHubDirectory } from '../github/directory.js';
@@ -23,6 +26,8 @@ import { recoverPartials } from '../recording/recover.js';
 export interface RunningServer {
   /** Where it listens (the real port when the config asked for port 0). */
   address: { host: string; port: number };
+  /** Where the HTTP listener (webhooks) listens, when TEAMSSH_HTTP_LISTEN is set. */
+  httpAddress: { host: string; port: number } | undefined;
   directory: GitHubDirectory;
   /** The live sessions: the one place that owns them. */
   sessions: SessionRegistry<LiveSession>;
@@ -124,6 +129,9 @@ export async function startServer(config: Config, logger: Logger, opts: { direct
   const bound = tcp.address() as net.AddressInfo;
   const address = { host: bound.address, port: bound.port };
   const control = await startControlServer(config.controlSocket, sessionControl(sessions, log), log);
+  // Removed on GitHub means out: webhooks trigger re-checks, revalidation catches the rest.
+  const revocation = startRevocation({ ...revocationSettings(config), directory, sessions: revocableSessions(sessions), logger: logger.child({ component: 'revocation' }) });
+  const http = config.http.listen ? await startHttpListener(config.http.listen, [...revocation.routes], logger.child({ component: 'http' })) : undefined;
   log.info({ event: 'listening', host: address.host, port: address.port, org: config.github.org, teams: config.github.teams, recordings: config.recordings.dir }, `teamssh listening on ${address.host}:${address.port}`);
 
   let stopping: Promise<void> | undefined;
@@ -133,6 +141,8 @@ export async function startServer(config: Config, logger: Logger, opts: { direct
       tcp.close();
       gate.closeAll();
       await control.close();
+      await http?.close();
+      await revocation.stop();
       const live = sessions.all();
       for (const s of live) s.notify(`server is shutting down; this session ends in ${config.sessions.shutdownGraceMs / 1000}s`);
       const all = Promise.all(live.map((s) => s.done));
@@ -142,7 +152,7 @@ export async function startServer(config: Config, logger: Logger, opts: { direct
       for (const c of clients) c.end();
     })());
 
-  return { address, directory, sessions, shutdown };
+  return { address, httpAddress: http?.address, directory, sessions, shutdown };
 }
 
 /**

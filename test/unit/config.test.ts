@@ -117,3 +117,18 @@ test('a misspelt key in the config file is an error naming it, not silently igno
   assert.match(p, /sessions.*idletimeout/);
   assert.match(p, /recording\b/);
 });
+
+test('revocation settings: no HTTP listener and no webhooks unless asked; revalidation every 60 s by default', () => {
+  const c = loadConfig({ env: base });
+  assert.equal(c.http.listen, undefined);
+  assert.equal(c.github.webhookSecret, undefined);
+  assert.equal(c.github.revalidateIntervalMs, 60_000);
+  const on = loadConfig({ env: { ...base, TEAMSSH_HTTP_LISTEN: '127.0.0.1:8080', TEAMSSH_GITHUB_WEBHOOK_SECRET: 's3cret', TEAMSSH_REVALIDATE_INTERVAL: '0' } });
+  assert.deepEqual(on.http.listen, { host: '127.0.0.1', port: 8080 });
+  assert.equal(on.github.webhookSecret, 's3cret');
+  assert.equal(on.github.revalidateIntervalMs, 0);
+  const text = problems({ ...base, TEAMSSH_HTTP_LISTEN: '8080', TEAMSSH_REVALIDATE_INTERVAL: 'often' }).join('\n');
+  assert.match(text, /TEAMSSH_HTTP_LISTEN \(http\.listen\): must be host:port/);
+  assert.match(text, /TEAMSSH_REVALIDATE_INTERVAL/);
+  assert.match(problems({ ...base, TEAMSSH_GITHUB_WEBHOOK_SECRET: 's3cret' }).join('\n'), /TEAMSSH_GITHUB_WEBHOOK_SECRET .*TEAMSSH_HTTP_LISTEN/);
+});
