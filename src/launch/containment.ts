@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { TeamsshError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { accountStrays, type ScanOwner } from './account-scan.js';
@@ -39,7 +40,7 @@ class CgroupContainment implements Containment {
   readonly detail: string;
 
   constructor(readonly cgroups: ServerCgroups) {
-    this.detail = `one cgroup v2 per session under ${cgroups.dir}`;
+    this.detail = `one cgroup v2 per session under ${path.dirname(cgroups.dir)}`;
   }
 
   open(_uid: number, marker: string | undefined): SessionContainer {
@@ -63,13 +64,12 @@ class CgroupContainment implements Containment {
 class ScanContainment implements Containment {
   readonly kind = 'process-scan';
   readonly summary = 'session containment: process scan, weaker';
-  private readonly live = new Set<ScanOwner>();
 
   constructor(readonly detail: string) {}
 
   open(uid: number, marker: string | undefined): SessionContainer {
     const owner: ScanOwner = { uid, leader: undefined, marker };
-    const live = this.live;
+    const live = scanLive;
     live.add(owner);
     let unix: SessionReach | undefined;
     const strays = () => accountStrays(uid, [...live].filter((o) => o !== owner));
@@ -103,11 +103,15 @@ class ScanContainment implements Containment {
 
 // One per process: the server directory names this process, and the fallback's list of
 // live sessions must see every session of the process to spare them.
+const scanLive = new Set<ScanOwner>();
 let cgroupContainment: CgroupContainment | undefined;
 let current: Containment | undefined;
 
-/** Picks containment for `setting`; throws CONTAINMENT_UNAVAILABLE when `cgroup` is required and unusable. */
-function choose(setting: ContainmentSetting): Containment {
+/**
+ * Picks containment for `setting`; throws CONTAINMENT_UNAVAILABLE when `cgroup` is required
+ * and unusable. Every call returns the same containment for the same choice (one per process).
+ */
+export function chooseContainment(setting: ContainmentSetting): Containment {
   if (setting === 'process-scan') return new ScanContainment('forced by TEAMSSH_SESSION_CONTAINMENT=process-scan');
   if (cgroupContainment) return cgroupContainment;
   const own = ownCgroup();
@@ -126,19 +130,19 @@ function choose(setting: ContainmentSetting): Containment {
 
 /** The containment new sessions get; chosen with `auto` on first use unless useContainment chose before. */
 export function sessionContainment(): Containment {
-  return (current ??= choose('auto'));
+  return (current ??= chooseContainment('auto'));
 }
 
 /** Chooses the containment for every session this process starts from now on (server start). */
 export function useContainment(setting: ContainmentSetting): Containment {
-  current = choose(setting);
+  current = chooseContainment(setting);
   return current;
 }
 
 /** The one start-up line: which containment sessions get, and what a dead server left behind. */
 export function logContainment(log: Logger, c: Containment): void {
-  const orphans = c instanceof CgroupContainment ? c.cgroups.orphansKilled : 0;
-  const fields = { event: 'session_containment', kind: c.kind, detail: c.detail, ...(orphans ? { orphansKilled: orphans } : {}) };
+  const cg = c instanceof CgroupContainment ? { cgroupDir: c.cgroups.dir, orphansKilled: c.cgroups.orphansKilled } : {};
+  const fields = { event: 'session_containment', kind: c.kind, detail: c.detail, ...cg };
   if (c.kind === 'cgroup') log.info(fields, c.summary);
   else log.warn(fields, c.summary);
 }
@@ -146,7 +150,7 @@ export function logContainment(log: Logger, c: Containment): void {
 /** For `teamssh check`: what a server started now would get, without keeping anything. */
 export function probeContainment(setting: ContainmentSetting): { ok: boolean; detail: string } {
   try {
-    const c = choose(setting);
+    const c = chooseContainment(setting);
     return { ok: true, detail: `${c.summary.replace('session containment: ', '')} (${c.detail})` };
   } catch (err) {
     return { ok: false, detail: err instanceof Error ? err.message : String(err) };
