@@ -174,7 +174,7 @@ export class ServerCgroups {
  * Removes cgroup directories in order once their processes are gone. The kill has been
  * sent; exiting takes the kernel a moment, so this retries in the background for a while.
  */
-function removeWhenEmpty(dirs: string[], attempts = 200): void {
+export function removeWhenEmpty(dirs: string[], attempts = 200): void {
   const pending = dirs.filter((d) => {
     try {
       rmdirSync(d);

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { TeamsshError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { accountStrays, type ScanOwner } from './account-scan.js';
-import { ServerCgroups } from './cgroup.js';
+import { ServerCgroups, removeWhenEmpty } from './cgroup.js';
 import { ownCgroup } from './cgroup-mount.js';
 import { signalEach, terminateReach, unixSessionReach, type SessionReach, type TerminateScope } from './process-tree.js';
 
@@ -51,7 +51,8 @@ class CgroupContainment implements Containment {
       started: () => {},
       async terminate(graceMs) {
         await terminateReach(reach, graceMs);
-        cg.remove();
+        // Empty now; should the kernel still call it busy for a moment, retry in the background.
+        if (!cg.remove()) removeWhenEmpty([cg.dir]);
       },
     };
   }
