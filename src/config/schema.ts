@@ -2,7 +2,8 @@ import { z } from 'zod';
 
 /**
  * The typed configuration tree with its defaults. Durations are seconds in the file and the
- * environment (what operators write); the loader hands the rest of the code this shape.
+ * environment (what operators write); each section hands the code its durations in
+ * milliseconds (`…Ms`), the unit timers use, so no module multiplies by 1000 itself.
  */
 
 const seconds = (def: number) => z.number().int().min(0).default(def);
@@ -26,21 +27,21 @@ const accountName = z.string().regex(/^[a-z_][a-z0-9_.-]*\$?$/i, 'must be a loca
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
 
 /** A team's session policy: which local account and which handler its members get. */
-export const policySchema = z.object({
+export const policySchema = z.strictObject({
   team: slug,
   account: accountName.optional(),
   handler: z.string().min(1).optional(),
 });
 
 /** The whole configuration tree. */
-export const configSchema = z.object({
+export const configSchema = z.strictObject({
   listen,
   hostKey: z.string().min(1).optional(),
   stateDir: z.string().min(1).default('./state'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   logFile: z.string().min(1).optional(),
   github: z
-  .object({
+  .strictObject({
     org: z.string({ error: 'required' }).regex(/^[A-Za-z0-9-]+$/, 'must be an organization login'),
     teams: z.array(slug).min(1, 'at least one team is required: teamssh never allows everyone'),
     token: z.string({ error: 'required' }).min(1, 'required'),
@@ -50,19 +51,27 @@ export const configSchema = z.object({
     negativeCacheTtl: positive(30),
     requestTimeout: positive(5),
   })
+  .transform(({ cacheTtl, cacheMaxStale, negativeCacheTtl, requestTimeout, ...g }) => ({
+    ...g,
+    cacheTtlMs: cacheTtl * 1000,
+    cacheMaxStaleMs: cacheMaxStale * 1000,
+    negativeCacheTtlMs: negativeCacheTtl * 1000,
+    requestTimeoutMs: requestTimeout * 1000,
+  }))
   // An absent `github:` section should report each missing field by name, not "github: required".
   .prefault({} as never),
   auth: z
-    .object({
+    .strictObject({
       loginGraceTime: positive(30),
       maxAuthTries: positive(6),
       maxUnauthenticated: positive(100),
       hooks: z.array(z.string().min(1)).default([]),
       hookTimeout: positive(5),
     })
+    .transform(({ loginGraceTime, hookTimeout, ...a }) => ({ ...a, loginGraceMs: loginGraceTime * 1000, hookTimeoutMs: hookTimeout * 1000 }))
     .prefault({}),
   sessions: z
-    .object({
+    .strictObject({
       shellUser: accountName.optional(),
       allowRoot: z.boolean().default(false),
       path: z.string().min(1).default('/usr/local/bin:/usr/bin:/bin'),
@@ -75,16 +84,23 @@ export const configSchema = z.object({
       shutdownGrace: seconds(30),
       policies: z.array(policySchema).default([]),
     })
+    .transform(({ idleTimeout, maxDuration, killGrace, shutdownGrace, ...x }) => ({
+      ...x,
+      idleTimeoutMs: idleTimeout * 1000,
+      maxDurationMs: maxDuration * 1000,
+      killGraceMs: killGrace * 1000,
+      shutdownGraceMs: shutdownGrace * 1000,
+    }))
     .prefault({}),
   recordings: z
-    .object({
+    .strictObject({
       dir: z.string().min(1).default('./recordings'),
       recordInput: z.boolean().default(false),
       failOpen: z.boolean().default(false),
     })
     .prefault({}),
   upload: z
-    .object({
+    .strictObject({
       enabled: z.boolean().default(true),
       serverUrl: httpUrl.optional(),
       installId: z
@@ -99,10 +115,14 @@ export const configSchema = z.object({
       keepUploaded: z.boolean().default(true),
       timeout: positive(120),
     })
+    .transform(({ timeout, ...u }) => ({ ...u, timeoutMs: timeout * 1000 }))
     .prefault({}),
 });
 
-/** Raw parsed configuration (seconds, as written). */
+/** Parsed configuration: file keys as written, durations converted to milliseconds. */
 export type RawConfig = z.output<typeof configSchema>;
-/** A team policy after parsing. */
-export type TeamPolicy = z.output<typeof policySchema>;
+/** The slice live sessions take. */
+export type SessionSettings = RawConfig['sessions'];
+/** The slice the recorder takes. */
+export type RecordingSettings = RawConfig['recordings'];
+

@@ -23,7 +23,7 @@ export interface Setting {
 /** Every setting teamssh reads. Order is the order of the configuration reference. */
 export const SETTINGS: readonly Setting[] = [
   { path: 'listen', env: 'TEAMSSH_LISTEN', kind: 'string', doc: '`host:port` to listen on (default `0.0.0.0:2222`)' },
-  { path: 'hostKey', env: 'ERR_HOST_KEY', kind: 'string', doc: 'host key path; generated (ed25519, mode 0600) if missing (default `<stateDir>/ssh_host_ed25519_key`)' },
+  { path: 'hostKey', env: 'TEAMSSH_HOST_KEY', kind: 'string', doc: 'host key path; generated (ed25519, mode 0600) if missing (default `<stateDir>/ssh_host_ed25519_key`)' },
   { path: 'stateDir', env: 'TEAMSSH_STATE_DIR', kind: 'string', doc: 'state directory: host key, install id (default `./state`)' },
   { path: 'logLevel', env: 'TEAMSSH_LOG_LEVEL', kind: 'string', doc: 'pino level: fatal, error, warn, info, debug, trace, silent (default `info`)' },
   { path: 'logFile', env: 'TEAMSSH_LOG_FILE', kind: 'string', doc: 'also append the JSON log lines to this file (default: stdout only)' },
@@ -35,7 +35,7 @@ export const SETTINGS: readonly Setting[] = [
   { path: 'github.cacheTtl', env: 'TEAMSSH_CACHE_TTL', kind: 'int', doc: 'seconds a verified membership/key set is trusted before it is re-checked (default 300)' },
   { path: 'github.cacheMaxStale', env: 'TEAMSSH_CACHE_MAX_STALE', kind: 'int', doc: 'seconds a verified answer may still be used while GitHub is unavailable (default 3600)' },
   { path: 'github.negativeCacheTtl', env: 'TEAMSSH_NEGATIVE_CACHE_TTL', kind: 'int', doc: 'seconds a "not a member" answer is cached (default 30)' },
-  { path: 'github.requestTimeout', env: 'ERR_GITHUB_TIMEOUT', kind: 'int', doc: 'seconds before one GitHub request counts as unavailable (default 5)' },
+  { path: 'github.requestTimeout', env: 'TEAMSSH_GITHUB_TIMEOUT', kind: 'int', doc: 'seconds before one GitHub request counts as unavailable (default 5)' },
 
   { path: 'auth.loginGraceTime', env: 'TEAMSSH_LOGIN_GRACE_TIME', kind: 'int', doc: 'seconds a connection may take to authenticate (default 30)' },
   { path: 'auth.maxAuthTries', env: 'TEAMSSH_MAX_AUTH_TRIES', kind: 'int', doc: 'authentication attempts allowed per connection (default 6)' },
@@ -66,7 +66,7 @@ export const SETTINGS: readonly Setting[] = [
   { path: 'upload.visibility', env: 'TEAMSSH_UPLOAD_VISIBILITY', kind: 'string', doc: '`private`, `unlisted` or `public` (default `private`)' },
   { path: 'upload.allowPublicServer', env: 'TEAMSSH_ALLOW_PUBLIC_SERVER', kind: 'bool', doc: 'allow uploading to the public asciinema.org (default false)' },
   { path: 'upload.concurrency', env: 'TEAMSSH_UPLOAD_CONCURRENCY', kind: 'int', doc: 'uploads in flight at once (default 4)' },
-  { path: 'upload.maxBytes', env: 'ERR_UPLOAD_MAX_BYTES', kind: 'int', doc: 'server size limit; larger recordings are split into parts (default 8000000)' },
+  { path: 'upload.maxBytes', env: 'TEAMSSH_UPLOAD_MAX_BYTES', kind: 'int', doc: 'server size limit; larger recordings are split into parts (default 8000000)' },
   { path: 'upload.keepUploaded', env: 'TEAMSSH_KEEP_UPLOADED', kind: 'bool', doc: 'keep uploaded recordings in `uploaded/` (default true)' },
   { path: 'upload.timeout', env: 'TEAMSSH_UPLOAD_TIMEOUT', kind: 'int', doc: 'seconds one upload request may take (default 120)' },
 ];

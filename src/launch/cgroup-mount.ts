@@ -46,7 +46,7 @@ export function parseUnifiedPath(text: string): string | undefined {
  * Finds the directory of a cgroup v2 path in the mounted hierarchy. Pure, for tests: the
  * unified hierarchy sits at /sys/fs/cgroup on systemd hosts and at /sys/fs/cgroup/unified
  * in the hybrid layout, and a container may mount only a subtree of it (ROOT is then the
- * subtree), so nothing here assumes a path.
+ * subtree), so nothing here assumes a path (docs/external-systems.md §9).
  */
 export function locateOwnCgroup(mountinfo: string, selfCgroup: string): OwnCgroup {
   const own = parseUnifiedPath(selfCgroup);

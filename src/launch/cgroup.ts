@@ -106,7 +106,8 @@ export class ServerCgroups {
   /**
    * Creates this server's directory under `ownDir` (the server's own cgroup). Only the
    * cgroup core files are used and no controller is enabled, so the "no internal
-   * processes" rule never applies: the server may stay in `ownDir`, sessions live in leaves.
+   * processes" rule never applies: the server may stay in `ownDir`, sessions live in leaves
+   * (docs/external-systems.md §9).
    * Kills what servers that died left behind (their sessions' orphans) first.
    */
   static open(ownDir: string): ServerCgroups {

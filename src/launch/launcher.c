@@ -86,7 +86,8 @@ static void reset_signals(void) {
 /*
  * Writes our pid to DIR/cgroup.procs. Fails closed: the server chose a cgroup for this
  * session, and a session it could not end completely must not start. The file must be
- * on cgroup2 so a wrong path can never make us write a pid into an ordinary file.
+ * on cgroup2 so a wrong path can never make us write a pid into an ordinary file
+ * (docs/external-systems.md §9).
  */
 static void join_cgroup(const char *dir) {
 	char path[PATH_MAX];

@@ -100,7 +100,11 @@ export function signalEach(pids: readonly number[], sig: NodeJS.Signals): void {
   }
 }
 
-/** The reach of a Unix session led by `sid` (pid = sid = pgid): its process group and, scope 'session', every member. */
+/**
+ * The reach of a Unix session led by `sid` (pid = sid = pgid): its process group and, scope
+ * 'session', every member. Limit: a process that calls setsid() itself has left the session
+ * and is not found; see src/launch/containment.ts for what catches it.
+ */
 export function unixSessionReach(sid: number, scope: TerminateScope): SessionReach {
   const signal = (sig: NodeJS.Signals) => {
     const group = send(-sid, sig); // the leader's process group, even members whose /proc entry we raced
@@ -139,14 +143,4 @@ export async function terminateReach(reach: SessionReach, graceMs: number): Prom
   reach.kill();
   if (await waitEmpty(reach, KILL_WAIT_MS)) return;
   throw new TeamsshError(TERMINATE_TIMEOUT, `processes of ${reach.label} survived SIGKILL`);
-}
-
-/**
- * Ends a whole Unix session: SIGHUP to the process group and (scope 'session') to every
- * process of session `sid`, SIGKILL after `graceMs` to whatever remains.
- * Limit: a process that calls setsid() itself has left the session and is not found; see
- * src/launch/containment.ts for what catches it.
- */
-export function terminateUnixSession(sid: number, graceMs: number, scope: TerminateScope = 'session'): Promise<void> {
-  return terminateReach(unixSessionReach(sid, scope), graceMs);
 }

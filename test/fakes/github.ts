@@ -4,7 +4,7 @@ import type { Socket } from 'node:net';
 
 /**
  * A fake GitHub REST API on real node:http (127.0.0.1, port 0) that follows
- * docs/contracts.md §1: auth, ETag/304, rate-limit headers, pagination, teams with parents,
+ * docs/external-systems.md §1: auth, ETag/304, rate-limit headers, pagination, teams with parents,
  * memberships with active/pending state, case-insensitive logins. Use it as:
  *
  *   const gh = new FakeGitHub({ org: 'acme', token: 't0ken' });

@@ -101,7 +101,7 @@ export async function startHarness(opts: { env?: Record<string, string>; setup?:
   };
 }
 
-/** Applies the asciinema server's rules (contracts.md §3) to every recording a test produced. */
+/** Applies the asciinema server's rules (docs/external-systems.md §3) to every recording a test produced. */
 export async function assertRecordingsValid(dir: string): Promise<void> {
   const files = await readdir(dir, { recursive: true }).catch(() => [] as string[]);
   for (const f of files.filter((x) => x.endsWith('.cast'))) {

@@ -211,7 +211,7 @@ test('a lookup never outlives its deadline, even when single requests may take l
   } finally { await gh.stop(); }
 });
 
-test('the fake follows contracts.md §1 (auth, rate-limit headers, 304, team members with child teams)', async () => {
+test('the fake follows docs/external-systems.md §1 (auth, rate-limit headers, 304, team members with child teams)', async () => {
   const { gh, apiUrl } = await world();
   try {
     gh.addUser('Finn').addMember('sre', 'finn', 'pending');
