@@ -33,6 +33,8 @@ export const ERROR_CODES = {
   ERR_UPLOAD_BAD_SIDECAR: 'a sidecar is not valid JSON; kept as .json.corrupt',
   ERR_UPLOAD_NO_URL: 'the server accepted an upload but named no URL',
   ERR_UPLOAD_REJECTED: 'the server refused a recording for good; it is kept in failed/ with the reason',
+  ERR_CONTROL_SOCKET: 'the control socket cannot be created, or another server already listens on it',
+  ERR_NO_SERVER: 'teamssh sessions/kill found no running server on the control socket',
   ERR_UPLOAD_UNAUTHORIZED: 'the server refused the install id (401); all uploads pause until it is accepted',
 } as const;
 

@@ -7,7 +7,7 @@ import { TeamsshError } from '../errors.js';
 import { validateUploadTarget } from './upload-target.js';
 
 /** The validated, frozen configuration every other module receives. Nothing else reads `process.env`. */
-export type Config = Readonly<RawConfig & { hostKey: string; configFile: string | undefined }>;
+export type Config = Readonly<RawConfig & { hostKey: string; controlSocket: string; configFile: string | undefined }>;
 
 /** Thrown when the configuration is missing or bad; `problems` names every bad setting at once. */
 export class ConfigError extends TeamsshError {
@@ -113,7 +113,25 @@ export function loadConfig(opts: LoadOptions = {}): Config {
 
   const c = parsed.data;
   const hostKey = c.hostKey ?? path.join(c.stateDir, 'ssh_host_ed25519_key');
-  return deepFreeze({ ...c, hostKey, configFile });
+  return deepFreeze({ ...c, hostKey, controlSocket: controlSocketOf(c), configFile });
+}
+
+function controlSocketOf(c: { controlSocket?: string | undefined; stateDir: string }): string {
+  return c.controlSocket ?? path.join(c.stateDir, 'control.sock');
+}
+
+/**
+ * Where the control socket is, for `teamssh sessions` and `teamssh kill`: they run on the box
+ * as an operator and need no GitHub token, so only this setting and the state directory are read.
+ */
+export function loadControlSocketPath(opts: LoadOptions = {}): string {
+  const env = opts.env ?? {};
+  const problems: string[] = [];
+  const configFile = opts.file ?? (env.TEAMSSH_CONFIG || undefined);
+  const raw = configFile ? readFile(configFile, problems) : {};
+  if (problems.length > 0) throw new ConfigError(problems);
+  const socket = env.TEAMSSH_CONTROL_SOCKET || at(raw, 'controlSocket', isString);
+  return controlSocketOf({ controlSocket: socket, stateDir: env.TEAMSSH_STATE_DIR || at(raw, 'stateDir', isString) || './state' });
 }
 
 /** Reads a value at a dotted path of the unvalidated input, if it has the expected type. */

@@ -38,6 +38,7 @@ export const configSchema = z.strictObject({
   listen,
   hostKey: z.string().min(1).optional(),
   stateDir: z.string().min(1).default('./state'),
+  controlSocket: z.string().min(1).optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   logFile: z.string().min(1).optional(),
   github: z

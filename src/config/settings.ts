@@ -25,6 +25,7 @@ export const SETTINGS: readonly Setting[] = [
   { path: 'listen', env: 'TEAMSSH_LISTEN', kind: 'string', doc: '`host:port` to listen on (default `0.0.0.0:2222`)' },
   { path: 'hostKey', env: 'TEAMSSH_HOST_KEY', kind: 'string', doc: 'host key path; generated (ed25519, mode 0600) if missing (default `<stateDir>/ssh_host_ed25519_key`)' },
   { path: 'stateDir', env: 'TEAMSSH_STATE_DIR', kind: 'string', doc: 'state directory: host key, install id (default `./state`)' },
+  { path: 'controlSocket', env: 'TEAMSSH_CONTROL_SOCKET', kind: 'string', doc: 'Unix socket of `teamssh sessions` and `teamssh kill`, mode 0600 (default `<stateDir>/control.sock`)' },
   { path: 'logLevel', env: 'TEAMSSH_LOG_LEVEL', kind: 'string', doc: 'pino level: fatal, error, warn, info, debug, trace, silent (default `info`)' },
   { path: 'logFile', env: 'TEAMSSH_LOG_FILE', kind: 'string', doc: 'also append the JSON log lines to this file (default: stdout only)' },
 

@@ -1,4 +1,4 @@
-import { open, mkdir, stat, chmod, rename, unlink } from 'node:fs/promises';
+import { open, mkdir, stat, chmod, unlink } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { RecordingError } from './recording-error.js';

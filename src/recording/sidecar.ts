@@ -30,8 +30,21 @@ export type SessionFacts = {
   title: string;
 };
 
+/** Why a session was ended from outside, beyond its end reason: revoked or killed. */
+export type EndDetail = {
+  /** `revoked`: why the identity no longer holds (not_member, key_removed, unverifiable, ...). */
+  revocationReason?: string;
+  /** `revoked`: what found it (`webhook`, `revalidation`). */
+  revocationTrigger?: string;
+  /** `revoked` by a webhook: GitHub's delivery id. */
+  deliveryId?: string;
+  /** `killed`: the local uid of the operator (and the sudo user behind it). */
+  killedByUid?: number;
+  killedBySudoUid?: number;
+};
+
 /** How the session ended. */
-export type SessionOutcome = {
+export type SessionOutcome = EndDetail & {
   exitStatus: number | null;
   exitSignal: string | null;
   endReason: string;

@@ -10,6 +10,8 @@ import { authenticate } from './authenticate.js';
 import { serveConnection } from './connection.js';
 import type { LiveSession } from '../session/live-session.js';
 import { SessionRegistry } from '../session/registry.js';
+import { startControlServer } from '../control/control-server.js';
+import { sessionControl } from './session-control.js';
 import { hookSources } from '../auth/hooks.js';
 import { gitHubIdentitySource } from '../auth/decide.js';
 import { GitHubDirectory } from '../github/directory.js';
@@ -123,6 +125,7 @@ export async function startServer(config: Config, logger: Logger, opts: { direct
   });
   const bound = tcp.address() as net.AddressInfo;
   const address = { host: bound.address, port: bound.port };
+  const control = await startControlServer(config.controlSocket, sessionControl(sessions, log), log);
   log.info({ event: 'listening', host: address.host, port: address.port, org: config.github.org, teams: config.github.teams, recordings: config.recordings.dir }, `teamssh listening on ${address.host}:${address.port}`);
 
   let stopping: Promise<void> | undefined;
@@ -131,6 +134,7 @@ export async function startServer(config: Config, logger: Logger, opts: { direct
       log.info({ event: 'shutdown', liveSessions: sessions.size }, 'shutting down: no new connections');
       tcp.close();
       gate.closeAll();
+      await control.close();
       const live = sessions.all();
       for (const s of live) s.notify(`server is shutting down; this session ends in ${config.sessions.shutdownGraceMs / 1000}s`);
       const all = Promise.all(live.map((s) => s.done));

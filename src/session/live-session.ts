@@ -12,12 +12,12 @@ import { loginShellArgv0 } from '../launch/launch-args.js';
 import { spawnProgram } from '../launch/spawn.js';
 import type { ExitInfo, Program, SpawnOptions } from '../launch/program.js';
 import { Recorder, type RecorderOptions } from '../recording/recorder.js';
-import type { SessionFacts } from '../recording/sidecar.js';
+import type { EndDetail, SessionFacts } from '../recording/sidecar.js';
 import { OutputPump, type OutputStream } from './output-pump.js';
 import { recordingName } from '../recording/recordings-dir.js';
 
 /** Why a session ended; these strings are part of the audit-log contract. */
-export type EndReason = 'exit' | 'client_closed' | 'connection_lost' | 'idle_timeout' | 'max_duration' | 'shutdown' | 'recording_failed' | 'refused';
+export type EndReason = 'exit' | 'client_closed' | 'connection_lost' | 'idle_timeout' | 'max_duration' | 'shutdown' | 'recording_failed' | 'refused' | 'killed' | 'revoked';
 
 /**
  * Where a session is in its life. `starting`: admitted, account and recording being set up,
@@ -68,6 +68,7 @@ export class LiveSession implements RegisteredSession {
   private grant: Grant | undefined;
   private account: Account | undefined;
   private endReason: EndReason | undefined;
+  private endDetail: EndDetail = {};
   private bytesIn = 0;
   private bytesOut = 0;
   private lastActivity = Date.now();
@@ -272,14 +273,16 @@ export class LiveSession implements RegisteredSession {
    * Ends the session for `reason`; `message` is shown to the user as one line first. While
    * starting, the start is cancelled and nothing is spawned; while running, the program's
    * processes get SIGHUP, then SIGKILL after the kill grace. Later calls change nothing.
+   * `detail` (who killed it, why it was revoked) goes into the audit record and the sidecar.
    */
-  end(reason: EndReason, message?: string): void {
+  end(reason: EndReason, message?: string, detail: EndDetail = {}): void {
     if (this.current === 'ending' || this.current === 'done') return;
     const wasRunning = this.current === 'running';
     this.current = 'ending';
     this.endReason = reason;
+    this.endDetail = detail;
     if (message) this.notify(message);
-    this.log.info({ event: 'session_ending', reason }, 'ending session');
+    this.log.info({ event: 'session_ending', reason, ...detail }, 'ending session');
     if (wasRunning) void this.proc!.terminate(this.deps.settings.killGraceMs).catch((err: unknown) => this.log.error({ err }, 'session processes could not be ended'));
   }
 
@@ -349,7 +352,7 @@ export class LiveSession implements RegisteredSession {
   private async finishRecording(e: ExitInfo): Promise<{ castPath: string; sha256: string } | undefined> {
     if (!this.recorder) return undefined;
     try {
-      return await this.recorder.finish({ exitStatus: e.code, exitSignal: e.signal, endReason: this.endReason ?? 'exit', endedAt: new Date().toISOString() });
+      return await this.recorder.finish({ ...this.endDetail, exitStatus: e.code, exitSignal: e.signal, endReason: this.endReason ?? 'exit', endedAt: new Date().toISOString() });
     } catch (err) {
       this.log.error({ event: 'recording_failed', err }, 'recording could not be finalised; the .part file is recovered at next start');
       return undefined;
@@ -395,6 +398,7 @@ export class LiveSession implements RegisteredSession {
         exitStatus: e.code,
         exitSignal: e.signal,
         endReason: this.endReason,
+        ...this.endDetail,
         // False when the session ended before its program was started.
         started: this.proc !== undefined,
         bytesIn: this.bytesIn,
