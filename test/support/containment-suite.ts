@@ -1,14 +1,16 @@
 import { test, before, after } from 'node:test';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { startHarness, spawnSsh, type Harness } from './teamssh.js';
 import { ensureTestAccount } from './accounts.js';
-import { ESCAPES, EscapeKit, escapedAlive, escapedPid, killEscaped } from './escapes.js';
+import { ESCAPES, EscapeKit, type Escape, escapedAlive, escapedPid, killEscaped } from './escapes.js';
 import { eventually } from './session-harness.js';
+import { cli } from './cli.js';
 
 /**
  * Nothing a session started outlives it, driven with the real OpenSSH client: a normal
- * exit and a client disconnect, for each way of escaping the Unix session. Run once per
+ * exit, a client disconnect and `teamssh kill`, for each way of escaping the Unix session. Run once per
  * containment (`setting`) from its own test file, as `account`.
  */
 export function containmentOverSsh(o: { setting: 'auto' | 'process-scan'; account: string; summary: string }): void {
@@ -28,6 +30,25 @@ export function containmentOverSsh(o: { setting: 'auto' | 'process-scan'; accoun
   });
 
   const sessionEnd = (id: string) => h.log.waitFor('session_end', (l) => l.sessionId === id);
+  /** A session still running its program, with a process escaped `how`, handed to `fn`; the client is gone after. */
+  async function withLiveSession(how: Escape, fn: (s: { client: ChildProcessWithoutNullStreams; id: string; pid: number }) => Promise<void>): Promise<void> {
+    const { cmd, pidFile } = kit.command(how);
+    const client = spawnSsh(h.port, 'alice', h.alice, [`${cmd}; echo started $TEAMSSH_SESSION_ID; exec sleep 1000`]);
+    let out = '';
+    client.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    const closed = new Promise((r) => client.once('close', r));
+    try {
+      await eventually(() => out.includes('started '), 'session started', 10_000);
+      const pid = await escapedPid(pidFile);
+      escaped.add(pid);
+      await eventually(() => escapedAlive(pid), 'escaped process runs');
+      await fn({ client, id: idIn(out), pid });
+    } finally {
+      client.kill('SIGKILL');
+      await closed;
+    }
+  }
+
   const idIn = (out: string) => /started (\w+)/.exec(out)?.[1] ?? assert.fail(`no session id in ${JSON.stringify(out)}`);
 
   test(`the server says at start which containment sessions get: "${o.summary}"`, () => {
@@ -58,24 +79,20 @@ export function containmentOverSsh(o: { setting: 'auto' | 'process-scan'; accoun
     });
 
     test(`${how}: nothing is left after the client disconnects`, async () => {
-      const { cmd, pidFile } = kit.command(how);
-      const client = spawnSsh(h.port, 'alice', h.alice, [`${cmd}; echo started $TEAMSSH_SESSION_ID; exec sleep 1000`]);
-      let out = '';
-      client.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-      const closed = new Promise((r) => client.once('close', r));
-      try {
-        await eventually(() => out.includes('started '), 'session started', 10_000);
-        const pid = await escapedPid(pidFile);
-        escaped.add(pid);
-        await eventually(() => escapedAlive(pid), 'escaped process runs');
+      await withLiveSession(how, async ({ client, id, pid }) => {
         client.kill('SIGKILL');
-        const end = await sessionEnd(idIn(out));
-        assert.match(String(end.endReason), /client_closed|connection_lost/);
+        assert.match(String((await sessionEnd(id)).endReason), /client_closed|connection_lost/);
         assert.equal(escapedAlive(pid), false, `${how}: the process outlived the session`);
-      } finally {
-        client.kill('SIGKILL');
-        await closed;
-      }
+      });
+    });
+
+    test(`${how}: nothing is left after an operator's teamssh kill`, async () => {
+      await withLiveSession(how, async ({ id, pid }) => {
+        const killed = await cli(['kill', id, '--socket', h.config.controlSocket]);
+        assert.equal(killed.code, 0, killed.stderr);
+        assert.equal((await sessionEnd(id)).endReason, 'killed');
+        assert.equal(escapedAlive(pid), false, `${how}: the process outlived the session`);
+      });
     });
   }
 }
