@@ -8,6 +8,7 @@ import { probeGitHub } from './github/probe.js';
 import { gitHubConnection } from './github/connection-settings.js';
 import { loadHostKey } from './server/host-key.js';
 import { ensureRecordingsDir } from './recording/recordings-dir.js';
+import { probeContainment } from './launch/containment.js';
 
 /** One line of the `teamssh check` report. */
 interface Line {
@@ -39,6 +40,7 @@ export async function runCheck(config: Config, print: (line: string) => void): P
     await access(config.recordings.dir, constants.W_OK);
     return `${config.recordings.dir} writable`;
   }));
+  lines.push({ name: 'session containment', ...probeContainment(config.sessions.containment) });
   if (config.upload.serverUrl) {
     const url = config.upload.serverUrl;
     lines.push(await probe('asciinema server', async () => {

@@ -12,6 +12,8 @@ export const ERROR_CODES = {
   ERR_ROOT_REFUSED: 'a session would run as uid 0 and TEAMSSH_ALLOW_ROOT_SESSIONS is off',
   ERR_LAUNCHER_MISSING: 'the compiled launcher dist/teamssh-launch is missing (run npm run build)',
   ERR_BAD_PROGRAM: 'a session program is not given as an absolute path',
+  ERR_CGROUP_FAILED: 'a session cgroup could not be created or used (the session is refused: it could not be contained)',
+  ERR_CONTAINMENT_UNAVAILABLE: 'TEAMSSH_SESSION_CONTAINMENT=cgroup, but no writable cgroup v2 with cgroup.kill (Linux >= 5.14) exists',
   ERR_TERMINATE_TIMEOUT: "a session's processes survived SIGKILL (stuck in the kernel, e.g. on NFS)",
   ERR_REC_DIR: 'the recordings directory is missing or not writable',
   ERR_REC_OPEN: 'a recording cannot be created',

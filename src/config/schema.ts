@@ -90,6 +90,7 @@ export const configSchema = z.strictObject({
       maxDuration: seconds(43200),
       maxPerLogin: positive(10),
       killGrace: seconds(2),
+      containment: z.enum(['auto', 'cgroup', 'process-scan']).default('auto'),
       shutdownGrace: seconds(30),
       policies: z.array(policySchema).default([]),
     })

@@ -55,6 +55,7 @@ export const SETTINGS: readonly Setting[] = [
   { path: 'sessions.maxDuration', env: 'TEAMSSH_MAX_SESSION_DURATION', kind: 'int', doc: 'seconds a session may last; 0 = unlimited (default 43200)' },
   { path: 'sessions.maxPerLogin', env: 'TEAMSSH_MAX_SESSIONS_PER_LOGIN', kind: 'int', doc: 'concurrent sessions per GitHub login (default 10)' },
   { path: 'sessions.killGrace', env: 'TEAMSSH_KILL_GRACE', kind: 'int', doc: 'seconds between SIGHUP and SIGKILL when a session ends (default 2)' },
+  { path: 'sessions.containment', env: 'TEAMSSH_SESSION_CONTAINMENT', kind: 'string', doc: '`auto` (a cgroup v2 per session when one is writable, else the weaker process scan), `cgroup` (refuse to start without one) or `process-scan` (default `auto`)' },
   { path: 'sessions.shutdownGrace', env: 'TEAMSSH_SHUTDOWN_GRACE', kind: 'int', doc: 'seconds live sessions get after SIGTERM before they are ended (default 30)' },
   { path: 'sessions.policies', env: 'TEAMSSH_TEAM_POLICIES', kind: 'policies', doc: 'team → account/handler, first match wins: `team=account[:handler],...` (default: every team gets the shell user and its login shell)' },
 

@@ -22,6 +22,8 @@ export interface LaunchRequest {
   args: string[];
   argv0?: string | undefined;
   launcherPath?: string | undefined;
+  /** The session's cgroup directory the launcher moves itself into before exec; absent: none. */
+  cgroupDir?: string | undefined;
 }
 
 /** The launcher's path and argv, ready for node-pty or child_process. */
@@ -68,6 +70,7 @@ export function buildLaunchCommand(req: LaunchRequest): LaunchCommand {
       groups,
       account.home,
       req.allowRoot ? 'allow-root' : 'no-root',
+      req.cgroupDir ?? '-',
       req.file,
       req.argv0 ?? basename(req.file),
       ...req.args,

@@ -21,6 +21,7 @@ import { GitHubDirectory } from '../github/directory.js';
 import { gitHubConnection } from '../github/connection-settings.js';
 import { ensureRecordingsDir } from '../recording/recordings-dir.js';
 import { recoverPartials } from '../recording/recover.js';
+import { logContainment, useContainment } from '../launch/containment.js';
 
 /** A running server, as `teamssh serve` and the tests hold it. */
 export interface RunningServer {
@@ -51,6 +52,7 @@ export async function startServer(config: Config, logger: Logger, opts: { direct
   // Partials with no live session are from a crash: finalise them now so they ship like the rest.
   await recoverPartials(config.recordings.dir, log).catch((err: unknown) => log.error({ err }, 'recovering partial recordings failed'));
   const hostKey = await loadHostKey(config.hostKey);
+  logContainment(log, useContainment(config.sessions.containment));
 
   const directory =
     opts.directory ??

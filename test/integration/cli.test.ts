@@ -43,6 +43,10 @@ test('teamssh check passes on a good setup and names what is wrong on a bad one'
     assert.match(good.stdout, /all checks passed/);
     assert.match(good.stdout, /read:org/);
     assert.doesNotMatch(good.stdout + good.stderr, /ghp_check/);
+    // This machine has a writable cgroup v2; the forced fallback says it is weaker.
+    assert.match(good.stdout, /^ok +session containment: cgroup \(one cgroup v2 per session under \/.+\/teamssh\)$/m);
+    const scan = await cli(['check'], { ...env, TEAMSSH_SESSION_CONTAINMENT: 'process-scan' });
+    assert.match(scan.stdout, /^ok +session containment: process scan, weaker \(forced/m);
     const bad = await cli(['check'], { ...env, TEAMSSH_GITHUB_TEAMS: 'ops,ghosts', TEAMSSH_SHELL_USER: 'no-such-account-x' });
     assert.equal(bad.code, 1);
     assert.match(bad.stdout, /FAIL.*ghosts/);
