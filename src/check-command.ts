@@ -9,6 +9,7 @@ import { gitHubConnection } from './github/connection-settings.js';
 import { loadHostKeys } from './server/host-key.js';
 import { serverAlgorithmsOptions } from './server/algorithms.js';
 import { ensureRecordingsDir } from './recording/recordings-dir.js';
+import { probeContainment } from './launch/containment.js';
 
 /** One line of the `teamssh check` report. */
 interface Line {
@@ -47,6 +48,7 @@ export async function runCheck(config: Config, print: (line: string) => void): P
     await access(config.recordings.dir, constants.W_OK);
     return `${config.recordings.dir} writable`;
   }));
+  lines.push({ name: 'session containment', ...probeContainment(config.sessions.containment) });
   if (config.upload.serverUrl) {
     const url = config.upload.serverUrl;
     lines.push(await probe('asciinema server', async () => {

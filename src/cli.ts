@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
-import { loadConfig, ConfigError, type Config } from './config/load.js';
+import { loadConfig, loadControlSocketPath, ConfigError, type Config } from './config/load.js';
+import { askServer } from './control/control-client.js';
+import type { ControlResponse, SessionSummary } from './control/protocol.js';
 import { SETTINGS } from './config/settings.js';
 import { createLogger, type Logger } from './log.js';
 import { VERSION } from './version.js';
@@ -120,6 +122,66 @@ program
     const config = configFor(opts);
     const ok = await runCheck(config, (line) => process.stdout.write(`${line}\n`));
     process.exit(ok ? 0 : 1);
+  });
+
+/** The control socket for `sessions` and `kill`: --socket, else the configured one. */
+function socketFor(opts: { config?: string; socket?: string }): string {
+  try {
+    return opts.socket ?? loadControlSocketPath({ env: process.env, file: opts.config });
+  } catch (err) {
+    return fail(err);
+  }
+}
+
+/** Asks the running server, or says in one line that there is none (exit status 1). */
+async function ask(socket: string, req: Parameters<typeof askServer>[1]): Promise<ControlResponse> {
+  try {
+    const r = await askServer(socket, req);
+    if (!r.ok) return fail(new TeamsshError('ERR_NO_SERVER', `the server refused: ${r.error}`));
+    return r;
+  } catch (err) {
+    return fail(err);
+  }
+}
+
+function sessionTable(sessions: SessionSummary[]): string {
+  const rows = sessions.map((s) => [s.id, s.login, s.team ?? '-', s.fingerprint, s.remoteAddress, s.kind, s.startedAt, String(s.idleSeconds), s.command ?? '']);
+  const head = ['ID', 'LOGIN', 'TEAM', 'KEY', 'FROM', 'KIND', 'STARTED', 'IDLE_S', 'COMMAND'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  return [head, ...rows].map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n');
+}
+
+program
+  .command('sessions')
+  .description('list the live sessions of the running server (through its control socket)')
+  .option('-c, --config <file>', 'YAML config file (default: $TEAMSSH_CONFIG)')
+  .option('--socket <path>', 'control socket (default: TEAMSSH_CONTROL_SOCKET, else <stateDir>/control.sock)')
+  .option('--json', 'one JSON array instead of a table')
+  .action(async (opts: { config?: string; socket?: string; json?: boolean }) => {
+    const r = await ask(socketFor(opts), { command: 'sessions' });
+    const sessions = 'sessions' in r ? r.sessions : [];
+    process.stdout.write(opts.json ? `${JSON.stringify(sessions)}\n` : sessions.length ? `${sessionTable(sessions)}\n` : 'no live sessions\n');
+  });
+
+program
+  .command('kill')
+  .description('end a live session (or every session of a login) with end reason "killed"')
+  .argument('[session-id]', 'the session to end (see teamssh sessions)')
+  .option('--login <login>', 'end every session of this GitHub login')
+  .option('-c, --config <file>', 'YAML config file (default: $TEAMSSH_CONFIG)')
+  .option('--socket <path>', 'control socket (default: TEAMSSH_CONTROL_SOCKET, else <stateDir>/control.sock)')
+  .action(async (id: string | undefined, opts: { login?: string; config?: string; socket?: string }) => {
+    if (!id === !opts.login) program.error('teamssh kill: give a session id or --login LOGIN, not both');
+    // Only the server's own user can open the socket; SUDO_* names the person behind a sudo.
+    const sudoUid = process.env.SUDO_UID && /^\d+$/.test(process.env.SUDO_UID) ? Number(process.env.SUDO_UID) : undefined;
+    const operator = { uid: process.getuid?.() ?? -1, sudoUid, sudoUser: process.env.SUDO_USER };
+    const r = await ask(socketFor(opts), { command: 'kill', sessionId: id, login: opts.login, operator });
+    const killed = 'killed' in r ? r.killed : [];
+    if (killed.length === 0) {
+      process.stderr.write(`teamssh: no live session ${id ? `with id ${id}` : `of ${opts.login}`}\n`);
+      process.exit(1);
+    }
+    process.stdout.write(`ended ${killed.length} session${killed.length === 1 ? '' : 's'}: ${killed.join(' ')}\n`);
   });
 
 await program.parseAsync(process.argv);

@@ -18,6 +18,10 @@ export const REDACT_PATHS = [
   '*.privateKey',
   'keyLine',
   '*.keyLine',
+  'webhookSecret',
+  '*.webhookSecret',
+  'secret',
+  '*.secret',
 ];
 
 /** Options for the one process-wide logger. */

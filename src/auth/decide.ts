@@ -1,8 +1,7 @@
 import ssh2 from 'ssh2';
 import type { MemberRecord } from '../github/directory.js';
-import type { AuthDecision, OfferedKey } from './types.js';
+import type { AuthDecision, IdentitySource, OfferedKey } from './types.js';
 
-export type { AuthDecision, DenyReason, OfferedKey } from './types.js';
 
 // Parsed key sets, keyed by the record's keys array: a record (and its stale copies, which
 // share the array) is parsed once, so a warm decision is one Set lookup.
@@ -15,7 +14,7 @@ export function isUnsupportedKeyAlgo(algo: string): boolean {
 
 /** The pure authorization table: may the offered key log in given what GitHub says about the user. */
 export function decide(record: MemberRecord, offered: OfferedKey): AuthDecision {
-  if (record.status === 'unavailable') return { kind: 'unavailable', reason: record.reason };
+  if (record.status === 'unavailable') return { kind: 'unavailable', reason: 'github_unavailable', detail: record.reason };
   if (record.status === 'no_such_user') return { kind: 'deny', reason: 'no_such_user' };
   if (record.teams.length === 0) {
     // A pending invitation has not been accepted: it never grants access.
@@ -44,4 +43,9 @@ export function githubKeySet(lines: readonly string[]): ReadonlySet<string> {
   set = parsed;
   keySets.set(lines, set);
   return set;
+}
+
+/** The GitHub directory as an identity source: membership of a configured team and the key on the user's account. */
+export function gitHubIdentitySource(directory: { lookup(user: string): Promise<MemberRecord> }): IdentitySource {
+  return { name: 'github', stage: 'key', decide: async (req) => decide(await directory.lookup(req.user), req.key) };
 }

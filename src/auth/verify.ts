@@ -5,7 +5,6 @@ import type { OfferedKey } from './types.js';
 
 const { utils } = ssh2;
 
-export type { OfferedKey } from './types.js';
 
 /** The OpenSSH `SHA256:` fingerprint of a public key blob, as `ssh-keygen -lf` prints it. */
 export function fingerprint(blob: Buffer): string {
@@ -22,7 +21,7 @@ export type SignatureProblem = 'sha1_signature' | 'bad_signature';
 
 /**
  * Checks the client's proof of possession. ssh2 accepts a signed request without checking
- * the signature (contracts.md §4), and GitHub publishes every public key, so this check is
+ * the signature (docs/external-systems.md §4), and GitHub publishes every public key, so this check is
  * the only thing standing between "knows alice's public key" and "is alice".
  */
 export function checkSignature(key: OfferedKey, blob: Buffer, signature: Buffer, hashAlgo: string | undefined): SignatureProblem | undefined {

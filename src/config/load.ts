@@ -4,10 +4,10 @@ import { parse as parseYaml } from 'yaml';
 import { configSchema, type RawConfig } from './schema.js';
 import { SETTINGS, type Setting } from './settings.js';
 import { TeamsshError } from '../errors.js';
-import { validateUploadTarget } from '../upload/target.js';
+import { validateUploadTarget } from './upload-target.js';
 
 /** The validated, frozen configuration every other module receives. Nothing else reads `process.env`. */
-export type Config = Readonly<RawConfig & { hostKey: string[]; configFile: string | undefined }>;
+export type Config = Readonly<RawConfig & { hostKey: string[]; controlSocket: string; configFile: string | undefined }>;
 
 /** Thrown when the configuration is missing or bad; `problems` names every bad setting at once. */
 export class ConfigError extends TeamsshError {
@@ -106,35 +106,77 @@ export function loadConfig(opts: LoadOptions = {}): Config {
       const message = issue.code === 'invalid_type' && issue.input === undefined ? 'required' : issue.message;
       problems.push(`${where}${s && dotted !== s.path ? ` [${dotted.slice(s.path.length + 1)}]` : ''}: ${message}`);
     }
-    throw new ConfigError(dedupe(problems));
   }
-  const c = parsed.data;
-  problems.push(...crossChecks(c, opts.runningAsRoot ?? false));
-  if (problems.length > 0) throw new ConfigError(dedupe(problems));
+  // Cross-field rules run on what was written even when single settings are bad, so one run names every problem.
+  problems.push(...crossChecks(raw, opts.runningAsRoot ?? false));
+  if (!parsed.success || problems.length > 0) throw new ConfigError(dedupe(problems));
 
+  const c = parsed.data;
   // The ed25519 file keeps the name it always had, so a deployment keeps its key and fingerprint.
   const hostKey = c.hostKey ?? ['ed25519', 'ecdsa', 'rsa'].map((t) => path.join(c.stateDir, `ssh_host_${t}_key`));
-  return deepFreeze({ ...c, hostKey, configFile });
+  return deepFreeze({ ...c, hostKey, controlSocket: controlSocketOf(c), configFile });
 }
 
-/** Rules that span settings: they keep teamssh from running sessions as root or uploading publicly by accident. */
-function crossChecks(c: RawConfig, runningAsRoot: boolean): string[] {
+function controlSocketOf(c: { controlSocket?: string | undefined; stateDir: string }): string {
+  return c.controlSocket ?? path.join(c.stateDir, 'control.sock');
+}
+
+/**
+ * Where the control socket is, for `teamssh sessions` and `teamssh kill`: they run on the box
+ * as an operator and need no GitHub token, so only this setting and the state directory are read.
+ */
+export function loadControlSocketPath(opts: LoadOptions = {}): string {
+  const env = opts.env ?? {};
+  const problems: string[] = [];
+  const configFile = opts.file ?? (env.TEAMSSH_CONFIG || undefined);
+  const raw = configFile ? readFile(configFile, problems) : {};
+  if (problems.length > 0) throw new ConfigError(problems);
+  const socket = env.TEAMSSH_CONTROL_SOCKET || at(raw, 'controlSocket', isString);
+  return controlSocketOf({ controlSocket: socket, stateDir: env.TEAMSSH_STATE_DIR || at(raw, 'stateDir', isString) || './state' });
+}
+
+/** Reads a value at a dotted path of the unvalidated input, if it has the expected type. */
+function at<T>(raw: Record<string, unknown>, dotted: string, is: (v: unknown) => v is T): T | undefined {
+  let cur: unknown = raw;
+  for (const k of dotted.split('.')) cur = cur && typeof cur === 'object' && !Array.isArray(cur) ? (cur as Record<string, unknown>)[k] : undefined;
+  return is(cur) ? cur : undefined;
+}
+const isString = (v: unknown): v is string => typeof v === 'string' && v !== '';
+const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
+const isPolicies = (v: unknown): v is Array<{ team?: unknown; account?: unknown }> => Array.isArray(v) && v.every((x) => x && typeof x === 'object');
+
+/**
+ * Rules that span settings: they keep teamssh from running sessions as root or uploading
+ * publicly by accident. They read the unvalidated input (a setting of the wrong type is
+ * skipped here; the schema names it), so they run even when single settings are bad.
+ */
+function crossChecks(raw: Record<string, unknown>, runningAsRoot: boolean): string[] {
   const out: string[] = [];
-  const teams = new Set(c.github.teams.map((t) => t.toLowerCase()));
-  for (const p of c.sessions.policies) {
-    if (!teams.has(p.team.toLowerCase())) out.push(`TEAMSSH_TEAM_POLICIES (sessions.policies): team "${p.team}" is not in TEAMSSH_GITHUB_TEAMS`);
+  const configured = at(raw, 'github.teams', isStrings) ?? [];
+  const policies = (at(raw, 'sessions.policies', isPolicies) ?? []).map((p) => ({
+    team: typeof p.team === 'string' ? p.team : '',
+    account: typeof p.account === 'string' && p.account ? p.account : undefined,
+  }));
+  const shellUser = at(raw, 'sessions.shellUser', isString);
+  const teams = new Set(configured.map((t) => t.toLowerCase()));
+  for (const p of policies) {
+    if (p.team && configured.length > 0 && !teams.has(p.team.toLowerCase())) out.push(`TEAMSSH_TEAM_POLICIES (sessions.policies): team "${p.team}" is not in TEAMSSH_GITHUB_TEAMS`);
   }
-  const uncovered = c.github.teams.filter((t) => !c.sessions.policies.some((p) => p.team.toLowerCase() === t.toLowerCase() && p.account));
-  if (!c.sessions.shellUser && uncovered.length > 0) {
+  const uncovered = configured.filter((t) => !policies.some((p) => p.team.toLowerCase() === t.toLowerCase() && p.account));
+  if (!shellUser && uncovered.length > 0) {
     out.push(
       `TEAMSSH_SHELL_USER (sessions.shellUser): required${runningAsRoot ? ' when running as root' : ''}: no local account is named for team${uncovered.length > 1 ? 's' : ''} ${uncovered.join(', ')}`,
     );
   }
-  const accounts = [c.sessions.shellUser, ...c.sessions.policies.map((p) => p.account)].filter(Boolean);
-  if (accounts.includes('root') && !c.sessions.allowRoot) {
+  const accounts = [shellUser, ...policies.map((p) => p.account)].filter(Boolean);
+  if (accounts.includes('root') && at(raw, 'sessions.allowRoot', (v): v is boolean => v === true) !== true) {
     out.push('TEAMSSH_ALLOW_ROOT_SESSIONS (sessions.allowRoot): sessions as root must be allowed explicitly');
   }
-  const target = c.upload.serverUrl ? validateUploadTarget(c.upload.serverUrl, c.upload.allowPublicServer) : undefined;
+  if (at(raw, 'github.webhookSecret', isString) && !at(raw, 'http.listen', isString)) {
+    out.push('TEAMSSH_GITHUB_WEBHOOK_SECRET (github.webhookSecret): set, but TEAMSSH_HTTP_LISTEN (http.listen) is not: no webhook could arrive');
+  }
+  const serverUrl = at(raw, 'upload.serverUrl', isString);
+  const target = serverUrl ? validateUploadTarget(serverUrl, at(raw, 'upload.allowPublicServer', (v): v is boolean => v === true) === true) : undefined;
   if (target) out.push(`ASCIINEMA_SERVER_URL (upload.serverUrl): ${target}`);
   return out;
 }

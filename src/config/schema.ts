@@ -3,24 +3,25 @@ import { DEFAULT_CIPHERS, DEFAULT_HOST_KEY_ALGORITHMS, DEFAULT_KEX, DEFAULT_MACS
 
 /**
  * The typed configuration tree with its defaults. Durations are seconds in the file and the
- * environment (what operators write); the loader hands the rest of the code this shape.
+ * environment (what operators write); each section hands the code its durations in
+ * milliseconds (`…Ms`), the unit timers use, so no module multiplies by 1000 itself.
  */
 
 const seconds = (def: number) => z.number().int().min(0).default(def);
 const positive = (def: number) => z.number().int().min(1).default(def);
 
-const listen = z
-  .string()
-  .default('0.0.0.0:2222')
-  .transform((s, ctx) => {
-    const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(s);
-    const port = m ? Number(m[3]) : NaN;
-    if (!m || port > 65535) {
-      ctx.addIssue({ code: 'custom', message: `must be host:port, got "${s}"` });
-      return z.NEVER;
-    }
-    return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
-  });
+/** A `host:port` string (IPv6 hosts in brackets) turned into `{host, port}`. */
+const hostPort = z.string().transform((s, ctx) => {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(s);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) {
+    ctx.addIssue({ code: 'custom', message: `must be host:port, got "${s}"` });
+    return z.NEVER;
+  }
+  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
+});
+
+const listen = z.string().default('0.0.0.0:2222').pipe(hostPort);
 
 const slug = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be a GitHub team slug');
 const accountName = z.string().regex(/^[a-z_][a-z0-9_.-]*\$?$/i, 'must be a local account name');
@@ -38,14 +39,14 @@ const algorithmList = (kind: AlgorithmKind, def: readonly string[]) =>
     .default([...def]);
 
 /** A team's session policy: which local account and which handler its members get. */
-export const policySchema = z.object({
+export const policySchema = z.strictObject({
   team: slug,
   account: accountName.optional(),
   handler: z.string().min(1).optional(),
 });
 
 /** The whole configuration tree. */
-export const configSchema = z.object({
+export const configSchema = z.strictObject({
   listen,
   // A single path (the old form of this setting) is still accepted in the config file.
   hostKey: z
@@ -60,10 +61,17 @@ export const configSchema = z.object({
     })
     .prefault({}),
   stateDir: z.string().min(1).default('./state'),
+  controlSocket: z.string().min(1).optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   logFile: z.string().min(1).optional(),
+  http: z
+    .strictObject({
+      // No default: an HTTP listener is opened only when the operator asks for one.
+      listen: hostPort.optional(),
+    })
+    .prefault({}),
   github: z
-  .object({
+  .strictObject({
     org: z.string({ error: 'required' }).regex(/^[A-Za-z0-9-]+$/, 'must be an organization login'),
     teams: z.array(slug).min(1, 'at least one team is required: teamssh never allows everyone'),
     token: z.string({ error: 'required' }).min(1, 'required'),
@@ -72,20 +80,31 @@ export const configSchema = z.object({
     cacheMaxStale: seconds(3600),
     negativeCacheTtl: positive(30),
     requestTimeout: positive(5),
+    webhookSecret: z.string().min(1, 'must not be empty').optional(),
+    revalidateInterval: seconds(60),
   })
+  .transform(({ cacheTtl, cacheMaxStale, negativeCacheTtl, requestTimeout, revalidateInterval, ...g }) => ({
+    ...g,
+    revalidateIntervalMs: revalidateInterval * 1000,
+    cacheTtlMs: cacheTtl * 1000,
+    cacheMaxStaleMs: cacheMaxStale * 1000,
+    negativeCacheTtlMs: negativeCacheTtl * 1000,
+    requestTimeoutMs: requestTimeout * 1000,
+  }))
   // An absent `github:` section should report each missing field by name, not "github: required".
   .prefault({} as never),
   auth: z
-    .object({
+    .strictObject({
       loginGraceTime: positive(30),
       maxAuthTries: positive(6),
       maxUnauthenticated: positive(100),
       hooks: z.array(z.string().min(1)).default([]),
       hookTimeout: positive(5),
     })
+    .transform(({ loginGraceTime, hookTimeout, ...a }) => ({ ...a, loginGraceMs: loginGraceTime * 1000, hookTimeoutMs: hookTimeout * 1000 }))
     .prefault({}),
   sessions: z
-    .object({
+    .strictObject({
       shellUser: accountName.optional(),
       allowRoot: z.boolean().default(false),
       path: z.string().min(1).default('/usr/local/bin:/usr/bin:/bin'),
@@ -94,19 +113,27 @@ export const configSchema = z.object({
       maxDuration: seconds(43200),
       maxPerLogin: positive(10),
       killGrace: seconds(2),
+      containment: z.enum(['auto', 'cgroup', 'process-scan']).default('auto'),
       shutdownGrace: seconds(30),
       policies: z.array(policySchema).default([]),
     })
+    .transform(({ idleTimeout, maxDuration, killGrace, shutdownGrace, ...x }) => ({
+      ...x,
+      idleTimeoutMs: idleTimeout * 1000,
+      maxDurationMs: maxDuration * 1000,
+      killGraceMs: killGrace * 1000,
+      shutdownGraceMs: shutdownGrace * 1000,
+    }))
     .prefault({}),
   recordings: z
-    .object({
+    .strictObject({
       dir: z.string().min(1).default('./recordings'),
       recordInput: z.boolean().default(false),
       failOpen: z.boolean().default(false),
     })
     .prefault({}),
   upload: z
-    .object({
+    .strictObject({
       enabled: z.boolean().default(true),
       serverUrl: httpUrl.optional(),
       installId: z
@@ -121,10 +148,14 @@ export const configSchema = z.object({
       keepUploaded: z.boolean().default(true),
       timeout: positive(120),
     })
+    .transform(({ timeout, ...u }) => ({ ...u, timeoutMs: timeout * 1000 }))
     .prefault({}),
 });
 
-/** Raw parsed configuration (seconds, as written). */
+/** Parsed configuration: file keys as written, durations converted to milliseconds. */
 export type RawConfig = z.output<typeof configSchema>;
-/** A team policy after parsing. */
-export type TeamPolicy = z.output<typeof policySchema>;
+/** The slice live sessions take. */
+export type SessionSettings = RawConfig['sessions'];
+/** The slice the recorder takes. */
+export type RecordingSettings = RawConfig['recordings'];
+

@@ -25,8 +25,10 @@ export const SETTINGS: readonly Setting[] = [
   { path: 'listen', env: 'TEAMSSH_LISTEN', kind: 'string', doc: '`host:port` to listen on (default `0.0.0.0:2222`)' },
   { path: 'hostKey', env: 'TEAMSSH_HOST_KEY', kind: 'list', doc: 'comma-separated host key files; a missing one is generated (mode 0600): RSA 3072 or ECDSA P-256 if its name says `rsa` or `ecdsa`, else ed25519 (default `<stateDir>/ssh_host_ed25519_key,<stateDir>/ssh_host_ecdsa_key,<stateDir>/ssh_host_rsa_key`)' },
   { path: 'stateDir', env: 'TEAMSSH_STATE_DIR', kind: 'string', doc: 'state directory: host key, install id (default `./state`)' },
+  { path: 'controlSocket', env: 'TEAMSSH_CONTROL_SOCKET', kind: 'string', doc: 'Unix socket of `teamssh sessions` and `teamssh kill`, mode 0600 (default `<stateDir>/control.sock`)' },
   { path: 'logLevel', env: 'TEAMSSH_LOG_LEVEL', kind: 'string', doc: 'pino level: fatal, error, warn, info, debug, trace, silent (default `info`)' },
   { path: 'logFile', env: 'TEAMSSH_LOG_FILE', kind: 'string', doc: 'also append the JSON log lines to this file (default: stdout only)' },
+  { path: 'http.listen', env: 'TEAMSSH_HTTP_LISTEN', kind: 'string', doc: '`host:port` of the HTTP listener for GitHub webhooks (default none: no HTTP listener)' },
 
   { path: 'algorithms.kex', env: 'TEAMSSH_KEX_ALGORITHMS', kind: 'list', doc: 'key exchange algorithms offered, in order (default `mlkem768x25519-sha256,curve25519-sha256,curve25519-sha256@libssh.org`; see docs/algorithms.md)' },
   { path: 'algorithms.ciphers', env: 'TEAMSSH_CIPHERS', kind: 'list', doc: 'ciphers offered (default `chacha20-poly1305@openssh.com,aes256-gcm@openssh.com,aes128-gcm@openssh.com,aes256-ctr,aes192-ctr,aes128-ctr`)' },
@@ -41,6 +43,8 @@ export const SETTINGS: readonly Setting[] = [
   { path: 'github.cacheMaxStale', env: 'TEAMSSH_CACHE_MAX_STALE', kind: 'int', doc: 'seconds a verified answer may still be used while GitHub is unavailable (default 3600)' },
   { path: 'github.negativeCacheTtl', env: 'TEAMSSH_NEGATIVE_CACHE_TTL', kind: 'int', doc: 'seconds a "not a member" answer is cached (default 30)' },
   { path: 'github.requestTimeout', env: 'TEAMSSH_GITHUB_TIMEOUT', kind: 'int', doc: 'seconds before one GitHub request counts as unavailable (default 5)' },
+  { path: 'github.webhookSecret', env: 'TEAMSSH_GITHUB_WEBHOOK_SECRET', kind: 'string', doc: 'secret of the org webhook; enables `POST /webhooks/github` on the HTTP listener (default none: no webhook endpoint)' },
+  { path: 'github.revalidateInterval', env: 'TEAMSSH_REVALIDATE_INTERVAL', kind: 'int', doc: 'seconds between re-verifications of every live session (membership and key) with GitHub; 0 = off (default 60)' },
 
   { path: 'auth.loginGraceTime', env: 'TEAMSSH_LOGIN_GRACE_TIME', kind: 'int', doc: 'seconds a connection may take to authenticate (default 30)' },
   { path: 'auth.maxAuthTries', env: 'TEAMSSH_MAX_AUTH_TRIES', kind: 'int', doc: 'authentication attempts allowed per connection (default 6)' },
@@ -56,6 +60,7 @@ export const SETTINGS: readonly Setting[] = [
   { path: 'sessions.maxDuration', env: 'TEAMSSH_MAX_SESSION_DURATION', kind: 'int', doc: 'seconds a session may last; 0 = unlimited (default 43200)' },
   { path: 'sessions.maxPerLogin', env: 'TEAMSSH_MAX_SESSIONS_PER_LOGIN', kind: 'int', doc: 'concurrent sessions per GitHub login (default 10)' },
   { path: 'sessions.killGrace', env: 'TEAMSSH_KILL_GRACE', kind: 'int', doc: 'seconds between SIGHUP and SIGKILL when a session ends (default 2)' },
+  { path: 'sessions.containment', env: 'TEAMSSH_SESSION_CONTAINMENT', kind: 'string', doc: '`auto` (a cgroup v2 per session when one is writable, else the weaker process scan), `cgroup` (refuse to start without one) or `process-scan` (default `auto`)' },
   { path: 'sessions.shutdownGrace', env: 'TEAMSSH_SHUTDOWN_GRACE', kind: 'int', doc: 'seconds live sessions get after SIGTERM before they are ended (default 30)' },
   { path: 'sessions.policies', env: 'TEAMSSH_TEAM_POLICIES', kind: 'policies', doc: 'team → account/handler, first match wins: `team=account[:handler],...` (default: every team gets the shell user and its login shell)' },
 

@@ -9,7 +9,7 @@ export function gitHubConnection(config: Config): Omit<GitHubProbeOptions, 'logg
     token: config.github.token,
     org: config.github.org,
     teams: [...config.github.teams],
-    requestTimeoutMs: config.github.requestTimeout * 1000,
+    requestTimeoutMs: config.github.requestTimeoutMs,
     userAgent: `teamssh/${VERSION}`,
   };
 }

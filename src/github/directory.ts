@@ -4,6 +4,7 @@ import {
   classifyGitHubError, conditionalGet, conditionalPaginate, createGitHubClient, isHttpFailure,
   type CachedPage, type GitHubClient, type UnavailableReason,
 } from './client.js';
+import { isBlockedByOrg } from './blocks.js';
 
 /** Settings of the cached GitHub identity source. */
 export interface GitHubDirectoryOptions {
@@ -59,6 +60,11 @@ interface Entry {
   verifiedAt: number;
   /** Answers by URL, replayed with If-None-Match on refresh. */
   pages: ReadonlyMap<string, CachedPage>;
+  /**
+   * Set by invalidate(): the next lookup re-asks GitHub (conditionally) however fresh the
+   * entry is. The record stays for bounded-stale use, so a trigger never shortens an outage grace.
+   */
+  invalid?: boolean;
 }
 
 /** Counters for logs, `teamssh check` and benchmarks. */
@@ -70,6 +76,8 @@ export interface DirectoryStats {
   fetches: number;
   /** Answers GitHub confirmed unchanged with a 304. */
   notModified: number;
+  /** Entries marked for re-asking by invalidate(). */
+  invalidations: number;
   /** Lookups answered with a stale record because GitHub was unavailable. */
   staleServed: number;
   /** Lookups answered "unavailable". */
@@ -87,7 +95,7 @@ export class GitHubDirectory {
   readonly #log: Logger;
   readonly #now: () => number;
   readonly #cache: LRUCache<string, Entry>;
-  readonly #stats = { hits: 0, fetches: 0, notModified: 0, staleServed: 0, unavailable: 0 };
+  readonly #stats = { hits: 0, fetches: 0, notModified: 0, invalidations: 0, staleServed: 0, unavailable: 0 };
 
   constructor(opts: GitHubDirectoryOptions) {
     this.#opts = opts;
@@ -117,7 +125,7 @@ export class GitHubDirectory {
     const key = login.toLowerCase();
     const now = this.#now();
     const current = this.#cache.get(key);
-    if (current && now < current.verifiedAt + this.#freshFor(current.record)) {
+    if (current && !current.invalid && now < current.verifiedAt + this.#freshFor(current.record)) {
       this.#stats.hits += 1;
       return current.record;
     }
@@ -130,6 +138,51 @@ export class GitHubDirectory {
     } catch (err) {
       return this.#whenUnavailable(key, err, current);
     }
+  }
+
+  /**
+   * Makes the next lookup of `login` ask GitHub again, however fresh its answer: a webhook
+   * said something changed. A cached "not a member" is thereby dropped too, so a member added
+   * a moment ago gets in at once. Returns whether anything was cached. Costs no request.
+   */
+  invalidate(login: string): boolean {
+    const entry = this.#cache.peek(login.toLowerCase(), { allowStale: true });
+    if (!entry) return false;
+    // Mutated in place: re-setting the entry would restart its retention and drop nothing else.
+    entry.invalid = true;
+    this.#stats.invalidations += 1;
+    return true;
+  }
+
+  /**
+   * Re-verifies `login` with GitHub now (conditional requests: a 304 costs no rate limit) and
+   * returns the answer; concurrent refreshes of one login share one round trip. GitHub
+   * unavailable gives the usual bounded-stale or "unavailable" answer.
+   */
+  async refresh(login: string): Promise<MemberRecord> {
+    this.invalidate(login);
+    return this.lookup(login);
+  }
+
+  /**
+   * Logins whose cached record names them active or pending in `team` (any configured team
+   * when omitted). Child teams are invisible here: a record lists configured teams only.
+   */
+  cachedMembers(team?: string): string[] {
+    const want = team?.toLowerCase();
+    const out: string[] = [];
+    for (const [key, entry] of this.#cache.entries()) {
+      const rec = entry.record;
+      if (rec.status !== 'ok') continue;
+      const teams = [...rec.teams, ...rec.pendingTeams].map((t) => t.toLowerCase());
+      if (want === undefined ? teams.length > 0 : teams.includes(want)) out.push(key);
+    }
+    return out;
+  }
+
+  /** Whether GitHub says the org blocks `login`; see {@link isBlockedByOrg} for what `false` means. */
+  isBlocked(login: string): Promise<boolean> {
+    return isBlockedByOrg(this.#client, { ...this.#opts, logger: this.#log }, login);
   }
 
   /** Seeds the cache with a verified record (benchmarks, tests). */

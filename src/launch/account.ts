@@ -49,7 +49,7 @@ function noAccount(name: string): TeamsshError {
 
 /**
  * Looks an account up through NSS (`getent passwd`, `id -G`), so LDAP/sssd accounts work
- * like local ones; throws a TeamsshError with code TEAMSSH_NO_ACCOUNT when it does not exist.
+ * like local ones; throws a TeamsshError with code ERR_NO_ACCOUNT when it does not exist.
  */
 export async function lookupAccount(name: string): Promise<Account> {
   if (!ACCOUNT_NAME.test(name)) throw noAccount(name);

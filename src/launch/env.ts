@@ -20,8 +20,8 @@ export interface SessionEnvInput {
   command?: string | undefined;
   githubLogin: string;
   sessionId: string;
-  /** `KEY=value` lines printed by the auth hooks (operator-controlled, still filtered). */
-  hookLines?: string[] | undefined;
+  /** Variables the auth hooks set (operator-controlled; filtered by filterHookEnv, again here). */
+  hookEnv?: Readonly<Record<string, string>> | undefined;
   /** The client's `env` requests in arrival order (ssh2 gives `{key, val}`). */
   clientEnv?: Array<{ key: string; val: string }> | undefined;
   /** Client names to accept: exact names or a prefix ending in `*` (sessions.clientEnv). */
@@ -33,7 +33,7 @@ export interface SessionEnv {
   env: Record<string, string>;
   /** Client variable names that were refused (never values: they may be secrets). */
   refused: string[];
-  /** Names from hook lines that were refused (malformed or never-listed). */
+  /** Hook variable names that were refused (malformed or never-listed). */
   refusedHook: string[];
 }
 
@@ -89,6 +89,20 @@ function validValue(v: string): boolean {
 }
 
 /**
+ * The rule for variables from auth hooks: a valid name, not on the never-list, no NUL in the
+ * value. Hooks are the operator's programs, but what they print may come from elsewhere.
+ */
+export function filterHookEnv(vars: Readonly<Record<string, string>>): { env: Record<string, string>; refused: string[] } {
+  const env: Record<string, string> = {};
+  const refused: string[] = [];
+  for (const [key, val] of Object.entries(vars)) {
+    if (!NAME.test(key) || isNeverAllowed(key) || val.includes('\0')) refused.push(key);
+    else env[key] = val;
+  }
+  return { env, refused };
+}
+
+/**
  * Builds a session's environment from an allowlist only: the account, the config, the
  * connection, the hooks' `KEY=value` lines and the client's allowlisted `env` requests.
  * Nothing of the server's own environment is read. SSH_TTY is added by the launcher.
@@ -116,17 +130,9 @@ export function buildSessionEnv(input: SessionEnvInput): SessionEnv {
     env[key] = val;
   }
 
-  for (const line of input.hookLines ?? []) {
-    if (line.trim() === '') continue;
-    const eq = line.indexOf('=');
-    const key = eq < 0 ? line : line.slice(0, eq);
-    const val = eq < 0 ? '' : line.slice(eq + 1);
-    if (eq < 0 || !NAME.test(key) || isNeverAllowed(key) || val.includes('\0')) {
-      refusedHook.push(key);
-      continue;
-    }
-    env[key] = val;
-  }
+  const hook = filterHookEnv(input.hookEnv ?? {});
+  refusedHook.push(...hook.refused);
+  Object.assign(env, hook.env);
 
   const c = input.connection;
   env.USER = input.account.name;

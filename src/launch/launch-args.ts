@@ -11,7 +11,7 @@ export const LAUNCHER_MISSING = 'ERR_LAUNCHER_MISSING';
 /** Error code: the program to run is not given as an absolute path. */
 export const BAD_PROGRAM = 'ERR_BAD_PROGRAM';
 
-/** Where `npm run build` puts the launcher: dist/teamssh-launch, seen from dist/src/session/. */
+/** Where `npm run build` puts the launcher: dist/teamssh-launch, seen from dist/src/launch/. */
 export const DEFAULT_LAUNCHER_PATH = fileURLToPath(new URL('../../teamssh-launch', import.meta.url));
 
 /** What the launcher needs to know to become the account and exec the program. */
@@ -22,6 +22,8 @@ export interface LaunchRequest {
   args: string[];
   argv0?: string | undefined;
   launcherPath?: string | undefined;
+  /** The session's cgroup directory the launcher moves itself into before exec; absent: none. */
+  cgroupDir?: string | undefined;
 }
 
 /** The launcher's path and argv, ready for node-pty or child_process. */
@@ -68,6 +70,7 @@ export function buildLaunchCommand(req: LaunchRequest): LaunchCommand {
       groups,
       account.home,
       req.allowRoot ? 'allow-root' : 'no-root',
+      req.cgroupDir ?? '-',
       req.file,
       req.argv0 ?? basename(req.file),
       ...req.args,

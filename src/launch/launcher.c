@@ -7,10 +7,15 @@
  * exactly the account's uid, gid and supplementary groups (node-pty's own
  * uid/gid option keeps the server's groups), and execs the program.
  *
- * Usage (built by src/session/launch-args.ts):
- *   teamssh-launch UID GID GROUPS HOME ROOT FILE ARGV0 [ARG...]
+ * While still root it moves itself into the session's cgroup, so the program and
+ * everything it ever forks is inside from its first instruction on; only root can
+ * move a process out again.
+ *
+ * Usage (built by src/launch/launch-args.ts):
+ *   teamssh-launch UID GID GROUPS HOME ROOT CGROUP FILE ARGV0 [ARG...]
  *     GROUPS  comma-separated supplementary gids, or "-" for none
  *     ROOT    "allow-root" or "no-root"
+ *     CGROUP  absolute path of the session's cgroup v2 directory, or "-" for none
  *     FILE    absolute path of the program; ARGV0 is what it sees as argv[0]
  *
  * Failures print one line "teamssh: <reason>" on stderr and exit 126
@@ -19,6 +24,7 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
 #include <signal.h>
@@ -26,9 +32,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #define MAX_GROUPS 1024
+#ifndef CGROUP2_SUPER_MAGIC
+#define CGROUP2_SUPER_MAGIC 0x63677270
+#endif
 
 static void die(int status, const char *what, const char *detail) {
 	dprintf(2, "teamssh: %s%s%s\n", what, detail ? ": " : "", detail ? detail : "");
@@ -73,6 +83,31 @@ static void reset_signals(void) {
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
+/*
+ * Writes our pid to DIR/cgroup.procs. Fails closed: the server chose a cgroup for this
+ * session, and a session it could not end completely must not start. The file must be
+ * on cgroup2 so a wrong path can never make us write a pid into an ordinary file
+ * (docs/external-systems.md §9).
+ */
+static void join_cgroup(const char *dir) {
+	char path[PATH_MAX];
+	if (dir[0] != '/')
+		die(126, "launcher usage", "CGROUP must be an absolute path or -");
+	if (snprintf(path, sizeof path, "%s/cgroup.procs", dir) >= (int)sizeof path)
+		die(126, "cgroup path too long", NULL);
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		die(126, "cannot join the session cgroup", strerror(errno));
+	struct statfs fs;
+	if (fstatfs(fd, &fs) != 0 || fs.f_type != CGROUP2_SUPER_MAGIC)
+		die(126, "cannot join the session cgroup", "not a cgroup2 directory");
+	char pid[32];
+	int n = snprintf(pid, sizeof pid, "%d\n", (int)getpid());
+	if (write(fd, pid, (size_t)n) != n)
+		die(126, "cannot join the session cgroup", strerror(errno));
+	close(fd);
+}
+
 static size_t parse_groups(char *list, gid_t *out) {
 	size_t n = 0;
 	if (strcmp(list, "-") == 0)
@@ -88,8 +123,8 @@ static size_t parse_groups(char *list, gid_t *out) {
 int main(int argc, char **argv) {
 	close_inherited_fds();
 	reset_signals();
-	if (argc < 8)
-		die(126, "launcher usage", "UID GID GROUPS HOME ROOT FILE ARGV0 [ARG...]");
+	if (argc < 9)
+		die(126, "launcher usage", "UID GID GROUPS HOME ROOT CGROUP FILE ARGV0 [ARG...]");
 
 	uid_t uid = (uid_t)parse_id(argv[1], "uid");
 	gid_t gid = (gid_t)parse_id(argv[2], "gid");
@@ -97,12 +132,17 @@ int main(int argc, char **argv) {
 	size_t ngroups = parse_groups(argv[3], groups);
 	const char *home = argv[4];
 	int allow_root = strcmp(argv[5], "allow-root") == 0;
-	const char *file = argv[6];
+	const char *cgroup = argv[6];
+	const char *file = argv[7];
 
 	if (!allow_root && strcmp(argv[5], "no-root") != 0)
 		die(126, "launcher usage", "ROOT must be allow-root or no-root");
 	if (uid == 0 && !allow_root)
 		die(126, "refusing to start a session as root", NULL);
+
+	/* Before anything the program controls runs, and while we may still write cgroup files. */
+	if (strcmp(cgroup, "-") != 0)
+		join_cgroup(cgroup);
 
 	/* Order matters: groups and gid can only be changed while still root. */
 	if (setgroups(ngroups, groups) != 0)
@@ -133,9 +173,9 @@ int main(int argc, char **argv) {
 			die(126, "setenv SSH_TTY failed", strerror(errno));
 	}
 
-	/* argv[7] becomes the program's argv[0] (e.g. "-bash" for a login shell). */
+	/* argv[8] becomes the program's argv[0] (e.g. "-bash" for a login shell). */
 	extern char **environ;
-	execve(file, argv + 7, environ);
+	execve(file, argv + 8, environ);
 	die(errno == ENOENT || errno == ENOTDIR ? 127 : 126, file, strerror(errno));
 	return 126;
 }

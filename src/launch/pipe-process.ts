@@ -1,6 +1,7 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { buildLaunchCommand } from './launch-args.js';
-import { terminateUnixSession } from './process-tree.js';
+import { sessionContainment } from './containment.js';
+import { SESSION_MARKER } from './account-scan.js';
 import { ChunkFanout, ExitOnce, clientSignal } from './process-events.js';
 import type { ExitInfo, Program, SpawnOptions } from './program.js';
 
@@ -11,12 +12,20 @@ const LINGER_IDLE_MS = 1000;
 const LINGER_TICK_MS = 100;
 
 /**
- * Runs the launcher on three pipes, stdout and stderr kept apart. `detached` makes the
- * child call setsid(), so it leads its own session and process group (pid = sid = pgid).
+ * Runs the launcher on three pipes, stdout and stderr kept apart, inside the session's
+ * containment (its cgroup). `detached` makes the child call setsid(), so it leads its own
+ * session and process group (pid = sid = pgid).
  */
 export function spawnPipeProgram(opts: SpawnOptions): Program {
-  const cmd = buildLaunchCommand(opts);
-  const child = spawn(cmd.launcher, cmd.args, { env: opts.env, stdio: 'pipe', detached: true, cwd: '/' });
+  const container = (opts.containment ?? sessionContainment()).open(opts.account.uid, opts.env[SESSION_MARKER]);
+  let child: ChildProcessWithoutNullStreams;
+  try {
+    const cmd = buildLaunchCommand({ ...opts, cgroupDir: container.cgroupArg === '-' ? undefined : container.cgroupArg });
+    child = spawn(cmd.launcher, cmd.args, { env: opts.env, stdio: 'pipe', detached: true, cwd: '/' });
+  } catch (err) {
+    void container.terminate(0).catch(() => undefined); // nothing started: this only removes the cgroup
+    throw err;
+  }
   const out = new ChunkFanout();
   const err = new ChunkFanout();
   const exit = new ExitOnce();
@@ -25,6 +34,8 @@ export function spawnPipeProgram(opts: SpawnOptions): Program {
 
   const { stdin, stdout, stderr } = child;
   const pid = child.pid ?? -1;
+  // A command without a pty has no job control: its process group is all the fallback needs.
+  if (pid > 0) container.started(pid, 'group');
   stdout.on('data', (b: Buffer) => {
     lastOutput = Date.now();
     out.emit(b);
@@ -98,7 +109,6 @@ export function spawnPipeProgram(opts: SpawnOptions): Program {
       }
     },
     onExit: (cb) => exit.add(cb),
-    // A command without a pty has no job control: its process group is the whole of it.
-    terminate: (graceMs) => (pid > 0 ? terminateUnixSession(pid, graceMs, 'group') : Promise.resolve()),
+    terminate: (graceMs) => container.terminate(graceMs),
   };
 }

@@ -8,10 +8,13 @@ export const TERMINATE_TIMEOUT = 'ERR_TERMINATE_TIMEOUT';
 export interface ProcStat {
   pid: number;
   state: string;
+  ppid: number;
   pgrp: number;
   session: number;
   /** Foreground process group of the process's controlling terminal, or -1 without one. */
   tpgid: number;
+  /** Clock ticks after boot; with the pid it names a process for good (pids are reused). */
+  startTime: number;
 }
 
 const POLL_MS = 50;
@@ -28,8 +31,10 @@ export function readProcStat(pid: number): ProcStat | undefined {
   }
   // The command name (field 2) may contain spaces and parentheses: split after the last ')'.
   const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  const [state = '?', , pgrp = '0', session = '0', , tpgid = '-1'] = rest;
-  return { pid, state, pgrp: Number(pgrp), session: Number(session), tpgid: Number(tpgid) };
+  const [state = '?', ppid = '0', pgrp = '0', session = '0', , tpgid = '-1'] = rest;
+  // Field 22 of proc(5); rest[0] is field 3.
+  const startTime = Number(rest[19] ?? 0);
+  return { pid, state, ppid: Number(ppid), pgrp: Number(pgrp), session: Number(session), tpgid: Number(tpgid), startTime };
 }
 
 /**
@@ -38,16 +43,24 @@ export function readProcStat(pid: number): ProcStat | undefined {
  * double fork without setsid leaves an orphan that is still in the session.
  */
 export function unixSessionMembers(sid: number): number[] {
-  const out: number[] = [];
+  return allProcesses()
+    .filter((st) => st.session === sid)
+    .map((st) => st.pid);
+}
+
+/** Every live (non-zombie) process, read once; for scans that need more than one field. */
+export function allProcesses(): ProcStat[] {
+  const out: ProcStat[] = [];
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     const st = readProcStat(Number(name));
-    if (st && st.session === sid && st.state !== 'Z' && st.state !== 'X') out.push(st.pid);
+    if (st && st.state !== 'Z' && st.state !== 'X') out.push(st);
   }
   return out;
 }
 
-function send(pid: number, sig: NodeJS.Signals | 0): boolean {
+/** Sends a signal, or 0 to probe; false when the target is gone (ESRCH) or was never there. */
+export function send(pid: number, sig: NodeJS.Signals | 0): boolean {
   try {
     process.kill(pid, sig);
     return true;
@@ -56,7 +69,6 @@ function send(pid: number, sig: NodeJS.Signals | 0): boolean {
     return false;
   }
 }
-
 /**
  * How far a termination reaches. 'session' scans /proc for every process of the session,
  * which interactive shells need (each job gets its own process group). 'group' signals the
@@ -65,43 +77,70 @@ function send(pid: number, sig: NodeJS.Signals | 0): boolean {
  */
 export type TerminateScope = 'session' | 'group';
 
-function anyLeft(sid: number, scope: TerminateScope): boolean {
-  return scope === 'session' ? unixSessionMembers(sid).length > 0 : send(-sid, 0);
+/**
+ * Everything of one session that a termination must end, however it is found (a cgroup,
+ * a Unix session, a scan of the account's processes).
+ */
+export interface SessionReach {
+  /** Sends `sig` to every process it reaches (SIGCONT after SIGHUP); false when none was there. */
+  signal(sig: NodeJS.Signals): boolean;
+  /** Ends every process at once. */
+  kill(): void;
+  /** True while any process is left. */
+  anyLeft(): boolean;
+  /** Names the session in an error message. */
+  readonly label: string;
 }
 
-/** Signals the session; returns false when nothing of it was alive to signal. */
-function signalAll(sid: number, sig: NodeJS.Signals, scope: TerminateScope): boolean {
-  const group = send(-sid, sig); // the leader's process group, even members whose /proc entry we raced
-  const members = scope === 'session' ? unixSessionMembers(sid) : [];
-  for (const pid of members) {
+/** Sends sig to each pid; after SIGHUP also SIGCONT, since a stopped job (Ctrl-Z) would hold SIGHUP pending until continued. */
+export function signalEach(pids: readonly number[], sig: NodeJS.Signals): void {
+  for (const pid of pids) {
     send(pid, sig);
-    // A stopped job (Ctrl-Z) would hold SIGHUP pending until continued.
     if (sig === 'SIGHUP') send(pid, 'SIGCONT');
   }
-  return group || members.length > 0;
+}
+
+/**
+ * The reach of a Unix session led by `sid` (pid = sid = pgid): its process group and, scope
+ * 'session', every member. Limit: a process that calls setsid() itself has left the session
+ * and is not found; see src/launch/containment.ts for what catches it.
+ */
+export function unixSessionReach(sid: number, scope: TerminateScope): SessionReach {
+  const signal = (sig: NodeJS.Signals) => {
+    const group = send(-sid, sig); // the leader's process group, even members whose /proc entry we raced
+    const members = scope === 'session' ? unixSessionMembers(sid) : [];
+    signalEach(members, sig);
+    return group || members.length > 0;
+  };
+  return {
+    label: `session ${sid}`,
+    signal,
+    kill: () => void signal('SIGKILL'),
+    anyLeft: () => (scope === 'session' ? unixSessionMembers(sid).length > 0 : send(-sid, 0)),
+  };
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-async function waitEmpty(sid: number, ms: number, scope: TerminateScope): Promise<boolean> {
+async function waitEmpty(reach: SessionReach, ms: number): Promise<boolean> {
   const until = Date.now() + ms;
   for (;;) {
-    if (!anyLeft(sid, scope)) return true;
+    if (!reach.anyLeft()) return true;
     if (Date.now() >= until) return false;
     await sleep(POLL_MS);
   }
 }
 
 /**
- * Ends a whole session: SIGHUP to the process group and (scope 'session') to every process
- * of session `sid`, SIGKILL after `graceMs` to whatever remains; resolves once none remain.
- * Limit: a process that calls setsid() itself has left the session and is not found.
+ * Ends everything `reach` finds: SIGHUP first, so shells and editors can save and leave;
+ * after `graceMs` whatever remains is killed; resolves once none remain. Throws
+ * TERMINATE_TIMEOUT when processes survive the kill (uninterruptible sleep).
  */
-export async function terminateUnixSession(sid: number, graceMs: number, scope: TerminateScope = 'session'): Promise<void> {
-  // The common case, a program that exited cleanly with nothing left behind, costs one scan.
-  if (!signalAll(sid, 'SIGHUP', scope)) return;
-  if (await waitEmpty(sid, Math.max(0, graceMs), scope)) return;
-  signalAll(sid, 'SIGKILL', scope);
-  if (await waitEmpty(sid, KILL_WAIT_MS, scope)) return;
-  throw new TeamsshError(TERMINATE_TIMEOUT, `processes of session ${sid} survived SIGKILL`);
+export async function terminateReach(reach: SessionReach, graceMs: number): Promise<void> {
+  // The common case, a program that exited cleanly with nothing left behind, costs one look.
+  if (!reach.signal('SIGHUP')) return;
+  if (await waitEmpty(reach, Math.max(0, graceMs))) return;
+  reach.kill();
+  if (await waitEmpty(reach, KILL_WAIT_MS)) return;
+  throw new TeamsshError(TERMINATE_TIMEOUT, `processes of ${reach.label} survived SIGKILL`);
 }

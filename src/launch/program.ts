@@ -1,4 +1,5 @@
 import type { Account } from './account.js';
+import type { Containment } from './containment.js';
 
 /** How to start one session's program; see spawnProgram. */
 export interface SpawnOptions {
@@ -19,6 +20,8 @@ export interface SpawnOptions {
   pty?: { cols: number; rows: number; term: string };
   /** Defaults to dist/teamssh-launch next to the compiled sources. */
   launcherPath?: string;
+  /** Defaults to sessionContainment(), the one the server chose at start; tests pass their own. */
+  containment?: Containment;
 }
 
 /**
@@ -57,6 +60,10 @@ export interface Program {
   signal(name: string): void;
   /** Called once, after the program exited and its output was drained. */
   onExit(cb: (e: ExitInfo) => void): void;
-  /** SIGHUP to the whole session, SIGKILL after graceMs; resolves when no process remains. */
+  /**
+   * SIGHUP to the whole session, SIGKILL after graceMs; resolves when no process remains.
+   * "The whole session" is its cgroup, or without one what the fallback scan finds
+   * (src/launch/containment.ts): also what escaped with setsid or a double fork.
+   */
   terminate(graceMs: number): Promise<void>;
 }

@@ -2,7 +2,9 @@ import { readSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import pty, { type IPty } from 'node-pty';
 import { buildLaunchCommand } from './launch-args.js';
-import { readProcStat, terminateUnixSession } from './process-tree.js';
+import { sessionContainment } from './containment.js';
+import { SESSION_MARKER } from './account-scan.js';
+import { readProcStat } from './process-tree.js';
 import { ChunkFanout, ExitOnce, clientSignal, signalName } from './process-events.js';
 import type { Program, SpawnOptions } from './program.js';
 
@@ -36,23 +38,32 @@ function drainOnEnd(term: IPty, emit: (b: Buffer) => void): void {
 }
 
 /**
- * Runs the launcher in a new pseudo-terminal. node-pty makes the child a session leader
- * with the pty as its controlling terminal, so the pid is also the session id.
+ * Runs the launcher in a new pseudo-terminal, inside the session's containment (its
+ * cgroup). node-pty makes the child a session leader with the pty as its controlling
+ * terminal, so the pid is also the session id.
  */
 export function spawnPtyProgram(opts: SpawnOptions, size: { cols: number; rows: number; term: string }): Program {
-  const cmd = buildLaunchCommand(opts);
-  // cwd "/" so root never has to enter a user-controlled directory; the launcher does
-  // chdir(HOME) as the user and corrects the PWD that node-pty insists on adding.
-  // encoding null: output stays bytes (a UTF-8 character may be split across reads).
-  const term = pty.spawn(cmd.launcher, cmd.args, {
-    name: size.term,
-    cols: Math.max(1, size.cols),
-    rows: Math.max(1, size.rows),
-    cwd: '/',
-    env: opts.env,
-    encoding: null,
-  });
+  const container = (opts.containment ?? sessionContainment()).open(opts.account.uid, opts.env[SESSION_MARKER]);
+  let term: IPty;
+  try {
+    const cmd = buildLaunchCommand({ ...opts, cgroupDir: container.cgroupArg === '-' ? undefined : container.cgroupArg });
+    // cwd "/" so root never has to enter a user-controlled directory; the launcher does
+    // chdir(HOME) as the user and corrects the PWD that node-pty insists on adding.
+    // encoding null: output stays bytes (a UTF-8 character may be split across reads).
+    term = pty.spawn(cmd.launcher, cmd.args, {
+      name: size.term,
+      cols: Math.max(1, size.cols),
+      rows: Math.max(1, size.rows),
+      cwd: '/',
+      env: opts.env,
+      encoding: null,
+    });
+  } catch (err) {
+    void container.terminate(0).catch(() => undefined); // nothing started: this only removes the cgroup
+    throw err;
+  }
   const pid = term.pid;
+  container.started(pid, 'session');
   const out = new ChunkFanout();
   const exit = new ExitOnce();
   let eofSent = false;
@@ -101,6 +112,6 @@ export function spawnPtyProgram(opts: SpawnOptions, size: { cols: number; rows: 
       }
     },
     onExit: (cb) => exit.add(cb),
-    terminate: (graceMs) => terminateUnixSession(pid, graceMs),
+    terminate: (graceMs) => container.terminate(graceMs),
   };
 }

@@ -5,11 +5,12 @@ import { basename, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Utf8Stream, escapeJson } from './json-text.js';
 import { RecordingError } from './recording-error.js';
-import { fsyncDir, writeJsonAtomic } from './recordings-dir.js';
+import { fsyncDir } from './recordings-dir.js';
+import { partSidecarPath, sidecarPath, writeSidecar, type SessionFacts, type SessionOutcome } from './sidecar.js';
 
 export { RecordingError } from './recording-error.js';
 
-/** What a recorder needs to know about one session; see contracts.md §3 for the header rules. */
+/** What a recorder needs to know about one session; see docs/external-systems.md §3 for the header rules. */
 export interface RecorderOptions {
   dir: string;
   /** File stem: the recording is written as NAME.cast.part and renamed to NAME.cast. */
@@ -26,7 +27,7 @@ export interface RecorderOptions {
   /** Monotonic milliseconds; injectable so golden tests are deterministic. */
   clock?: () => number;
   /** Who the session is (login, team, fingerprint...): written to NAME.part.json at once so a crash still names them. */
-  meta?: Record<string, unknown>;
+  meta?: SessionFacts;
   /** Bytes waiting for the disk above which `needsDrain` turns true (default 4 MiB); 16x that fails the recording. */
   highWaterMark?: number;
 }
@@ -58,7 +59,7 @@ export class Recorder {
   private readonly clock: () => number;
   private readonly start: number;
   private readonly recordInput: boolean;
-  private readonly meta: Record<string, unknown> | undefined;
+  private readonly meta: SessionFacts | undefined;
   private readonly highWater: number;
   private readonly hash: Hash = createHash('sha256');
   private readonly outStream = new Utf8Stream();
@@ -83,8 +84,8 @@ export class Recorder {
     this.dir = opts.dir;
     this.castPath = join(opts.dir, `${opts.name}.cast`);
     this.partPath = `${this.castPath}.part`;
-    this.sidecarPath = join(opts.dir, `${opts.name}.json`);
-    this.metaPath = join(opts.dir, `${opts.name}.part.json`);
+    this.sidecarPath = sidecarPath(opts.dir, opts.name);
+    this.metaPath = partSidecarPath(opts.dir, opts.name);
     this.fh = fh;
     this.clock = clock;
     this.start = clock();
@@ -93,7 +94,7 @@ export class Recorder {
     this.highWater = opts.highWaterMark ?? DEFAULT_HIGH_WATER;
   }
 
-  /** Opens NAME.cast.part (0600, exclusive) and writes the header; rejects with code TEAMSSH_REC_OPEN. */
+  /** Opens NAME.cast.part (0600, exclusive) and writes the header; rejects with code ERR_REC_OPEN. */
   static async create(opts: RecorderOptions): Promise<Recorder> {
     const part = join(opts.dir, `${opts.name}.cast.part`);
     let fh: FileHandle;
@@ -110,7 +111,7 @@ export class Recorder {
       rec.bytes = header.length;
       // Only a crash of this process needs the early identity, and the page cache survives that:
       // no fsync on the login path.
-      if (opts.meta) await writeJsonAtomic(rec.metaPath, opts.meta, { durable: false });
+      if (opts.meta) await writeSidecar(rec.metaPath, opts.meta, { durable: false });
     } catch (err) {
       // A half-created recording holds no session data yet: removing it loses nothing.
       await fh.close().catch(() => {});
@@ -167,7 +168,7 @@ export class Recorder {
   }
 
   /** Flushes, fsyncs, writes the sidecar NAME.json, then renames NAME.cast.part to NAME.cast. */
-  async finish(sidecar: Record<string, unknown>): Promise<FinishedRecording> {
+  async finish(outcome?: SessionOutcome): Promise<FinishedRecording> {
     if (this.closed) throw new RecordingError('ERR_REC_FINISHED', 'recording already finished');
     this.event('o', this.outStream.end());
     if (this.recordInput) this.event('i', this.inStream.end());
@@ -188,9 +189,9 @@ export class Recorder {
     await this.fh.close();
     const sha256 = this.hash.digest('hex');
     const file = basename(this.castPath);
-    const fields = { file, sha256, bytes: this.bytes, events: this.events, duration: this.lastT, complete: true, version: 2 };
+    const fields = { file, sha256, bytes: this.bytes, events: this.events, duration: this.lastT, complete: true, version: 2 as const };
     try {
-      await writeJsonAtomic(this.sidecarPath, { ...this.meta, ...sidecar, ...fields });
+      await writeSidecar(this.sidecarPath, { ...this.meta, ...outcome, ...fields });
       // Sidecar first: a NAME.cast therefore always has its NAME.json next to it.
       await rename(this.partPath, this.castPath);
       if (this.meta) await unlink(this.metaPath).catch(() => {});

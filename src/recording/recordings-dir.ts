@@ -1,24 +1,7 @@
-import { open, mkdir, stat, chmod, rename, unlink } from 'node:fs/promises';
+import { open, mkdir, stat, chmod, unlink } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { RecordingError } from './recording-error.js';
-
-/**
- * Writes JSON to PATH via PATH.tmp + rename (mode 0600), so readers never see half a file.
- * `durable` (default) also fsyncs before the rename, so the file survives a power cut.
- */
-export async function writeJsonAtomic(path: string, value: unknown, { durable = true } = {}): Promise<void> {
-  const tmp = `${path}.tmp`;
-  const fh = await open(tmp, 'w', 0o600);
-  try {
-    await fh.writeFile(`${JSON.stringify(value, null, 2)}\n`, 'utf8');
-    await fh.chmod(0o600);
-    if (durable) await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, path);
-}
 
 /** Fsyncs a directory so renames into it survive a power cut. */
 export async function fsyncDir(dir: string): Promise<void> {
@@ -42,7 +25,7 @@ function safePart(s: string): string {
   return cleaned || 'unknown';
 }
 
-/** Creates the recordings directory (0700, tightened if looser) and proves it is writable; throws TEAMSSH_REC_DIR. */
+/** Creates the recordings directory (0700, tightened if looser) and proves it is writable; throws ERR_REC_DIR. */
 export async function ensureRecordingsDir(dir: string): Promise<void> {
   try {
     await mkdir(dir, { recursive: true, mode: 0o700 });

@@ -1,9 +1,9 @@
-import { open, readdir, readFile, rename, stat, truncate, unlink, appendFile } from 'node:fs/promises';
-import { createHash } from 'node:crypto';
+import { open, readdir, rename, stat, truncate, unlink, appendFile } from 'node:fs/promises';
 import { isUtf8 } from 'node:buffer';
 import { join } from 'node:path';
 import type { Logger } from '../log.js';
-import { fsyncDir, writeJsonAtomic } from './recordings-dir.js';
+import { fsyncDir } from './recordings-dir.js';
+import { hashFile, partSidecarPath, readSidecar, sidecarPath, writeSidecar, type Sidecar } from './sidecar.js';
 
 /** Why a recording was finalised by recovery rather than by its session. */
 export const CRASH_REASON = 'server stopped before the session ended (crash or kill)';
@@ -54,15 +54,15 @@ export async function recoverPartials(
 async function recoverOne(dir: string, name: string, log: Logger): Promise<RecoveredRecording> {
   const part = join(dir, name + PART);
   const cast = join(dir, `${name}.cast`);
-  const metaPath = join(dir, `${name}.part.json`);
-  const sidecarPath = join(dir, `${name}.json`);
+  const metaPath = partSidecarPath(dir, name);
+  const sidecar = sidecarPath(dir, name);
   if (await exists(cast)) {
     const reason = `${name}.cast already exists; .part left in place for an operator`;
     log.error({ recording: name, code: 'ERR_REC_CONFLICT' }, reason);
     return { name, reason };
   }
-  const meta = await readJsonObject(metaPath);
-  const prior = await readJsonObject(sidecarPath);
+  const meta = await readSidecarLenient(metaPath);
+  const prior = await readSidecarLenient(sidecar);
   const scan = new PartScan();
   const size = await forEachLine(part, (line, terminated) => scan.feed(line, terminated));
   const recoveredAt = new Date().toISOString();
@@ -71,7 +71,7 @@ async function recoverOne(dir: string, name: string, log: Logger): Promise<Recov
     const corrupt = await freeName(join(dir, `${name}.cast.corrupt`));
     const reason = `${CRASH_REASON}; the header line is torn or invalid, file kept for inspection`;
     const sha256 = await hashFile(part);
-    await writeJsonAtomic(sidecarPath, { ...meta, ...prior, file: corrupt.slice(dir.length + 1), sha256, bytes: size, complete: false, corrupt: true, version: 2, reason, recoveredAt });
+    await writeSidecar(sidecar, { ...meta, ...prior, file: corrupt.slice(dir.length + 1), sha256, bytes: size, complete: false, corrupt: true, version: 2 as const, reason, recoveredAt });
     await rename(part, corrupt);
     await unlink(metaPath).catch(() => {});
     await fsyncDir(dir);
@@ -103,8 +103,8 @@ async function recoverOne(dir: string, name: string, log: Logger): Promise<Recov
   const dropped = scan.droppedInside + (scan.tornTail > 0 ? 1 : 0);
   const fields = wasFinished
     ? { recoveredAt }
-    : { file: `${name}.cast`, sha256, bytes, events, duration: scan.lastT, complete: false, version: 2, reason, recoveredAt, droppedLines: dropped };
-  await writeJsonAtomic(sidecarPath, { ...meta, ...prior, ...fields });
+    : { file: `${name}.cast`, sha256, bytes, events, duration: scan.lastT, complete: false, version: 2 as const, reason, recoveredAt, droppedLines: dropped };
+  await writeSidecar(sidecar, { ...meta, ...prior, ...fields });
   await rename(part, cast);
   await unlink(metaPath).catch(() => {});
   await fsyncDir(dir);
@@ -223,32 +223,10 @@ async function forEachLine(path: string, cb: (line: Buffer, terminated: boolean)
   return size;
 }
 
-async function hashFile(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  const fh = await open(path, 'r');
-  try {
-    const chunk = Buffer.allocUnsafe(1 << 20);
-    for (let n; (n = (await fh.read(chunk, 0, chunk.length, null)).bytesRead) > 0; ) hash.update(chunk.subarray(0, n));
-  } finally {
-    await fh.close();
-  }
-  return hash.digest('hex');
-}
-
-async function readJsonObject(path: string): Promise<Record<string, unknown> | undefined> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch {
-    return undefined;
-  }
-  try {
-    const v: unknown = JSON.parse(text);
-    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
-  } catch {
-    // A torn provisional sidecar is worth less than the recording: recover without it.
-    return undefined;
-  }
+/** Reads a sidecar; a torn provisional sidecar is worth less than the recording: recover without it. */
+async function readSidecarLenient(path: string): Promise<Sidecar | undefined> {
+  const r = await readSidecar(path).catch(() => undefined);
+  return r && !r.corrupt ? r.data : undefined;
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -1,28 +1,12 @@
 import type { AuthContext, Connection } from 'ssh2';
 import type { Logger } from '../log.js';
-import { DENY_MESSAGES, type AuthDecision } from '../auth/types.js';
-import { checkSignature, fingerprint, keyLine, type OfferedKey } from '../auth/verify.js';
-import type { HookRequest, HookResult } from '../auth/hooks.js';
-
-/** Who a connection proved to be; everything downstream of auth works from this. */
-export interface Identity {
-  /** Canonical GitHub login. */
-  login: string;
-  /** Configured teams the login is an active member of, in configuration order. */
-  teams: string[];
-  fingerprint: string;
-  keyAlgo: string;
-  /** `KEY=value` lines from auth hooks, for the session environment. */
-  hookEnv: Record<string, string>;
-  /** True when GitHub was unavailable and a recently verified answer was used. */
-  stale: boolean;
-}
+import { DENY_MESSAGES, type AuthDecision, type DenyReason, type Identity, type IdentitySource, type OfferedKey, type RefusalReason } from '../auth/types.js';
+import { checkSignature, fingerprint } from '../auth/verify.js';
 
 /** What authentication needs from the rest of the server. */
 export interface AuthDeps {
-  /** The identity source: may key K log in as user U? */
-  authorize(user: string, key: OfferedKey): Promise<AuthDecision>;
-  runHooks(req: HookRequest): Promise<HookResult>;
+  /** Asked in order; the first must be a `key` source (it establishes the login). */
+  sources: readonly IdentitySource[];
   maxAuthTries: number;
   logger: Logger;
 }
@@ -35,18 +19,35 @@ type PublicKeyContext = AuthContext & {
   hashAlgo?: string;
 };
 
+/** Rejects `authenticate` when the connection closes before it authenticated. */
+export class NotAuthenticated extends Error {
+  constructor() {
+    super('connection closed before it authenticated');
+    this.name = 'NotAuthenticated';
+  }
+}
+
+const logText = (d: Exclude<AuthDecision, { kind: 'allow' }>): string =>
+  d.kind === 'unavailable'
+    ? `authentication refused: ${d.reason === 'github_unavailable' ? 'GitHub is unavailable and this login has no recent verified answer' : 'an auth hook is unavailable'}`
+    : d.reason in DENY_MESSAGES
+      ? `authentication refused: ${DENY_MESSAGES[d.reason as DenyReason]}`
+      : 'authentication refused by an auth hook';
+
 /**
  * Drives ssh2's authentication events for one connection: public key only, a bounded
- * number of failed attempts, the signature checked here (ssh2 does not), then the identity
- * source and the hooks. Calls `onIdentity` once, just before accepting.
+ * number of failed attempts, the signature checked here (ssh2 does not), then every identity
+ * source in order. Resolves with the Identity once the connection is ready; rejects with
+ * NotAuthenticated if it closes first.
  */
-export function handleAuthentication(client: Connection, remoteAddress: string, deps: AuthDeps, onIdentity: (id: Identity) => void): void {
+export function authenticate(client: Connection, remoteAddress: string, deps: AuthDeps): Promise<Identity> {
   let failures = 0;
+  let accepted: Identity | undefined;
   const log = deps.logger;
 
-  const refuse = (ctx: AuthContext, fields: Record<string, unknown>, why = 'authentication refused') => {
+  const refuse = (ctx: AuthContext, reason: RefusalReason, fields: Record<string, unknown>, why = 'authentication refused') => {
     failures += 1;
-    log.warn({ event: 'auth_refused', user: ctx.username, remoteAddress, attempt: failures, ...fields }, why);
+    log.warn({ event: 'auth_refused', user: ctx.username, remoteAddress, attempt: failures, reason, ...fields }, why);
     if (failures >= deps.maxAuthTries) {
       log.warn({ event: 'auth_refused', user: ctx.username, remoteAddress, reason: 'too_many_attempts', attempts: failures }, 'too many authentication attempts; disconnecting');
       ctx.reject([], false);
@@ -56,41 +57,51 @@ export function handleAuthentication(client: Connection, remoteAddress: string, 
     ctx.reject(['publickey']);
   };
 
-  client.on('authentication', (ctx) => {
-    if (ctx.method !== 'publickey') {
-      // "none" is how every client asks which methods exist; it is not a failed attempt.
-      if (ctx.method !== 'none') failures += 1;
-      ctx.reject(['publickey']);
-      return;
-    }
-    const pk = ctx as PublicKeyContext;
-    const fp = fingerprint(pk.key.data);
-    void decide(pk, fp).catch((err: unknown) => {
-      log.error({ event: 'auth_error', user: ctx.username, remoteAddress, fingerprint: fp, err }, 'authentication failed unexpectedly');
-      refuse(ctx, { reason: 'internal_error', fingerprint: fp });
-    });
-  });
-
-  async function decide(ctx: PublicKeyContext, fp: string): Promise<void> {
+  async function attempt(ctx: PublicKeyContext, fp: string): Promise<void> {
     const base = { fingerprint: fp, keyType: ctx.key.algo };
-    if (ctx.signature && ctx.blob) {
+    const signed = Boolean(ctx.signature && ctx.blob);
+    if (signed) {
       // Check possession before asking anyone anything: a forged request costs no GitHub call.
-      const problem = checkSignature(ctx.key, ctx.blob, ctx.signature, ctx.hashAlgo);
-      if (problem) return refuse(ctx, { reason: problem, ...base });
+      const problem = checkSignature(ctx.key, ctx.blob!, ctx.signature!, ctx.hashAlgo);
+      if (problem) return refuse(ctx, problem, base);
     }
-    const decision = await deps.authorize(ctx.username, ctx.key);
-    if (decision.kind === 'deny') return refuse(ctx, { reason: decision.reason, ...base }, `authentication refused: ${DENY_MESSAGES[decision.reason]}`);
-    if (decision.kind === 'unavailable') return refuse(ctx, { reason: 'github_unavailable', detail: decision.reason, ...base }, 'authentication refused: GitHub is unavailable and this login has no recent verified answer');
-    if (!ctx.signature) {
-      // Only "would this key do?": answering yes logs nobody in.
+    let granted: Extract<AuthDecision, { kind: 'allow' }> | undefined;
+    const env: Record<string, string> = {};
+    for (const source of deps.sources) {
+      // "Would this key do?" queries only ask the key sources; answering yes logs nobody in.
+      if (source.stage === 'login' && !signed) continue;
+      const d = await source.decide({ user: ctx.username, key: ctx.key, fingerprint: fp, remoteAddress, granted });
+      const who = source.stage === 'login' ? { hook: source.name } : {};
+      if (d.kind !== 'allow') return refuse(ctx, d.reason, { ...base, ...who, ...(d.detail ? { detail: d.detail } : {}) }, logText(d));
+      granted = { ...d, stale: (granted?.stale ?? false) || d.stale };
+      Object.assign(env, d.env);
+    }
+    if (!granted) return refuse(ctx, 'internal_error', { ...base, detail: 'no identity source configured' });
+    if (!signed) {
       ctx.accept();
       return;
     }
-    const hook = await deps.runHooks({ login: decision.login, keyLine: keyLine(ctx.key), fingerprint: fp, teams: decision.teams, remoteAddress });
-    if (hook.kind === 'deny') return refuse(ctx, { reason: 'hook_denied', hook: hook.hook, detail: hook.message, ...base });
-    if (hook.kind === 'unavailable') return refuse(ctx, { reason: 'hook_unavailable', hook: hook.hook, detail: hook.message, ...base });
-    onIdentity({ login: decision.login, teams: decision.teams, fingerprint: fp, keyAlgo: ctx.key.algo, hookEnv: hook.env, stale: decision.stale });
-    log.info({ event: 'auth_accepted', login: decision.login, user: ctx.username, remoteAddress, teams: decision.teams, stale: decision.stale, ...base }, 'authenticated');
+    accepted = { login: granted.login, teams: granted.teams, fingerprint: fp, keyAlgo: ctx.key.algo, hookEnv: env, stale: granted.stale };
+    log.info({ event: 'auth_accepted', login: granted.login, user: ctx.username, remoteAddress, teams: granted.teams, stale: granted.stale, ...base }, 'authenticated');
     ctx.accept();
   }
+
+  return new Promise<Identity>((resolve, reject) => {
+    client.once('ready', () => (accepted ? resolve(accepted) : reject(new NotAuthenticated())));
+    client.once('close', () => reject(new NotAuthenticated()));
+    client.on('authentication', (ctx) => {
+      if (ctx.method !== 'publickey') {
+        // "none" is how every client asks which methods exist; it is not a failed attempt.
+        if (ctx.method !== 'none') failures += 1;
+        ctx.reject(['publickey']);
+        return;
+      }
+      const pk = ctx as PublicKeyContext;
+      const fp = fingerprint(pk.key.data);
+      void attempt(pk, fp).catch((err: unknown) => {
+        log.error({ event: 'auth_error', user: ctx.username, remoteAddress, fingerprint: fp, err }, 'authentication failed unexpectedly');
+        refuse(ctx, 'internal_error', { fingerprint: fp });
+      });
+    });
+  });
 }

@@ -14,7 +14,7 @@ export interface ConnectionGateOptions {
  * has not even sent an SSH identification line, else the oldest. A flood of idle or garbage
  * connections therefore holds a bounded number of slots for a bounded time, and a member
  * whose client is already talking SSH is the last to be pushed out.
- * ssh2 has neither limit (contracts.md §4), so they live at the socket level, before ssh2.
+ * ssh2 has neither limit (docs/external-systems.md §4), so they live at the socket level, before ssh2.
  */
 export class ConnectionGate {
   // Insertion order of a Map is arrival order: the first key is the oldest waiter.

@@ -1,14 +1,18 @@
-import type { Connection, Session } from 'ssh2';
+import type { Connection, ServerChannel, Session } from 'ssh2';
 import type { Logger } from '../log.js';
 import { LiveSession, type SessionDeps, type SessionRequest } from '../session/live-session.js';
+import type { SessionRegistry } from '../session/registry.js';
+
+/** What a connection's sessions share; each session gets its own admission from the registry. */
+export type ConnectionDeps = Omit<SessionDeps, 'admission'> & { registry: SessionRegistry<LiveSession> };
 
 /**
  * Serves one authenticated connection: session channels become LiveSessions; everything
  * else a client may ask for (port forwarding, X11, agent forwarding, subsystems such as
  * sftp) is refused and logged, because each would be a path around the recording.
  */
-export function serveConnection(client: Connection, deps: SessionDeps, log: Logger): void {
-  const live = new Set<LiveSession>();
+export function serveConnection(client: Connection, deps: ConnectionDeps, log: Logger): void {
+  const { registry, ...sessionDeps } = deps;
   const refused = (what: string, detail?: Record<string, unknown>) =>
     log.warn({ event: 'channel_refused', request: what, login: deps.identity.login, remoteAddress: deps.ends.remoteAddress, ...detail }, `${what} refused`);
 
@@ -31,7 +35,7 @@ export function serveConnection(client: Connection, deps: SessionDeps, log: Logg
   });
 
   client.on('close', () => {
-    for (const s of live) s.end('connection_lost');
+    for (const s of registry.byConnection(deps.connectionId)) s.end('connection_lost');
   });
 
   function onSession(sess: Session): void {
@@ -72,20 +76,24 @@ export function serveConnection(client: Connection, deps: SessionDeps, log: Logg
       refused('subsystem', { subsystem: 'sftp' });
       reject?.();
     });
-    const start = (kind: 'shell' | 'exec', command?: string) => (accept: () => import('ssh2').ServerChannel) => {
+    const start = (kind: 'shell' | 'exec', command?: string) => (accept: () => ServerChannel) => {
       if (current) return; // one program per session channel, as in OpenSSH
       req.kind = kind;
       req.command = command;
       const channel = accept();
-      current = new LiveSession(channel, req, deps);
-      live.add(current);
-      void current.done.then(() => live.delete(current!));
-      current.start().catch((err: unknown) => {
-        log.error({ event: 'session_error', err }, 'session failed to start');
-        channel.stderr.write('teamssh: session failed to start\r\n');
+      // The slot is reserved here, synchronously: channels opened at the same moment cannot overrun the cap.
+      const admission = registry.tryAdmit(deps.identity.login);
+      if (!admission) {
+        const limit = deps.settings.maxPerLogin;
+        log.warn({ event: 'session_refused', login: deps.identity.login, reason: 'session_limit', limit, remoteAddress: deps.ends.remoteAddress }, 'session refused');
+        channel.stderr.write(`teamssh: too many sessions (limit ${limit})\r\n`);
         channel.exit(1);
         channel.end();
-      });
+        return;
+      }
+      const session = new LiveSession(channel, req, { ...sessionDeps, admission });
+      current = session;
+      void session.start();
     };
     sess.on('shell', (accept) => start('shell')(accept));
     sess.on('exec', (accept, _reject, info) => start('exec', info.command)(accept));

@@ -7,24 +7,32 @@ import { VERSION } from '../version.js';
 import { ConnectionGate } from './connection-gate.js';
 import { loadHostKeys } from './host-key.js';
 import { serverAlgorithmsOptions } from './algorithms.js';
-import { handleAuthentication, type Identity } from './authenticate.js';
+import { authenticate } from './authenticate.js';
 import { serveConnection } from './connection.js';
 import type { LiveSession } from '../session/live-session.js';
-import { runAuthHooks } from '../auth/hooks.js';
-import { decide } from '../auth/decide.js';
-import type { OfferedKey } from '../auth/verify.js';
+import { SessionRegistry } from '../session/registry.js';
+import { startControlServer } from '../control/control-server.js';
+import { sessionControl } from './session-control.js';
+import { revocableSessions } from './revocable-sessions.js';
+import { startRevocation, revocationSettings } from '../revocation/start.js';
+import { startHttpListener } from '../http/listener.js';
+import { hookSources } from '../auth/hooks.js';
+import { gitHubIdentitySource } from '../auth/decide.js';
 import { GitHubDirectory } from '../github/directory.js';
 import { gitHubConnection } from '../github/connection-settings.js';
 import { ensureRecordingsDir } from '../recording/recordings-dir.js';
 import { recoverPartials } from '../recording/recover.js';
+import { logContainment, useContainment } from '../launch/containment.js';
 
 /** A running server, as `teamssh serve` and the tests hold it. */
 export interface RunningServer {
   /** Where it listens (the real port when the config asked for port 0). */
   address: { host: string; port: number };
+  /** Where the HTTP listener (webhooks) listens, when TEAMSSH_HTTP_LISTEN is set. */
+  httpAddress: { host: string; port: number } | undefined;
   directory: GitHubDirectory;
-  /** Live sessions, for shutdown and tests. */
-  sessions: ReadonlySet<LiveSession>;
+  /** The live sessions: the one place that owns them. */
+  sessions: SessionRegistry<LiveSession>;
   /** Graceful stop: stop accepting, tell live sessions, wait the grace, end the rest, finish recordings. */
   shutdown(): Promise<void>;
 }
@@ -45,22 +53,22 @@ export async function startServer(config: Config, logger: Logger, opts: { direct
   // Partials with no live session are from a crash: finalise them now so they ship like the rest.
   await recoverPartials(config.recordings.dir, log).catch((err: unknown) => log.error({ err }, 'recovering partial recordings failed'));
   const hostKeys = await loadHostKeys(config.hostKey);
+  logContainment(log, useContainment(config.sessions.containment));
 
   const directory =
     opts.directory ??
     new GitHubDirectory({
       ...gitHubConnection(config),
-      cacheTtlMs: config.github.cacheTtl * 1000,
-      maxStaleMs: config.github.cacheMaxStale * 1000,
-      negativeTtlMs: config.github.negativeCacheTtl * 1000,
+      cacheTtlMs: config.github.cacheTtlMs,
+      maxStaleMs: config.github.cacheMaxStaleMs,
+      negativeTtlMs: config.github.negativeCacheTtlMs,
       logger: logger.child({ component: 'github' }),
     });
-  const authorize = async (user: string, key: OfferedKey) => decide(await directory.lookup(user), key);
-  const hookOpts = { programs: config.auth.hooks, timeoutMs: config.auth.hookTimeout * 1000, path: config.sessions.path };
+  const sources = [gitHubIdentitySource(directory), ...hookSources(config.auth.hooks, { timeoutMs: config.auth.hookTimeoutMs, path: config.sessions.path, logger: log })];
 
-  const sessions = new Set<LiveSession>();
-  const perLogin = new Map<string, number>();
-  const gate = new ConnectionGate({ loginGraceMs: config.auth.loginGraceTime * 1000, maxUnauthenticated: config.auth.maxUnauthenticated, logger: log });
+  const sessions = new SessionRegistry<LiveSession>(config.sessions.maxPerLogin);
+  let connections = 0;
+  const gate = new ConnectionGate({ loginGraceMs: config.auth.loginGraceMs, maxUnauthenticated: config.auth.maxUnauthenticated, logger: log });
   const clients = new Set<ssh2.Connection>();
   const hostname = os.hostname();
   const pending = new Map<string, { socket: net.Socket; release: () => void }>();
@@ -71,41 +79,34 @@ export async function startServer(config: Config, logger: Logger, opts: { direct
     const peer = `${info.ip}:${info.port}`;
     const waiting = pending.get(peer);
     if (waiting) gate.talkingSsh(waiting.socket);
-    const conn = log.child({ remoteAddress: info.ip, remotePort: info.port });
-    let identity: Identity | undefined;
+    const connectionId = `c${++connections}`;
+    const conn = log.child({ remoteAddress: info.ip, remotePort: info.port, connectionId });
     clients.add(client);
-    // One bad peer must never crash the process (contracts.md §4).
+    // One bad peer must never crash the process (docs/external-systems.md §4).
     client.on('error', (err: Error & { level?: string }) => conn.debug({ event: 'client_error', err: err.message, level: err.level }, 'client connection error'));
     client.on('close', () => clients.delete(client));
-    handleAuthentication(client, info.ip, { authorize, runHooks: (r) => runAuthHooks(hookOpts, r), maxAuthTries: config.auth.maxAuthTries, logger: conn }, (id) => (identity = id));
-    client.on('ready', () => {
-      waiting?.release();
-      const id = identity!;
-      const localAddress = waiting?.socket.localAddress ?? config.listen.host;
-      serveConnection(
-        client,
-        {
-          config,
-          logger: conn.child({ login: id.login }),
-          identity: id,
-          ends: { remoteAddress: info.ip, remotePort: info.port, localAddress, localPort: address.port },
-          hostname,
-          version: VERSION,
-          sessionsOf: (login) => perLogin.get(login.toLowerCase()) ?? 0,
-          register: (s) => {
-            sessions.add(s);
-            perLogin.set(id.login.toLowerCase(), (perLogin.get(id.login.toLowerCase()) ?? 0) + 1);
+    authenticate(client, info.ip, { sources, maxAuthTries: config.auth.maxAuthTries, logger: conn }).then(
+      (identity) => {
+        waiting?.release();
+        const localAddress = waiting?.socket.localAddress ?? config.listen.host;
+        serveConnection(
+          client,
+          {
+            settings: config.sessions,
+            recordings: config.recordings,
+            logger: conn.child({ login: identity.login }),
+            identity,
+            ends: { remoteAddress: info.ip, remotePort: info.port, localAddress, localPort: address.port },
+            connectionId,
+            hostname,
+            version: VERSION,
+            registry: sessions,
           },
-          unregister: (s) => {
-            if (!sessions.delete(s)) return;
-            const n = (perLogin.get(id.login.toLowerCase()) ?? 1) - 1;
-            if (n > 0) perLogin.set(id.login.toLowerCase(), n);
-            else perLogin.delete(id.login.toLowerCase());
-          },
-        },
-        conn,
-      );
-    });
+          conn,
+        );
+      },
+      () => undefined, // closed before authenticating: the gate and the auth log said why
+    );
   });
 
   const tcp = net.createServer({ noDelay: true }, (socket) => {
@@ -130,6 +131,10 @@ export async function startServer(config: Config, logger: Logger, opts: { direct
   });
   const bound = tcp.address() as net.AddressInfo;
   const address = { host: bound.address, port: bound.port };
+  const control = await startControlServer(config.controlSocket, sessionControl(sessions, log), log);
+  // Removed on GitHub means out: webhooks trigger re-checks, revalidation catches the rest.
+  const revocation = startRevocation({ ...revocationSettings(config), directory, sessions: revocableSessions(sessions), logger: logger.child({ component: 'revocation' }) });
+  const http = config.http.listen ? await startHttpListener(config.http.listen, [...revocation.routes], logger.child({ component: 'http' })) : undefined;
   log.info({ event: 'listening', host: address.host, port: address.port, org: config.github.org, teams: config.github.teams, recordings: config.recordings.dir }, `teamssh listening on ${address.host}:${address.port}`);
 
   let stopping: Promise<void> | undefined;
@@ -138,16 +143,19 @@ export async function startServer(config: Config, logger: Logger, opts: { direct
       log.info({ event: 'shutdown', liveSessions: sessions.size }, 'shutting down: no new connections');
       tcp.close();
       gate.closeAll();
-      const live = [...sessions];
-      for (const s of live) s.notify(`server is shutting down; this session ends in ${config.sessions.shutdownGrace}s`);
+      await control.close();
+      await http?.close();
+      await revocation.stop();
+      const live = sessions.all();
+      for (const s of live) s.notify(`server is shutting down; this session ends in ${config.sessions.shutdownGraceMs / 1000}s`);
       const all = Promise.all(live.map((s) => s.done));
-      const graceOver = await Promise.race([all.then(() => false), sleep(config.sessions.shutdownGrace * 1000).then(() => true)]);
-      if (graceOver) for (const s of sessions) s.end('shutdown', 'server shut down; session closed');
-      await Promise.race([all, sleep(config.sessions.killGrace * 1000 + 5000)]);
+      const graceOver = await Promise.race([all.then(() => false), sleep(config.sessions.shutdownGraceMs).then(() => true)]);
+      if (graceOver) for (const s of sessions.all()) s.end('shutdown', 'server shut down; session closed');
+      await Promise.race([Promise.all(sessions.all().map((s) => s.done)), all, sleep(config.sessions.killGraceMs + 5000)]);
       for (const c of clients) c.end();
     })());
 
-  return { address, directory, sessions, shutdown };
+  return { address, httpAddress: http?.address, directory, sessions, shutdown };
 }
 
 /**

@@ -1,20 +1,30 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { ServerChannel } from 'ssh2';
-import type { Config } from '../config/load.js';
+import type { RecordingSettings, SessionSettings } from '../config/schema.js';
 import type { Logger } from '../log.js';
-import type { Identity } from '../server/authenticate.js';
+import type { Identity } from '../auth/types.js';
 import { grantFor, type Grant } from './policy.js';
+import type { Admission, RegisteredSession } from './registry.js';
 import { lookupAccountCached, type Account } from '../launch/account.js';
 import { buildSessionEnv, type ConnectionEnds } from '../launch/env.js';
+import { loginShellArgv0 } from '../launch/launch-args.js';
 import { spawnProgram } from '../launch/spawn.js';
-import type { ExitInfo, Program } from '../launch/program.js';
-import { Recorder } from '../recording/recorder.js';
+import type { ExitInfo, Program, SpawnOptions } from '../launch/program.js';
+import { Recorder, type RecorderOptions } from '../recording/recorder.js';
+import type { EndDetail, SessionFacts } from '../recording/sidecar.js';
 import { OutputPump, type OutputStream } from './output-pump.js';
 import { recordingName } from '../recording/recordings-dir.js';
 
 /** Why a session ended; these strings are part of the audit-log contract. */
-export type EndReason = 'exit' | 'client_closed' | 'connection_lost' | 'idle_timeout' | 'max_duration' | 'shutdown' | 'recording_failed' | 'refused';
+export type EndReason = 'exit' | 'client_closed' | 'connection_lost' | 'idle_timeout' | 'max_duration' | 'shutdown' | 'recording_failed' | 'refused' | 'killed' | 'revoked';
+
+/**
+ * Where a session is in its life. `starting`: admitted, account and recording being set up,
+ * nothing spawned yet. `running`: the program runs. `ending`: asked to end (or the program
+ * exited); its processes are being ended and the recording finished. `done`: audited, slot freed.
+ */
+export type SessionState = 'starting' | 'running' | 'ending' | 'done';
 
 /** What the client asked for before `shell`/`exec`. */
 export interface SessionRequest {
@@ -26,40 +36,47 @@ export interface SessionRequest {
 
 /** What a session needs from its connection and the server. */
 export interface SessionDeps {
-  config: Config;
+  settings: SessionSettings;
+  recordings: RecordingSettings;
   logger: Logger;
   identity: Identity;
   ends: ConnectionEnds;
+  /** Which connection the session belongs to, so that connection's loss ends it. */
+  connectionId: string;
   hostname: string;
   version: string;
-  /** Live sessions of the same login, for the per-login cap. */
-  sessionsOf(login: string): number;
-  register(s: LiveSession): void;
-  unregister(s: LiveSession): void;
+  /** The slot reserved under the per-login cap; the session registers in it and frees it when done. */
+  admission: Admission<LiveSession>;
+  /** Injectable for tests: the account lookup, the recorder and the spawn. */
+  lookupAccount?: (name: string) => Promise<Account>;
+  createRecorder?: (opts: RecorderOptions) => Promise<Recorder>;
+  spawn?: (opts: SpawnOptions) => Program;
 }
 
 /**
  * One session from `shell`/`exec` to its audit record: picks the grant, opens the
- * recording (fail closed by default), spawns the sandboxed process, tees its output to the
+ * recording (fail closed by default), spawns the sandboxed program, tees its output to the
  * client and the recording with back-pressure, enforces the limits, and always sends the
- * client an exit status.
+ * client an exit status. Every transition is explicit in `state`; `end()` is safe in any state.
  */
-export class LiveSession {
+export class LiveSession implements RegisteredSession {
   readonly id = randomBytes(8).toString('hex');
   readonly startedAt = new Date();
+  private current: SessionState = 'starting';
   private proc: Program | undefined;
   private recorder: Recorder | undefined;
   private grant: Grant | undefined;
   private account: Account | undefined;
   private endReason: EndReason | undefined;
+  private endDetail: EndDetail = {};
   private bytesIn = 0;
   private bytesOut = 0;
+  private lastActivity = Date.now();
   private timers: NodeJS.Timeout[] = [];
   private idleTimer: NodeJS.Timeout | undefined;
-  private finished: Promise<void> | undefined;
   private readonly log: Logger;
   private resolveDone!: () => void;
-  /** Resolves once the session is over and its recording is final. */
+  /** Resolves once the session is over, its recording final and its slot freed. */
   readonly done = new Promise<void>((r) => (this.resolveDone = r));
 
   constructor(
@@ -68,133 +85,205 @@ export class LiveSession {
     private readonly deps: SessionDeps,
   ) {
     this.log = deps.logger.child({ sessionId: this.id });
+    // Registered before anything is awaited: shutdown, connection loss and revocation see it while it starts.
+    deps.admission.register(this);
+    channel.on('close', () => this.end('client_closed'));
   }
 
-  /** Starts the session or refuses it with a one-line message and a non-zero exit status. */
+  /** The session's state; see SessionState. */
+  get state(): SessionState {
+    return this.current;
+  }
+  get login(): string {
+    return this.deps.identity.login;
+  }
+  get fingerprint(): string {
+    return this.deps.identity.fingerprint;
+  }
+  get teams(): readonly string[] {
+    return this.deps.identity.teams;
+  }
+  get connectionId(): string {
+    return this.deps.connectionId;
+  }
+  /** The team that granted the session (undefined until the policy is chosen). */
+  get team(): string | undefined {
+    return this.grant?.team;
+  }
+  get kind(): 'shell' | 'exec' {
+    return this.req.kind;
+  }
+  get command(): string | undefined {
+    return this.req.command;
+  }
+  get remoteAddress(): string {
+    return this.deps.ends.remoteAddress;
+  }
+  /** Seconds since the last input or output. */
+  get idleSeconds(): number {
+    return Math.floor((Date.now() - this.lastActivity) / 1000);
+  }
+
+  /**
+   * Starts the session or refuses it with a one-line message and a non-zero exit status. If
+   * `end()` is called while this awaits, nothing is spawned and the start winds down.
+   */
   async start(): Promise<void> {
-    const { config, identity } = this.deps;
-    const s = config.sessions;
+    try {
+      await this.begin();
+    } catch (err) {
+      // A bug, not a refusal: the client still gets a line and an exit status, the slot is freed.
+      this.log.error({ event: 'session_error', err }, 'session failed to start');
+      this.end('refused', 'session failed to start');
+      await this.proc?.terminate(this.deps.settings.killGraceMs).catch(() => undefined);
+      await this.windDown({ code: 1, signal: null });
+    }
+  }
+
+  private async begin(): Promise<void> {
+    const { identity } = this.deps;
+    const s = this.deps.settings;
     this.grant = grantFor(identity.teams, s);
     if (!this.grant) return this.refuse('no session policy applies to your teams', 'no_policy');
-    if (this.deps.sessionsOf(identity.login) >= s.maxPerLogin) return this.refuse(`too many sessions (limit ${s.maxPerLogin})`, 'session_limit');
     try {
-      this.account = await lookupAccountCached(this.grant.account);
+      this.account = await (this.deps.lookupAccount ?? lookupAccountCached)(this.grant.account);
     } catch (err) {
-      this.log.error({ event: 'session_refused', account: this.grant.account, err }, 'session account lookup failed');
+      this.log.error({ event: 'account_lookup_failed', account: this.grant.account, err }, 'session account lookup failed');
       return this.refuse('session account unavailable', 'no_account');
     }
+    if (this.current !== 'starting') return this.windDown({ code: null, signal: null });
     if (this.account.uid === 0 && !s.allowRoot) return this.refuse('session account unavailable', 'root_refused');
-    this.deps.register(this);
 
-    const size = this.req.pty ?? { cols: 80, rows: 24, term: undefined };
-    const title = `${identity.login}@${this.deps.hostname}: ${this.req.command ?? 'shell'} from ${this.deps.ends.remoteAddress}`;
+    const rec = this.deps.recordings;
     try {
-      this.recorder = await Recorder.create({
-        dir: config.recordings.dir,
-        name: recordingName(this.startedAt, identity.login, this.id),
-        width: size.cols,
-        height: size.rows,
-        timestamp: Math.floor(this.startedAt.getTime() / 1000),
-        ...(this.req.command !== undefined ? { command: this.req.command } : {}),
-        title: title.slice(0, 128),
-        env: { ...(size.term ? { TERM: size.term } : {}), SHELL: this.account.shell },
-        recordInput: config.recordings.recordInput,
-        // Written at once, so a recording recovered after a crash still names its session.
-        meta: this.fields({ kind: this.req.kind }),
-      });
+      this.recorder = await (this.deps.createRecorder ?? Recorder.create)(this.recorderOptions(this.account));
       this.recorder.onError((err) => this.onRecordingError(err));
     } catch (err) {
-      if (!config.recordings.failOpen) {
+      if (!rec.failOpen) {
         this.log.error({ event: 'recording_failed', err }, 'recording cannot be written; session refused (fail closed)');
-        this.deps.unregister(this);
         return this.refuse('session recording unavailable; try again later', 'recording_failed');
       }
       this.log.error({ event: 'recording_failed', unrecorded: true, err }, 'UNRECORDED SESSION: recording cannot be written and recordings.failOpen is on');
     }
+    // Ended (client gone, shutdown, revoked) while the recording was being opened: spawn nothing.
+    if (this.current !== 'starting') return this.windDown({ code: null, signal: null });
     try {
-      this.spawn();
+      this.proc = this.spawn(this.account, this.grant);
     } catch (err) {
       // The program could not start (missing handler, launcher gone): the recording still
       // closes with the reason, so the queue holds no orphaned .part.
       this.log.error({ event: 'session_refused', reason: 'spawn_failed', err }, 'session program could not start');
+      this.current = 'ending';
       this.endReason = 'refused';
       this.notify('session could not start');
-      await this.finish({ code: 1, signal: null });
+      return this.windDown({ code: 1, signal: null });
     }
+    this.current = 'running';
+    this.wire(this.proc);
   }
 
-  private spawn(): void {
-    const { config, identity, ends } = this.deps;
-    const account = this.account!;
-    const grant = this.grant!;
+  private recorderOptions(account: Account): RecorderOptions {
+    const size = this.req.pty ?? { cols: 80, rows: 24, term: undefined };
+    return {
+      dir: this.deps.recordings.dir,
+      name: recordingName(this.startedAt, this.login, this.id),
+      width: size.cols,
+      height: size.rows,
+      timestamp: Math.floor(this.startedAt.getTime() / 1000),
+      ...(this.req.command !== undefined ? { command: this.req.command } : {}),
+      title: this.facts().title,
+      env: { ...(size.term ? { TERM: size.term } : {}), SHELL: account.shell },
+      recordInput: this.deps.recordings.recordInput,
+      // Written at once, so a recording recovered after a crash still names its session.
+      meta: this.facts(),
+    };
+  }
+
+  private spawn(account: Account, grant: Grant): Program {
+    const { identity, ends } = this.deps;
+    const s = this.deps.settings;
     const { env, refused } = buildSessionEnv({
       account,
-      path: config.sessions.path,
+      path: s.path,
       term: this.req.pty?.term,
       connection: ends,
       command: this.req.command,
       githubLogin: identity.login,
       sessionId: this.id,
-      hookLines: Object.entries(identity.hookEnv).map(([k, v]) => `${k}=${v}`),
+      hookEnv: identity.hookEnv,
       clientEnv: this.req.clientEnv,
-      clientEnvAllow: [...config.sessions.clientEnv],
+      clientEnvAllow: [...s.clientEnv],
     });
-    if (refused.length) this.log.warn({ event: 'env_refused', names: refused }, 'client environment variables refused');
+    if (refused.length) this.log.warn({ event: 'env_refused', source: 'client', names: refused }, 'client environment variables refused');
+    // A handler gets the command in SSH_ORIGINAL_COMMAND; a shell runs it with -c, or starts as a
+    // login shell the way OpenSSH starts one: argv[0] "-bash", which every shell understands.
     const file = grant.handler ? path.resolve(grant.handler) : account.shell;
-    const args = grant.handler ? [] : this.req.kind === 'exec' ? ['-c', this.req.command ?? ''] : ['-l'];
-    this.proc = spawnProgram({ account, allowRoot: config.sessions.allowRoot, file, args, env, ...(this.req.pty ? { pty: this.req.pty } : {}) });
+    const shellArgs = this.req.kind === 'exec' ? { args: ['-c', this.req.command ?? ''] } : { args: [], argv0: loginShellArgv0(account.shell) };
+    const how = grant.handler ? { args: [] } : shellArgs;
+    const proc = (this.deps.spawn ?? spawnProgram)({ account, allowRoot: s.allowRoot, file, ...how, env, ...(this.req.pty ? { pty: this.req.pty } : {}) });
     this.auditStart(file);
-    this.wire(this.proc);
+    return proc;
   }
 
   private wire(proc: Program): void {
     const { channel } = this;
-    const s = this.deps.config.sessions;
+    const s = this.deps.settings;
     const pump = new OutputPump(proc, channel, () => this.recorder);
+    const activity = () => {
+      this.lastActivity = Date.now();
+      this.idleTimer?.refresh();
+    };
     const send = (stream: OutputStream, b: Buffer) => {
       this.bytesOut += b.length;
-      this.idleTimer?.refresh();
+      activity();
       pump.push(stream, b);
     };
     proc.onStdout((b) => send('out', b));
     proc.onStderr((b) => send('err', b));
     channel.on('data', (b: Buffer) => {
       this.bytesIn += b.length;
-      this.idleTimer?.refresh();
+      activity();
       this.recorder?.input(b);
       // Stop reading the client (its SSH window closes) until the program takes its input.
       if (!proc.write(b)) channel.pause();
     });
     proc.onInputDrain(() => channel.resume());
     channel.on('end', () => proc.endInput());
-    channel.on('close', () => this.end(this.endReason ?? 'client_closed'));
     proc.onExit((e) => void this.finish(e));
-    if (s.idleTimeout > 0) {
-      this.idleTimer = setTimeout(() => this.end('idle_timeout', `idle for ${s.idleTimeout}s; session closed`), s.idleTimeout * 1000);
+    if (s.idleTimeoutMs > 0) {
+      this.idleTimer = setTimeout(() => this.end('idle_timeout', `idle for ${s.idleTimeoutMs / 1000}s; session closed`), s.idleTimeoutMs);
       this.timers.push(this.idleTimer);
     }
-    if (s.maxDuration > 0) this.timers.push(setTimeout(() => this.end('max_duration', `maximum session duration (${s.maxDuration}s) reached; session closed`), s.maxDuration * 1000));
+    if (s.maxDurationMs > 0) this.timers.push(setTimeout(() => this.end('max_duration', `maximum session duration (${s.maxDurationMs / 1000}s) reached; session closed`), s.maxDurationMs));
   }
 
   /** Client resized its window. */
   resize(cols: number, rows: number): void {
-    if (!this.proc || cols < 1 || rows < 1) return;
-    this.proc.resize(cols, rows);
+    if (this.current !== 'running' || cols < 1 || rows < 1) return;
+    this.proc!.resize(cols, rows);
     this.recorder?.resize(cols, rows);
   }
 
   /** Client sent a signal (name without SIG). */
   signal(name: string): void {
-    this.proc?.signal(name);
+    if (this.current === 'running') this.proc!.signal(name);
   }
 
-  /** Ends the session for `reason`; `message` is shown to the user as one line first. */
-  end(reason: EndReason, message?: string): void {
-    if (this.endReason || this.finished || !this.proc) return;
+  /**
+   * Ends the session for `reason`; `message` is shown to the user as one line first. While
+   * starting, the start is cancelled and nothing is spawned; while running, the program's
+   * processes get SIGHUP, then SIGKILL after the kill grace. Later calls change nothing.
+   * `detail` (who killed it, why it was revoked) goes into the audit record and the sidecar.
+   */
+  end(reason: EndReason, message?: string, detail: EndDetail = {}): void {
+    if (this.current === 'ending' || this.current === 'done') return;
+    const wasRunning = this.current === 'running';
+    this.current = 'ending';
     this.endReason = reason;
+    this.endDetail = detail;
     if (message) this.notify(message);
-    this.log.info({ event: 'session_ending', reason }, 'ending session');
-    void this.proc.terminate(this.deps.config.sessions.killGrace * 1000);
+    this.log.info({ event: 'session_ending', reason, ...detail }, 'ending session');
+    if (wasRunning) void this.proc!.terminate(this.deps.settings.killGraceMs).catch((err: unknown) => this.log.error({ err }, 'session processes could not be ended'));
   }
 
   /** Shows one line to the user (and the recording): e.g. the server is going down. */
@@ -205,7 +294,7 @@ export class LiveSession {
   }
 
   private onRecordingError(err: Error): void {
-    if (this.deps.config.recordings.failOpen) {
+    if (this.deps.recordings.failOpen) {
       this.log.error({ event: 'recording_failed', unrecorded: true, err }, 'UNRECORDED SESSION: recording write failed; session continues (fail open)');
       this.recorder = undefined;
       return;
@@ -214,83 +303,108 @@ export class LiveSession {
     this.end('recording_failed', 'session recording failed; session closed');
   }
 
+  /** Refuses before anything ran: message, exit status 1, slot freed. Nothing was recorded. */
   private refuse(message: string, reason: string): void {
-    this.log.warn({ event: 'session_refused', login: this.deps.identity.login, reason, remoteAddress: this.deps.ends.remoteAddress }, 'session refused');
-    this.channel.stderr.write(`teamssh: ${message}\r\n`);
-    this.channel.exit(1);
-    this.channel.end();
+    this.log.warn({ event: 'session_refused', login: this.login, reason, remoteAddress: this.remoteAddress }, 'session refused');
+    this.sendExit({ code: 1, signal: null }, `teamssh: ${message}\r\n`);
+    this.current = 'done';
+    this.deps.admission.release();
     this.resolveDone();
   }
 
-  private finish(e: ExitInfo): Promise<void> {
-    this.finished ??= (async () => {
+  private sendExit(e: ExitInfo, stderrLine?: string): void {
+    if (this.channel.destroyed) return;
+    if (stderrLine && this.channel.writable) this.channel.stderr.write(stderrLine);
+    if (e.signal) this.channel.exit(e.signal, false, '');
+    else this.channel.exit(e.code ?? 255);
+    this.channel.end();
+  }
+
+  /** The program exited: end what it left behind, then wind down. */
+  private async finish(e: ExitInfo): Promise<void> {
+    if (this.current === 'done') return;
+    this.current = 'ending';
+    this.endReason ??= 'exit';
+    for (const t of this.timers) clearTimeout(t);
+    // The handler exited, but jobs it left in the background belong to the session too.
+    await this.proc?.terminate(this.deps.settings.killGraceMs).catch(() => undefined);
+    await this.windDown(e);
+  }
+
+  private windingDown: Promise<void> | undefined;
+
+  /** From `ending` to `done`: exit status to the client, recording finished, audit record, slot freed. */
+  private windDown(e: ExitInfo): Promise<void> {
+    this.windingDown ??= (async () => {
+      this.current = 'ending';
       this.endReason ??= 'exit';
       for (const t of this.timers) clearTimeout(t);
-      // The handler exited, but jobs it left in the background belong to the session too.
-      await this.proc?.terminate(this.deps.config.sessions.killGrace * 1000).catch(() => undefined);
-      if (this.channel.writable || !this.channel.destroyed) {
-        if (e.signal) this.channel.exit(e.signal, false, '');
-        else this.channel.exit(e.code ?? 255);
-        this.channel.end();
-      }
+      this.sendExit(e);
       const result = await this.finishRecording(e);
-      this.deps.unregister(this);
+      this.deps.admission.release();
       this.auditEnd(e, result);
+      this.current = 'done';
       this.resolveDone();
     })();
-    return this.finished;
+    return this.windingDown;
   }
 
   private async finishRecording(e: ExitInfo): Promise<{ castPath: string; sha256: string } | undefined> {
     if (!this.recorder) return undefined;
     try {
-      return await this.recorder.finish(this.fields({ exitStatus: e.code, exitSignal: e.signal, endReason: this.endReason, endedAt: new Date().toISOString() }));
+      return await this.recorder.finish({ ...this.endDetail, exitStatus: e.code, exitSignal: e.signal, endReason: this.endReason ?? 'exit', endedAt: new Date().toISOString() });
     } catch (err) {
       this.log.error({ event: 'recording_failed', err }, 'recording could not be finalised; the .part file is recovered at next start');
       return undefined;
     }
   }
 
-  private fields(extra: Record<string, unknown>): Record<string, unknown> {
+  /** Who and what this session is, for the sidecar and the audit log. */
+  private facts(): SessionFacts {
     const { identity, ends } = this.deps;
+    const title = `${identity.login}@${this.deps.hostname}: ${this.req.command ?? 'shell'} from ${ends.remoteAddress}`;
     return {
       sessionId: this.id,
       login: identity.login,
-      team: this.grant?.team,
+      team: this.grant?.team ?? null,
       fingerprint: identity.fingerprint,
       remoteAddress: ends.remoteAddress,
       remotePort: ends.remotePort,
-      account: this.account?.name,
+      account: this.account?.name ?? null,
+      kind: this.req.kind,
       command: this.req.command ?? null,
       handler: this.grant?.handler ?? null,
       startedAt: this.startedAt.toISOString(),
       teamsshVersion: this.deps.version,
-      ...extra,
+      title: title.slice(0, 128),
     };
   }
 
   private auditStart(file: string): void {
     const pty = this.req.pty ? { term: this.req.pty.term, cols: this.req.pty.cols, rows: this.req.pty.rows } : null;
-    this.log.info({ event: 'session_start', ...this.fields({ kind: this.req.kind, program: file, uid: this.account?.uid, pty, staleIdentity: this.deps.identity.stale }) }, 'session started');
+    const { title: _title, ...facts } = this.facts();
+    this.log.info({ event: 'session_start', ...facts, program: file, uid: this.account?.uid, pty, staleIdentity: this.deps.identity.stale }, 'session started');
   }
 
   private auditEnd(e: ExitInfo, rec: { castPath: string; sha256: string } | undefined): void {
     const endedAt = new Date();
+    const { title: _title, ...facts } = this.facts();
     this.log.info(
       {
         event: 'session_end',
-        ...this.fields({
-          kind: this.req.kind,
-          endedAt: endedAt.toISOString(),
-          durationMs: endedAt.getTime() - this.startedAt.getTime(),
-          exitStatus: e.code,
-          exitSignal: e.signal,
-          endReason: this.endReason,
-          bytesIn: this.bytesIn,
-          bytesOut: this.bytesOut,
-          recording: rec?.castPath ?? null,
-          sha256: rec?.sha256 ?? null,
-        }),
+        ...facts,
+        endedAt: endedAt.toISOString(),
+        durationMs: endedAt.getTime() - this.startedAt.getTime(),
+        exitStatus: e.code,
+        exitSignal: e.signal,
+        endReason: this.endReason,
+        ...this.endDetail,
+        // False when the session ended before its program was started.
+        started: this.proc !== undefined,
+        bytesIn: this.bytesIn,
+        bytesOut: this.bytesOut,
+        recording: rec?.castPath ?? null,
+        sha256: rec?.sha256 ?? null,
       },
       'session ended',
     );

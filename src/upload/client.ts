@@ -1,11 +1,11 @@
 import { Readable } from 'node:stream';
 import { Agent, request, type Dispatcher } from 'undici';
-import { serverBase } from './target.js';
+import { serverBase } from '../config/upload-target.js';
 import { serverDelay } from './backoff.js';
 import { multipartBody } from './multipart.js';
 
 /**
- * One upload attempt against an asciinema server (contracts.md §2), turned into a tagged
+ * One upload attempt against an asciinema server (docs/external-systems.md §2), turned into a tagged
  * result the queue can act on. Retrying is not done here: a streamed body cannot be replayed,
  * so the caller reopens the file for every attempt.
  */

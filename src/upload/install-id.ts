@@ -22,7 +22,7 @@ export const INSTALL_ID_FILE = 'install-id';
 /**
  * Returns the configured install id, or the one kept in `<stateDir>/install-id`, creating
  * that file (mode 0600, atomically) with a fresh lowercase UUID on first use.
- * Throws TEAMSSH_UPLOAD_INSTALL_ID when the configured or stored value is not a lowercase UUID:
+ * Throws ERR_UPLOAD_INSTALL_ID when the configured or stored value is not a lowercase UUID:
  * silently replacing a credential would detach the operator's recordings.
  */
 export async function loadInstallId(stateDir: string, configured?: string): Promise<string> {

@@ -9,7 +9,7 @@ import { sleep } from './upload-gate.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 import { fieldsBytes } from './multipart.js';
 import { splitCast } from './split.js';
-import { FAILED_DIR, UPLOADED_DIR, moveRecording, readSidecar, sidecarPath, writeSidecar, type Sidecar, type UploadFailure } from './sidecar.js';
+import { FAILED_DIR, UPLOADED_DIR, moveRecording, readSidecar, sidecarPath, writeSidecar, type Sidecar, type UploadFailure } from '../recording/sidecar.js';
 
 /**
  * Ships one claimed recording to the end: uploaded (sidecar updated, moved to uploaded/) or
@@ -127,7 +127,7 @@ async function shipParts(ctx: JobContext, base: string, claimed: string, data: S
         data.parts.push({ url: r.url, bytes: part.bytes, events: part.events, start: part.start });
         data.partLimit = limit;
         // Progress survives a crash: a restart skips the parts listed here.
-        await writeSidecar(side, data, workDir);
+        await writeSidecar(side, data, { tmpDir: workDir });
       }
       if (!shrunk) break;
     }

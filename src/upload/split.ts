@@ -61,7 +61,7 @@ interface Plan {
   sizes: number[];
 }
 
-/** Splits `opts.file` into part files; throws TEAMSSH_UPLOAD_SPLIT when it cannot (bad header, an event larger than the limit). */
+/** Splits `opts.file` into part files; throws ERR_UPLOAD_SPLIT when it cannot (bad header, an event larger than the limit). */
 export async function splitCast(opts: SplitOptions): Promise<CastPart[]> {
   const before = opts.partsBefore ?? 0;
   const plan = await walk(opts, undefined);

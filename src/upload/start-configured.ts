@@ -25,7 +25,7 @@ export async function startConfiguredUploader(config: Config, logger: Logger): P
     concurrency: u.concurrency,
     maxBytes: u.maxBytes,
     keepUploaded: u.keepUploaded,
-    requestTimeoutMs: u.timeout * 1000,
+    requestTimeoutMs: u.timeoutMs,
     version: VERSION,
     logger: log,
   });

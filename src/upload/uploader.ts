@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Logger } from '../log.js';
 import { TeamsshError } from '../errors.js';
 import { loadInstallId } from './install-id.js';
-import { connectUrl, validateUploadTarget } from './target.js';
+import { connectUrl } from '../config/upload-target.js';
 import { UploadClient } from './client.js';
 import { UploadGate } from './upload-gate.js';
 import { Claims } from './claims.js';
@@ -12,7 +12,6 @@ import { WorkQueue } from './queue.js';
 import { DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 import { shipRecording, type JobContext } from './job.js';
 
-export { validateUploadTarget } from './target.js';
 
 /**
  * The uploader: watches the recordings directory (the queue) and ships every finished
@@ -66,10 +65,7 @@ export async function startUploader(opts: UploaderOptions): Promise<UploaderHand
     log.warn({ event: 'upload_disabled', dir: opts.dir }, `no asciinema server configured (ASCIINEMA_SERVER_URL): uploading is off, recordings stay in ${opts.dir}`);
     return { stop: async () => undefined, idle: async () => undefined, connectUrl: '' };
   }
-  const problem = validateUploadTarget(opts.serverUrl, opts.allowPublicServer);
-  if (problem) throw new TeamsshError('ERR_UPLOAD_TARGET', problem);
-  if (opts.username.includes(':')) throw new TeamsshError('ERR_UPLOAD_USERNAME', 'the asciinema username (ASCIINEMA_USERNAME) must not contain ":"');
-  if (!(opts.maxBytes >= 4096)) throw new TeamsshError('ERR_UPLOAD_MAX_BYTES', `the upload size limit (TEAMSSH_UPLOAD_MAX_BYTES) must be at least 4096 bytes, got ${opts.maxBytes}`);
+  // The target, username and size limit were validated once, with the configuration (src/config/load.ts).
   const installId = await loadInstallId(opts.stateDir, opts.installId);
   const dir = path.resolve(opts.dir);
   await fs.mkdir(dir, { recursive: true });

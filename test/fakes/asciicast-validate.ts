@@ -1,10 +1,10 @@
 /**
- * The asciicast v2 checks an asciinema server makes on upload (contracts.md §3), for the fake
+ * The asciicast v2 checks an asciinema server makes on upload (docs/external-systems.md §3), for the fake
  * server and for tests that check files on their own. Returns field errors like the server's
  * 422 `details`; an empty list means the recording would be accepted. This is the one copy of
  * the rules: test/support/asciicast-validator.ts only formats these errors as strings.
  *
- * Where contracts.md §3 is silent, asciinema-server's own source decides (lib/asciinema/recordings.ex,
+ * Where docs/external-systems.md §3 is silent, asciinema-server's own source decides (lib/asciinema/recordings.ex,
  * `apply_metadata`, and recordings/asciicast/v2.ex): a null optional header field counts as absent,
  * the palette is 8 or 16 colours, an event is exactly three elements.
  */
@@ -46,7 +46,7 @@ function headerErrors(h: Record<string, unknown>): FieldError[] {
   if (!intIn(h.height, 1, 200)) out.push({ field: 'rows', message: `height must be an integer 1..200, got ${JSON.stringify(h.height)}` });
   if (present(h.timestamp) && !Number.isInteger(h.timestamp)) out.push({ field: 'timestamp', message: 'timestamp must be integer unix seconds' });
   if (present(h.duration) && typeof h.duration !== 'number') out.push({ field: 'duration', message: 'duration must be a number' });
-  // The server wants idle_time_limit >= 0.5 (change_asciicast); contracts.md §3 does not say so yet.
+  // Servers want idle_time_limit > 0, some releases >= 0.5 (docs/external-systems.md §3); looser here: teamssh never writes it.
   if (present(h.idle_time_limit) && !(typeof h.idle_time_limit === 'number' && h.idle_time_limit >= 0)) {
     out.push({ field: 'idle_time_limit', message: 'idle_time_limit must be a number >= 0' });
   }

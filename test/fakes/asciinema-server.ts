@@ -7,7 +7,7 @@ import { boundaryOf, parseMultipart, type FormPart } from './multipart-parse.js'
 
 /**
  * A fake asciinema server on real node:http (127.0.0.1, port 0) that answers uploads the way
- * contracts.md §2–3 describes: both upload paths with their field names, Basic auth with
+ * docs/external-systems.md §2–3 describes: both upload paths with their field names, Basic auth with
  * lowercase-UUID install ids, the non-empty filename rule, a size limit over the multipart part
  * bodies (413), asciicast validation (422), rate limiting (429), and switches for outages,
  * slowness, injected failures, accounts and old servers. Every accepted upload is kept for

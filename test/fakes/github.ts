@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { WebhookSender } from './github-webhooks.js';
 
 /**
  * A fake GitHub REST API on real node:http (127.0.0.1, port 0) that follows
- * docs/contracts.md §1: auth, ETag/304, rate-limit headers, pagination, teams with parents,
+ * docs/external-systems.md §1: auth, ETag/304, rate-limit headers, pagination, teams with parents,
  * memberships with active/pending state, case-insensitive logins. Use it as:
  *
  *   const gh = new FakeGitHub({ org: 'acme', token: 't0ken' });
@@ -59,6 +60,10 @@ export class FakeGitHub {
   delayMs = 0;
   /** Every request, in arrival order (no credentials recorded). */
   readonly requests: FakeRequest[] = [];
+  /** The org webhook, once `hook()` set one: membership changes are then delivered like GitHub does. */
+  webhooks: WebhookSender | undefined;
+  /** Logins the org blocks (GET /orgs/{org}/blocks/{u} answers 204 for them, given `admin:org`). */
+  readonly blocked = new Set<string>();
 
   #teams = new Map<string, Team>();
   #users = new Map<string, User>();
@@ -92,16 +97,80 @@ export class FakeGitHub {
     return this;
   }
 
-  /** Makes `login` a direct member of `team` (active by default). */
+  /** Makes `login` a direct member of `team` (active by default); an active one fires `membership.added`. */
   addMember(team: string, login: string, state: State = 'active', role: Role = 'member'): this {
-    this.#team(team).members.set(this.#user(login).login.toLowerCase(), { state, role });
+    const t = this.#team(team);
+    const user = this.#user(login);
+    t.members.set(user.login.toLowerCase(), { state, role });
+    // A pending invitation is not a membership yet: GitHub fires membership.added on acceptance.
+    if (state === 'active') this.#emit('membership', { action: 'added', scope: 'team', member: this.#userJson(user), team: this.#teamJson(t) });
     return this;
   }
 
-  /** Removes the direct membership of `login` in `team`. */
+  /** Removes the direct membership of `login` in `team`, firing `membership.removed`. */
   removeMember(team: string, login: string): this {
-    this.#team(team).members.delete(login.toLowerCase());
+    const t = this.#team(team);
+    const had = t.members.delete(login.toLowerCase());
+    if (had) this.#emit('membership', { action: 'removed', scope: 'team', member: this.#userJson(this.#user(login)), team: this.#teamJson(t) });
     return this;
+  }
+
+  /** Removes `login` from the org (every team), firing `organization.member_removed`. */
+  removeFromOrg(login: string): this {
+    const user = this.#user(login);
+    for (const t of this.#teams.values()) t.members.delete(user.login.toLowerCase());
+    this.#emit('organization', { action: 'member_removed', membership: this.#orgMembershipJson(user) });
+    return this;
+  }
+
+  /**
+   * Deletes a team and, as GitHub does, its child teams; fires `team.deleted` for the named
+   * team. Its members lose what it granted.
+   */
+  deleteTeam(slug: string): this {
+    const t = this.#team(slug);
+    const json = this.#teamJson(t);
+    const doomed = [t.slug];
+    for (let i = 0; i < doomed.length; i++) for (const c of this.#teams.values()) if (c.parent === doomed[i]) doomed.push(c.slug);
+    for (const d of doomed) this.#teams.delete(d);
+    this.#emit('team', { action: 'deleted', team: json });
+    return this;
+  }
+
+  /**
+   * Blocks `login` from the org, firing `org_block.blocked`. Like GitHub, an org member cannot
+   * be blocked (it answers 422: remove the member first).
+   */
+  blockUser(login: string): this {
+    const user = this.#user(login);
+    if ([...this.#teams.values()].some((t) => t.members.has(user.login.toLowerCase()))) throw new Error(`422: ${login} is an org member; remove them first`);
+    this.blocked.add(user.login.toLowerCase());
+    this.#emit('org_block', { action: 'blocked', blocked_user: this.#userJson(user) });
+    return this;
+  }
+
+  /** Points the org webhook at `url` with `secret`; returns the sender (for forged and replayed deliveries). */
+  hook(url: string, secret: string): WebhookSender {
+    this.webhooks = new WebhookSender(url, secret);
+    return this.webhooks;
+  }
+
+  /** Sends `event` with GitHub's common fields (organization, sender) added to `payload`. */
+  #emit(event: string, payload: Record<string, unknown>): void {
+    void this.webhooks?.send(event, { ...payload, organization: { login: this.org, id: 1, node_id: 'O_fake', url: `${this.#baseUrl}/orgs/${this.org}` }, sender: { login: 'octo-admin', id: 2, type: 'User', site_admin: false } });
+  }
+
+  /** A webhook payload for `event` as GitHub shapes it, for tests that send deliveries by hand. */
+  payload(event: 'membership' | 'organization' | 'team' | 'org_block', action: string, who: { login?: string; team?: string }): Record<string, unknown> {
+    const base = { action, organization: { login: this.org, id: 1 }, sender: { login: 'octo-admin', id: 2, type: 'User' } };
+    const user = who.login ? this.#users.get(who.login.toLowerCase()) ?? { id: 999_999, login: who.login, keys: [] } : undefined;
+    const team = who.team ? this.#teams.get(who.team) ?? { id: 999_998, slug: who.team, name: who.team, members: new Map() } : undefined;
+    switch (event) {
+      case 'membership': return { ...base, scope: 'team', member: user && this.#userJson(user), team: team && this.#teamJson(team) };
+      case 'organization': return { ...base, membership: user && this.#orgMembershipJson(user) };
+      case 'team': return { ...base, team: team && this.#teamJson(team) };
+      case 'org_block': return { ...base, blocked_user: user && this.#userJson(user) };
+    }
   }
 
   /** Turns the membership into a pending invitation (creating it if needed). */
@@ -211,6 +280,14 @@ export class FakeGitHub {
     return found;
   }
 
+  #userJson(u: User): object {
+    return { login: u.login, id: u.id, node_id: `U_${u.id}`, type: 'User', site_admin: false, url: `${this.#baseUrl}/users/${u.login}` };
+  }
+
+  #orgMembershipJson(u: User): object {
+    return { url: `${this.#baseUrl}/orgs/${this.org}/memberships/${u.login}`, state: 'active', role: 'member', organization_url: `${this.#baseUrl}/orgs/${this.org}`, user: this.#userJson(u) };
+  }
+
   #teamJson(t: Team): object {
     const parent = t.parent ? this.#teams.get(t.parent) : undefined;
     return { id: t.id, slug: t.slug, name: t.name, privacy: 'closed', parent: parent ? { id: parent.id, slug: parent.slug, name: parent.name } : null };
@@ -257,11 +334,12 @@ export class FakeGitHub {
     if (etag && inm === etag) return send(304, undefined, { etag });
     if (!isRateLimit) this.remaining -= 1;
     if (!found || !etag) return send(404, { message: 'Not Found', documentation_url: 'https://docs.github.com/rest' });
+    if (found.status === 204) return send(204, undefined);
     send(200, found.body, { etag, ...(found.link ? { link: found.link } : {}) });
   }
 
   /** The body (and Link header) for a GET, or undefined for 404. */
-  #route(method: string, path: string, url: URL): { body: unknown; link?: string } | undefined {
+  #route(method: string, path: string, url: URL): { body: unknown; link?: string; status?: number } | undefined {
     if (method !== 'GET') return undefined;
     const seg = path.split('/').slice(1).map(decodeURIComponent);
     const orgOk = seg[0] === 'orgs' && seg[1]?.toLowerCase() === this.org.toLowerCase();
@@ -271,6 +349,11 @@ export class FakeGitHub {
       return { body: { resources: { core }, rate: core } };
     }
     if (orgOk && seg.length === 2) return { body: { login: this.org, id: 1 } };
+    if (orgOk && seg[2] === 'blocks' && seg.length === 4) {
+      // GitHub answers 404 to any blocking call without admin:org, blocked or not.
+      const admin = (this.scopes ?? '').split(',').map((x) => x.trim()).includes('admin:org');
+      return admin && this.blocked.has((seg[3] ?? '').toLowerCase()) ? { body: undefined, status: 204 } : undefined;
+    }
     if (orgOk && seg[2] === 'teams') {
       if (seg.length === 3) return this.#page(url, [...this.#teams.values()].map((t) => this.#teamJson(t)));
       const team = this.#teams.get(seg[3] ?? '');

@@ -1,6 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,19 +8,12 @@ import { ensureTestAccount } from '../support/accounts.js';
 import { TEST_ACCOUNT } from '../support/teamssh.js';
 import { SETTINGS } from '../../src/config/settings.js';
 import { serve } from '../support/serve-child.js';
-
-function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) =>
-    execFile(process.execPath, ['dist/src/cli.js', ...args], { env: { PATH: process.env.PATH ?? '', ...env } }, (err, stdout, stderr) =>
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
-    ),
-  );
-}
+import { cli } from '../support/cli.js';
 
 test('--help describes every command, and each command describes its options and every variable', async () => {
   const top = await cli(['--help']);
   assert.equal(top.code, 0);
-  for (const c of ['serve', 'upload', 'check']) assert.match(top.stdout, new RegExp(`\\b${c}\\b`));
+  for (const c of ['serve', 'upload', 'check', 'sessions', 'kill']) assert.match(top.stdout, new RegExp(`\\b${c}\\b`));
   const serve = await cli(['serve', '--help']);
   assert.match(serve.stdout, /--config/);
   assert.match(serve.stdout, /--no-upload/);
@@ -51,6 +43,10 @@ test('teamssh check passes on a good setup and names what is wrong on a bad one'
     assert.match(good.stdout, /all checks passed/);
     assert.match(good.stdout, /read:org/);
     assert.doesNotMatch(good.stdout + good.stderr, /ghp_check/);
+    // This machine has a writable cgroup v2; the forced fallback says it is weaker.
+    assert.match(good.stdout, /^ok +session containment: cgroup \(one cgroup v2 per session under \/.+\/teamssh\)$/m);
+    const scan = await cli(['check'], { ...env, TEAMSSH_SESSION_CONTAINMENT: 'process-scan' });
+    assert.match(scan.stdout, /^ok +session containment: process scan, weaker \(forced/m);
     const bad = await cli(['check'], { ...env, TEAMSSH_GITHUB_TEAMS: 'ops,ghosts', TEAMSSH_SHELL_USER: 'no-such-account-x' });
     assert.equal(bad.code, 1);
     assert.match(bad.stdout, /FAIL.*ghosts/);

@@ -59,7 +59,9 @@ test('clients see the old ed25519 fingerprint and the RSA key with SHA-2 signatu
 
 test('the ECDSA host key is offered only when TEAMSSH_HOST_KEY_ALGORITHMS names it', async () => {
   assert.equal(await serverHostKey(h.port, 'ecdsa-sha2-nistp256'), 'no matching host key type found');
-  const withEcdsa = await startHarness({ env: { TEAMSSH_STATE_DIR: path.join(h.dir, 'state'), TEAMSSH_HOST_KEY_ALGORITHMS: 'ssh-ed25519,ecdsa-sha2-nistp256' } });
+  // The same host key files, its own state directory (the control socket lives there).
+  const files = ['ed25519', 'ecdsa', 'rsa'].map((t) => path.join(h.dir, 'state', `ssh_host_${t}_key`)).join(',');
+  const withEcdsa = await startHarness({ env: { TEAMSSH_HOST_KEY: files, TEAMSSH_HOST_KEY_ALGORITHMS: 'ssh-ed25519,ecdsa-sha2-nistp256' } });
   try {
     const ecdsa = await fingerprintOf(path.join(h.dir, 'state', 'ssh_host_ecdsa_key'));
     assert.equal(await serverHostKey(withEcdsa.port, 'ecdsa-sha2-nistp256'), `ecdsa-sha2-nistp256 ${ecdsa}`);

@@ -64,10 +64,11 @@ test('the never-list wins over an operator allowlist, hooks included', () => {
   const allowAll = ['*'];
   const clientEnv = ['LD_LIBRARY_PATH', 'GLIBC_TUNABLES', 'TEAMSSH_GITHUB_LOGIN', 'SSH_TTY', 'HOME', 'PYTHONSTARTUP', 'NODE_OPTIONS', 'ld_preload', 'TZ']
     .map((key) => ({ key, val: 'evil' }));
-  const { env, refused } = buildSessionEnv(
-    input({ clientEnv, clientEnvAllow: allowAll, hookLines: ['TEAM=platform', 'LD_PRELOAD=/x.so', 'not a var', 'HOME=/tmp', ''] }),
+  const { env, refused, refusedHook } = buildSessionEnv(
+    input({ clientEnv, clientEnvAllow: allowAll, hookEnv: { TEAM: 'platform', LD_PRELOAD: '/x.so', 'bad-name': 'x', HOME: '/tmp' } }),
   );
   assert.deepEqual(refused, clientEnv.map((c) => c.key).filter((k) => k !== 'TZ'));
+  assert.deepEqual(refusedHook, ['LD_PRELOAD', 'bad-name', 'HOME']);
   assert.equal(env.TZ, 'evil');
   assert.equal(env.TEAM, 'platform');
   assert.equal(env.HOME, '/home/alice');

@@ -1,6 +1,9 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { lookupAccount, type Account } from '../../src/launch/account.js';
 import { spawnProgram } from '../../src/launch/spawn.js';
 import { loginShellArgv0, ROOT_REFUSED } from '../../src/launch/launch-args.js';
@@ -105,18 +108,39 @@ test('root is refused unless allowRoot is passed', async () => {
 
 test('the launcher refuses uid 0 on its own and reports bad programs', () => {
   const env = { PATH: '/usr/bin:/bin' };
-  const r = spawnSync(DEFAULT_LAUNCHER_PATH, ['0', '0', '-', '/root', 'no-root', '/usr/bin/id', 'id'], { env, encoding: 'utf8' });
+  const r = spawnSync(DEFAULT_LAUNCHER_PATH, ['0', '0', '-', '/root', 'no-root', '-', '/usr/bin/id', 'id'], { env, encoding: 'utf8' });
   assert.equal(r.status, 126);
   assert.equal(r.stdout, '');
   assert.equal(r.stderr, 'teamssh: refusing to start a session as root\n');
 
   const u = String(account.uid);
   const g = String(account.gid);
-  const missing = spawnSync(DEFAULT_LAUNCHER_PATH, [u, g, g, account.home, 'no-root', '/no/such/program', 'x'], { env, encoding: 'utf8' });
+  const missing = spawnSync(DEFAULT_LAUNCHER_PATH, [u, g, g, account.home, 'no-root', '-', '/no/such/program', 'x'], { env, encoding: 'utf8' });
   assert.equal(missing.status, 127);
   assert.match(missing.stderr, /^teamssh: \/no\/such\/program: No such file or directory\n$/);
 
   const usage = spawnSync(DEFAULT_LAUNCHER_PATH, [u, g], { env, encoding: 'utf8' });
   assert.equal(usage.status, 126);
   assert.match(usage.stderr, /^teamssh: launcher usage/);
+});
+
+test('the launcher refuses to run a program it could not put in the session cgroup', () => {
+  const env = { PATH: '/usr/bin:/bin' };
+  const u = String(account.uid);
+  const g = String(account.gid);
+  const launch = (cgroup: string) => spawnSync(DEFAULT_LAUNCHER_PATH, [u, g, g, account.home, 'no-root', cgroup, '/usr/bin/id', 'id'], { env, encoding: 'utf8' });
+  // An ordinary directory with a cgroup.procs file must not be mistaken for a cgroup.
+  const fake = mkdtempSync(path.join(os.tmpdir(), 'teamssh-fakecg-'));
+  writeFileSync(path.join(fake, 'cgroup.procs'), '');
+  try {
+    for (const [dir, why] of [[fake, /not a cgroup2 directory/], ['/no/such/cgroup', /No such file/], ['relative/cgroup', /absolute path/]] as const) {
+      const r = launch(dir);
+      assert.equal(r.status, 126, `${dir}: ${r.stderr}`);
+      assert.equal(r.stdout, '', 'the program must not have run');
+      assert.match(r.stderr, why);
+    }
+    assert.equal(readFileSync(path.join(fake, 'cgroup.procs'), 'utf8'), '');
+  } finally {
+    rmSync(fake, { recursive: true, force: true });
+  }
 });

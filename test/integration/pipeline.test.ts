@@ -44,6 +44,8 @@ test('a finished session is on the asciinema server, private, within 2 s of its 
     assert.match(upload!.userAgent ?? '', /^teamssh\//);
     assert.match(upload!.fields.description ?? '', /alice/);
     assert.match(upload!.fields.description ?? '', /SHA256:/);
+    // The title travels as a form field from the sidecar, not only inside the cast header.
+    assert.match(upload!.fields.title ?? '', /^alice@.+: echo shipped-output from 127\.0\.0\.1$/i);
     // The audit log's hash, the sidecar's hash and the uploaded bytes agree.
     const end = Date.now() + 3000;
     while (!/"event":"recording_uploaded"/.test(srv.output()) && Date.now() < end) await new Promise((res) => setTimeout(res, 25));

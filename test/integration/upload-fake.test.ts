@@ -9,7 +9,7 @@ import { FakeAsciinema } from '../fakes/asciinema-server.js';
 import { multipartBody } from '../../src/upload/multipart.js';
 import { castText } from '../support/recordings.js';
 
-/** The fake asciinema server answers as contracts.md §2–3 says, so tests built on it mean something. */
+/** The fake asciinema server answers as docs/external-systems.md §2–3 says, so tests built on it mean something. */
 
 const ID = '0f8b2a5c-4c1e-4d36-9d6e-2d8c3a1b7e55';
 

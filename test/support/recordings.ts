@@ -1,3 +1,4 @@
+import type { SessionFacts } from '../../src/recording/sidecar.js';
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -86,4 +87,13 @@ export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** A complete SessionFacts for recorder tests, with `over` applied. */
+export function sessionFacts(over: Partial<SessionFacts> = {}): SessionFacts {
+  return {
+    sessionId: 's1', login: 'alice', team: 'ops', fingerprint: 'SHA256:x', remoteAddress: '127.0.0.1', remotePort: 1,
+    account: 'alice', kind: 'shell', command: null, handler: null, startedAt: '2026-11-23T10:00:00.000Z', teamsshVersion: 'test', title: 't',
+    ...over,
+  };
 }

@@ -1,4 +1,4 @@
-import { spawn, execFile } from 'node:child_process';
+import { spawn, execFile, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, readdir, rm, chmod } from 'node:fs/promises';
 import os from 'node:os';
@@ -103,13 +103,35 @@ export async function startHarness(opts: { env?: Record<string, string>; setup?:
   };
 }
 
-/** Applies the asciinema server's rules (contracts.md §3) to every recording a test produced. */
+/** Applies the asciinema server's rules (docs/external-systems.md §3) to every recording a test produced. */
 export async function assertRecordingsValid(dir: string): Promise<void> {
   const files = await readdir(dir, { recursive: true }).catch(() => [] as string[]);
   for (const f of files.filter((x) => x.endsWith('.cast'))) {
     const problems = validateAsciicast(await readFile(path.join(dir, f), 'utf8'));
     assert.deepEqual(problems, [], `recording ${f} would be refused by the server`);
   }
+}
+
+/** Starts the real `ssh` client against 127.0.0.1:port with only `key`, no agent, no known_hosts; the caller drives it. */
+export function spawnSsh(port: number, user: string, key: ClientKey, args: string[], sshOptions: string[] = []): ChildProcessWithoutNullStreams {
+  return spawn(
+    'ssh',
+    [
+      '-F', '/dev/null',
+      '-i', key.path,
+      '-p', String(port),
+      '-o', 'IdentitiesOnly=yes',
+      '-o', 'IdentityAgent=none',
+      '-o', 'BatchMode=yes',
+      '-o', 'StrictHostKeyChecking=no',
+      '-o', 'UserKnownHostsFile=/dev/null',
+      '-o', 'LogLevel=ERROR',
+      ...sshOptions,
+      `${user}@127.0.0.1`,
+      ...args,
+    ],
+    { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: os.tmpdir() } },
+  );
 }
 
 /** Runs `ssh` against 127.0.0.1:port with only `key`, no agent, no known_hosts. */
@@ -121,24 +143,7 @@ export function sshClient(
   o: { input?: string | Buffer; sshOptions?: string[]; timeoutMs?: number } = {},
 ): Promise<SshResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(
-      'ssh',
-      [
-        '-F', '/dev/null',
-        '-i', key.path,
-        '-p', String(port),
-        '-o', 'IdentitiesOnly=yes',
-        '-o', 'IdentityAgent=none',
-        '-o', 'BatchMode=yes',
-        '-o', 'StrictHostKeyChecking=no',
-        '-o', 'UserKnownHostsFile=/dev/null',
-        '-o', 'LogLevel=ERROR',
-        ...(o.sshOptions ?? []),
-        `${user}@127.0.0.1`,
-        ...args,
-      ],
-      { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: os.tmpdir() } },
-    );
+    const child = spawnSsh(port, user, key, args, o.sshOptions);
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));

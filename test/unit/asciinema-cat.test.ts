@@ -30,7 +30,7 @@ test('asciinema cat prints exactly the bytes fed to the recorder (colours, wide 
     for (const c of chunks) rec.output(c);
     rec.resize(100, 30);
     rec.marker('a marker is not output');
-    const done = await rec.finish({});
+    const done = await rec.finish();
     const text = await readFile(done.castPath, 'utf8');
     assert.deepEqual(validateAsciicast(text), []);
     assert.doesNotMatch(text, /\ufffd/, 'no character was torn at a chunk boundary');

@@ -29,7 +29,7 @@ const cert: OfferedKey = { algo: 'ssh-ed25519-cert-v01@openssh.com', data: offer
 
 /** Every row of the table: [name, record, offered key, expected decision]. */
 const TABLE: [string, MemberRecord, OfferedKey, AuthDecision][] = [
-  ['GitHub unavailable', { status: 'unavailable', reason: 'timeout', detail: 'x' }, offer(ed), { kind: 'unavailable', reason: 'timeout' }],
+  ['GitHub unavailable', { status: 'unavailable', reason: 'timeout', detail: 'x' }, offer(ed), { kind: 'unavailable', reason: 'github_unavailable', detail: 'timeout' }],
   ['no such user', { status: 'no_such_user', login: 'ghost' }, offer(ed), { kind: 'deny', reason: 'no_such_user' }],
   ['not in any configured team', member({ teams: [] }), offer(ed), { kind: 'deny', reason: 'not_member' }],
   ['pending invitation only, right key', member({ teams: [], pendingTeams: ['ops'] }), offer(ed), { kind: 'deny', reason: 'pending_invitation' }],

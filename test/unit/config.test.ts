@@ -68,7 +68,7 @@ test('the config file is read and the environment wins over it', async () => {
   const c = loadConfig({ env: { GITHUB_TOKEN: 't', TEAMSSH_GITHUB_ORG: 'fromenv' }, file });
   assert.equal(c.github.org, 'fromenv');
   assert.deepEqual(c.github.teams, ['a', 'b']);
-  assert.equal(c.github.cacheTtl, 60);
+  assert.equal(c.github.cacheTtlMs, 60_000, 'seconds in the file, milliseconds in the code');
   assert.deepEqual(c.listen, { host: '127.0.0.1', port: 2200 });
   await writeFile(file, 'github: [unclosed');
   assert.match(problems({}, { file }).join('\n'), /not valid YAML/);
@@ -81,4 +81,54 @@ test('the example config file is valid and documents every setting', async () =>
   const { readFile } = await import('node:fs/promises');
   const text = await readFile(file, 'utf8');
   for (const s of SETTINGS) if (s.env !== 'GITHUB_TOKEN') assert.match(text, new RegExp(s.env), `${s.env} missing from the example`);
+});
+
+test('cross-field rules are reported together with single bad settings, in one message', () => {
+  // TEAMSSH_LISTEN is bad on its own; the root account and the public server break cross-field rules.
+  const p = problems({ ...base, TEAMSSH_LISTEN: 'nope', TEAMSSH_SHELL_USER: 'root', ASCIINEMA_SERVER_URL: 'https://asciinema.org' }).join('\n');
+  assert.match(p, /TEAMSSH_LISTEN/);
+  assert.match(p, /TEAMSSH_ALLOW_ROOT_SESSIONS/);
+  assert.match(p, /ASCIINEMA_SERVER_URL \(upload\.serverUrl\): asciinema server asciinema\.org is public/);
+});
+
+test('uploads: the public asciinema.org needs the opt-in; credentials in the URL, a ":" in the username and an uppercase install id are refused', () => {
+  assert.match(problems({ ...base, ASCIINEMA_SERVER_URL: 'https://eu.asciinema.org/' }).join('\n'), /is public/);
+  assert.deepEqual(problems({ ...base, ASCIINEMA_SERVER_URL: 'https://asciinema.org', TEAMSSH_ALLOW_PUBLIC_SERVER: 'true' }), []);
+  assert.deepEqual(problems({ ...base, ASCIINEMA_SERVER_URL: 'https://asciinema.example.com' }), []);
+  assert.match(problems({ ...base, ASCIINEMA_SERVER_URL: 'https://u:p@asciinema.example.com' }).join('\n'), /must not carry credentials/);
+  assert.match(problems({ ...base, ASCIINEMA_USERNAME: 'a:b' }).join('\n'), /ASCIINEMA_USERNAME.*must not contain ":"/);
+  assert.match(problems({ ...base, ASCIINEMA_INSTALL_ID: 'F81D4FAE-7DEC-11D0-A765-00A0C91E6BF6' }).join('\n'), /ASCIINEMA_INSTALL_ID.*lowercase UUID/);
+});
+
+test('durations are handed to the code in milliseconds', () => {
+  const c = loadConfig({ env: { ...base, TEAMSSH_IDLE_TIMEOUT: '7', TEAMSSH_KILL_GRACE: '0', TEAMSSH_UPLOAD_TIMEOUT: '3', TEAMSSH_LOGIN_GRACE_TIME: '2' } });
+  assert.equal(c.sessions.idleTimeoutMs, 7000);
+  assert.equal(c.sessions.killGraceMs, 0);
+  assert.equal(c.upload.timeoutMs, 3000);
+  assert.equal(c.auth.loginGraceMs, 2000);
+  assert.equal(c.github.cacheMaxStaleMs, 3_600_000);
+});
+
+test('a misspelt key in the config file is an error naming it, not silently ignored', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'teamssh-cfg-'));
+  const file = path.join(dir, 'teamssh.yaml');
+  await writeFile(file, 'github:\n  org: acme\n  teams: [ops]\nsessions:\n  shellUser: teamssh\n  idletimeout: 5\nrecording:\n  dir: /tmp/x\n');
+  const p = problems({ GITHUB_TOKEN: 't' }, { file }).join('\n');
+  assert.match(p, /sessions.*idletimeout/);
+  assert.match(p, /recording\b/);
+});
+
+test('revocation settings: no HTTP listener and no webhooks unless asked; revalidation every 60 s by default', () => {
+  const c = loadConfig({ env: base });
+  assert.equal(c.http.listen, undefined);
+  assert.equal(c.github.webhookSecret, undefined);
+  assert.equal(c.github.revalidateIntervalMs, 60_000);
+  const on = loadConfig({ env: { ...base, TEAMSSH_HTTP_LISTEN: '127.0.0.1:8080', TEAMSSH_GITHUB_WEBHOOK_SECRET: 's3cret', TEAMSSH_REVALIDATE_INTERVAL: '0' } });
+  assert.deepEqual(on.http.listen, { host: '127.0.0.1', port: 8080 });
+  assert.equal(on.github.webhookSecret, 's3cret');
+  assert.equal(on.github.revalidateIntervalMs, 0);
+  const text = problems({ ...base, TEAMSSH_HTTP_LISTEN: '8080', TEAMSSH_REVALIDATE_INTERVAL: 'often' }).join('\n');
+  assert.match(text, /TEAMSSH_HTTP_LISTEN \(http\.listen\): must be host:port/);
+  assert.match(text, /TEAMSSH_REVALIDATE_INTERVAL/);
+  assert.match(problems({ ...base, TEAMSSH_GITHUB_WEBHOOK_SECRET: 's3cret' }).join('\n'), /TEAMSSH_GITHUB_WEBHOOK_SECRET .*TEAMSSH_HTTP_LISTEN/);
 });

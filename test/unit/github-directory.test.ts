@@ -211,7 +211,7 @@ test('a lookup never outlives its deadline, even when single requests may take l
   } finally { await gh.stop(); }
 });
 
-test('the fake follows contracts.md §1 (auth, rate-limit headers, 304, team members with child teams)', async () => {
+test('the fake follows docs/external-systems.md §1 (auth, rate-limit headers, 304, team members with child teams)', async () => {
   const { gh, apiUrl } = await world();
   try {
     gh.addUser('Finn').addMember('sre', 'finn', 'pending');
@@ -243,6 +243,42 @@ test('the fake follows contracts.md §1 (auth, rate-limit headers, 304, team mem
     gh.exhaustRateLimit(true, 429);
     const limited = await get('/users/bob');
     assert.deepEqual([limited.status, limited.headers.get('x-ratelimit-remaining'), limited.headers.get('retry-after')], [429, '0', '60']);
+  } finally { await gh.stop(); }
+});
+
+test('invalidate and refresh re-ask GitHub conditionally: 304 for what did not change, 200 for what did', async () => {
+  const { gh, apiUrl } = await world();
+  try {
+    const { dir } = directory(apiUrl);
+    ok(await dir.lookup('alice'));
+    assert.equal(dir.invalidate('nobody-cached'), false);
+    assert.equal(dir.invalidate('ALICE'), true);
+    gh.resetLog();
+    ok(await dir.lookup('alice'));
+    // The dev membership is a 404, which carries no ETag to replay; everything else is a 304.
+    assert.ok(gh.total === 4 && gh.requests.every((r) => r.status === (r.path.includes('/dev/') ? 404 : 304)), JSON.stringify(gh.requests));
+    gh.addKey('alice', 'ssh-ed25519 AAAAnewkey');
+    gh.resetLog();
+    const rec = ok(await dir.refresh('alice'));
+    assert.equal(rec.keys.length, 2);
+    assert.deepEqual(gh.requests.map((r) => [r.path, r.status]).sort(), [
+      ['/orgs/acme/teams/dev/memberships/alice', 404], ['/orgs/acme/teams/ops/memberships/alice', 304], ['/users/Alice/keys', 200], ['/users/alice', 304],
+    ]);
+    // Concurrent refreshes of one login share one round trip.
+    gh.resetLog();
+    await Promise.all([dir.refresh('alice'), dir.refresh('Alice'), dir.refresh('alice')]);
+    assert.equal(gh.count('/users/alice'), 1);
+  } finally { await gh.stop(); }
+});
+
+test('cachedMembers lists the logins cached as members of a team, pending ones included', async () => {
+  const { gh, apiUrl } = await world();
+  try {
+    const { dir } = directory(apiUrl);
+    for (const l of ['alice', 'bob', 'carol', 'dave', 'erin']) await dir.lookup(l);
+    assert.deepEqual(dir.cachedMembers('ops').sort(), ['alice', 'carol', 'dave']);
+    assert.deepEqual(dir.cachedMembers('DEV'), ['erin']);
+    assert.deepEqual(dir.cachedMembers().sort(), ['alice', 'carol', 'dave', 'erin']);
   } finally { await gh.stop(); }
 });
 

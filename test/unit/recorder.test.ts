@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import { sessionFacts } from '../support/recordings.js';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -53,7 +54,7 @@ test('golden file: header, colours, split character, invalid byte, resize, marke
     rec.marker('idle warning');
     c.set(2000.0000001);
     rec.output('中文 😀\r\n');
-    const done = await rec.finish({ login: 'alice' });
+    const done = await rec.finish({ exitStatus: 0, exitSignal: null, endReason: "exit", endedAt: "2026-11-23T10:00:02.000Z" });
     const text = await readFile(done.castPath, 'utf8');
     assert.deepEqual(validateAsciicast(text), []);
     // Review the diff by eye before committing a regenerated golden file.
@@ -75,7 +76,7 @@ test('a multi-byte character split across chunks stays one character', async () 
     rec.output(emoji.subarray(0, 1));
     rec.output(emoji.subarray(1, 2));
     rec.output(emoji.subarray(2));
-    const text = await readFile((await rec.finish({})).castPath, 'utf8');
+    const text = await readFile((await rec.finish()).castPath, 'utf8');
     assert.deepEqual(validateAsciicast(text), []);
     assert.equal(events(text).map((e) => e[2]).join(''), '€😀');
     assert.doesNotMatch(text, /\ufffd/);
@@ -90,7 +91,7 @@ test('invalid bytes become U+FFFD and the file stays valid JSON, also when a chu
     const rec = await Recorder.create(opts(dir));
     rec.output(Buffer.from([0x61, 0xff, 0xfe, 0x62, 0xc0, 0xaf]));
     rec.output(Buffer.from([0xe2, 0x82])); // truncated by the end of the session
-    const text = await readFile((await rec.finish({})).castPath, 'utf8');
+    const text = await readFile((await rec.finish()).castPath, 'utf8');
     assert.deepEqual(validateAsciicast(text), []);
     const out = events(text).map((e) => e[2]).join('');
     assert.equal(out.replace(/\ufffd+/g, '?'), 'a?b?');
@@ -107,7 +108,7 @@ test('the byte escaper writes what JSON.stringify writes, for every ASCII byte a
     const mixed = Buffer.from(Array.from({ length: 2000 }, () => String.fromCodePoint(Math.floor(Math.random() * 0x2ffff) % 0xd800)).join(''));
     rec.output(ascii);
     rec.output(mixed);
-    const text = await readFile((await rec.finish({})).castPath, 'utf8');
+    const text = await readFile((await rec.finish()).castPath, 'utf8');
     const lines = text.split('\n');
     assert.ok(lines[1]!.endsWith(`${JSON.stringify(ascii.toString('utf8'))}]`));
     assert.ok(lines[2]!.endsWith(`${JSON.stringify(mixed.toString('utf8'))}]`));
@@ -122,7 +123,7 @@ test('resize events are COLSxROWS, clamped to what the server accepts', async ()
     const rec = await Recorder.create(opts(dir, { width: 1000, height: 0 }));
     rec.resize(100, 30);
     rec.resize(5000, 900);
-    const text = await readFile((await rec.finish({})).castPath, 'utf8');
+    const text = await readFile((await rec.finish()).castPath, 'utf8');
     assert.deepEqual(validateAsciicast(text), []);
     const header = JSON.parse(text.split('\n')[0]!) as { width: number; height: number };
     assert.deepEqual([header.width, header.height], [720, 24]);
@@ -141,8 +142,8 @@ test('input is absent by default and recorded when enabled', async () => {
     const on = await Recorder.create(opts(dir, { name: 'on', recordInput: true }));
     on.input(Buffer.from('ls\r'));
     on.output('ok');
-    const offText = await readFile((await off.finish({})).castPath, 'utf8');
-    const onText = await readFile((await on.finish({})).castPath, 'utf8');
+    const offText = await readFile((await off.finish()).castPath, 'utf8');
+    const onText = await readFile((await on.finish()).castPath, 'utf8');
     assert.doesNotMatch(offText, /hunter2/);
     assert.deepEqual(events(offText).map((e) => e[1]), ['o']);
     assert.deepEqual(events(onText).map((e) => [e[1], e[2]]), [['i', 'ls\r'], ['o', 'ok']]);
@@ -155,7 +156,7 @@ test('a session with no output still yields a valid recording with one event', a
   const dir = await tempDir();
   try {
     const rec = await Recorder.create(opts(dir));
-    const done = await rec.finish({});
+    const done = await rec.finish();
     const text = await readFile(done.castPath, 'utf8');
     assert.deepEqual(validateAsciicast(text), []);
     // Stamped at the end, so players still show how long the silent session lasted.
@@ -172,7 +173,7 @@ test('files are 0600, the directory 0700; .cast appears only after finish, after
     const dir = path.join(root, 'recordings');
     await ensureRecordingsDir(dir);
     assert.equal((await stat(dir)).mode & 0o777, 0o700);
-    const rec = await Recorder.create(opts(dir, { meta: { login: 'alice', sessionId: 's1' } }));
+    const rec = await Recorder.create(opts(dir, { meta: sessionFacts({ login: 'alice', sessionId: 's1' }) }));
     rec.output('hello\r\n');
     assert.equal((await stat(rec.partPath)).mode & 0o777, 0o600);
     assert.equal((await stat(rec.metaPath)).mode & 0o777, 0o600);
@@ -180,7 +181,7 @@ test('files are 0600, the directory 0700; .cast appears only after finish, after
 
     const seen: string[] = [];
     const watcher = watch(dir, (_event, file) => file && seen.push(file.toString()));
-    const done = await rec.finish({ exitStatus: 0, login: 'Alice' });
+    const done = await rec.finish({ exitStatus: 0, exitSignal: null, endReason: 'exit', endedAt: '2026-11-23T10:00:02.000Z' });
     await new Promise((r) => setTimeout(r, 100));
     watcher.close();
     assert.ok(seen.includes('rec.json') && seen.includes('rec.cast'), `watch saw ${seen.join(', ')}`);
@@ -195,12 +196,12 @@ test('files are 0600, the directory 0700; .cast appears only after finish, after
     assert.equal(done.bytes, bytes.length);
     assert.deepEqual(
       { login: sidecar.login, sessionId: sidecar.sessionId, exitStatus: sidecar.exitStatus, file: sidecar.file, events: sidecar.events, complete: sidecar.complete, version: sidecar.version },
-      { login: 'Alice', sessionId: 's1', exitStatus: 0, file: 'rec.cast', events: 1, complete: true, version: 2 },
+      { login: 'alice', sessionId: 's1', exitStatus: 0, file: 'rec.cast', events: 1, complete: true, version: 2 },
     );
     assert.equal((await stat(done.castPath)).mode & 0o777, 0o600);
     assert.equal((await stat(done.sidecarPath)).mode & 0o777, 0o600);
     assert.deepEqual(validateAsciicast(bytes), []);
-    await assert.rejects(rec.finish({}), { code: 'ERR_REC_FINISHED' });
+    await assert.rejects(rec.finish(), { code: 'ERR_REC_FINISHED' });
   } finally {
     await rm(root, { recursive: true, force: true });
   }
@@ -221,7 +222,7 @@ test('ensureRecordingsDir tightens a loose directory and fails with a stable cod
     await assert.rejects(Recorder.create(opts(path.join(root, 'missing'))), { code: 'ERR_REC_OPEN' });
     const first = await Recorder.create(opts(loose));
     await assert.rejects(Recorder.create(opts(loose)), { code: 'ERR_REC_OPEN' }, 'an existing .part is never overwritten');
-    await first.finish({});
+    await first.finish();
   } finally {
     await rm(root, { recursive: true, force: true });
   }
@@ -236,7 +237,7 @@ test('events reach the file within ~100 ms without finish, as whole lines', asyn
     const text = await readFile(rec.partPath, 'utf8');
     assert.match(text, /partial-session-output/);
     assert.ok(text.endsWith('\n'));
-    await rec.finish({});
+    await rec.finish();
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -258,7 +259,7 @@ test('megabytes in many chunk sizes come out byte for byte; backpressure is sign
       off += size;
     }
     assert.ok(paused > 0, 'a writer far ahead of the disk is told to pause');
-    const done = await rec.finish({});
+    const done = await rec.finish();
     const text = await readFile(done.castPath, 'utf8');
     assert.deepEqual(validateAsciicast(text), []);
     assert.ok(events(text).map((e) => e[2]).join('') === data.toString('utf8'), 'output round-trips exactly');
@@ -285,7 +286,7 @@ test('a full disk mid-session is reported once through onError and finish reject
       assert.equal(errors.length, 1);
       assert.equal(errors[0]!.code, 'ERR_REC_WRITE');
       assert.equal(rec.needsDrain, false, 'a failed recorder never blocks the session');
-      await assert.rejects(rec.finish({}), { code: 'ERR_REC_WRITE' });
+      await assert.rejects(rec.finish(), { code: 'ERR_REC_WRITE' });
       assert.deepEqual(await readdir(dir), ['rec.cast.part']);
     } finally {
       execFileSync('umount', [dir]);
@@ -304,7 +305,7 @@ test('recordingName sorts by start time, is path-safe and keeps the session id',
   assert.deepEqual([b, a].sort(), [a, b]);
 });
 
-test('the validator fails each rule of contracts.md §3 it checks', () => {
+test('the validator fails each rule of docs/external-systems.md §3 it checks', () => {
   const H = '{"version":2,"width":80,"height":24}';
   const ok = `${H}\n[0.5, "o", "hi"]\n`;
   assert.deepEqual(validateAsciicast(ok), []);

@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import { sessionFacts } from '../support/recordings.js';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { chmod, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
@@ -139,7 +140,7 @@ test('a .part whose .cast already exists is not overwritten', async () => {
 
 test('a recorder abandoned mid-session (process died) is recovered with everything it flushed', async () => {
   await withDir(async (dir) => {
-    const rec = await Recorder.create({ dir, name: 'r', width: 100, height: 30, timestamp: 1, title: 't', env: {}, recordInput: false, meta: { login: 'frank' } });
+    const rec = await Recorder.create({ dir, name: 'r', width: 100, height: 30, timestamp: 1, title: 't', env: {}, recordInput: false, meta: sessionFacts({ login: 'frank' }) });
     rec.output(Buffer.from('before the crash\r\n'));
     await new Promise((r) => setTimeout(r, 250)); // the 100 ms flush
     const result = await recoverPartials(dir, silentLogger());
@@ -148,6 +149,6 @@ test('a recorder abandoned mid-session (process died) is recovered with everythi
     assert.match(text, /before the crash/);
     assert.deepEqual(validateAsciicast(text), []);
     assert.equal((await sidecar(dir, 'r')).login, 'frank');
-    await rec.finish({}).catch(() => undefined); // the abandoned handle: its rename now fails, which is fine
+    await rec.finish().catch(() => undefined); // the abandoned handle: its rename now fails, which is fine
   });
 });

@@ -1,0 +1,38 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+
+// The README's performance table restates bench/results.md for readers who never open it.
+// A new full bench run rewrites results.md; this fails until the README says the same.
+
+interface TargetRow {
+  metric: string;
+  teamssh: string;
+  passed: boolean;
+}
+
+/** The rows of the results table that have a target, with teamssh's median and the verdict. */
+function targetRows(results: string): TargetRow[] {
+  const rows: TargetRow[] = [];
+  for (const line of results.split('\n')) {
+    const cells = line.split('|').slice(1, -1).map((c) => c.trim());
+    if (cells.length !== 8 || !['PASS', 'FAIL'].includes(cells[7]!)) continue;
+    rows.push({ metric: cells[0]!, teamssh: cells[4]!.split(' ')[0]!, passed: cells[7] === 'PASS' });
+  }
+  return rows;
+}
+
+test('the README performance section states the teamssh numbers and verdicts of bench/results.md', async () => {
+  const [readme, results] = await Promise.all([readFile('README.md', 'utf8'), readFile('bench/results.md', 'utf8')]);
+  const start = readme.indexOf('\n## Performance\n');
+  assert.ok(start >= 0, 'the README has a "Performance" section');
+  const section = readme.slice(start, readme.indexOf('\n## ', start + 1));
+  const rows = targetRows(results);
+  assert.ok(rows.length >= 4, 'bench/results.md has rows with targets');
+  for (const r of rows) assert.ok(section.includes(r.teamssh), `${r.metric}: teamssh's ${r.teamssh} is not in the README`);
+  const verdicts = [...section.matchAll(/\| (met|\*\*missed\*\*(?: \([^)|]*\))?) \|$/gm)].map((m) => m[1]);
+  assert.equal(verdicts.filter((v) => v === 'met').length, rows.filter((r) => r.passed).length, 'targets met');
+  assert.equal(verdicts.filter((v) => v !== 'met').length, rows.filter((r) => !r.passed).length, 'targets missed');
+  const run = /^Run (\d{4}-\d{2}-\d{2})/m.exec(results)?.[1];
+  assert.ok(run && section.includes(run), `the README names the run of ${run}`);
+});
