@@ -150,6 +150,40 @@ test('two uploader processes on one directory upload each file exactly once', as
   }
 });
 
+test('an uploader whose backlog was taken by a peer while it scanned keeps running and uploads the next recording', async () => {
+  // Past its backlog threshold the uploader scans instead of watching. When its queue then
+  // empties at once (a peer on another machine claimed the rest), only the scan timer is left:
+  // the process must not take that for "nothing left to do" and exit.
+  const w = await uploadWorld();
+  const children: Child[] = [];
+  try {
+    for (let i = 0; i < 80; i++) await writeRecording(w.dir, `backlog-${String(i).padStart(3, '0')}`);
+    w.fake.slowMs = 1000;
+    const a = runChild(w, { concurrency: 1 });
+    children.push(a);
+    await a.ready;
+    assert.ok(a.lines.some((l) => l.msg === 'large backlog: scanning instead of watching until it drains'), 'the uploader scans instead of watching');
+    await waitFor(() => w.fake.inFlight >= 1, 5000, 'the first upload in flight');
+    const peer = HOST_TAG === '00000000' ? '11111111' : '00000000';
+    const now = Math.floor(Date.now() / 1000);
+    for (const f of await fs.readdir(w.dir)) {
+      if (f.endsWith('.cast')) await fs.rename(path.join(w.dir, f), path.join(w.dir, `${f}.claim.${peer}.4242.feedbeef.${now}`));
+    }
+    assert.equal(w.fake.uploads.length, 0, 'the peer claimed the rest while the first upload was held');
+    await w.fake.waitForUploads(1, 5000);
+    w.fake.slowMs = 0;
+    await writeRecording(w.dir, 'after-drain');
+    let exit: string | undefined;
+    a.proc.once('exit', (code, signal) => (exit = `code ${code}, signal ${signal}`));
+    await waitFor(() => exit !== undefined || w.fake.uploads.length >= 2, 5000, 'the recording written after the drain to be uploaded');
+    assert.equal(exit, undefined, 'the uploader exited with work left');
+    assert.equal(w.fake.uploads[1]!.filename, 'after-drain.cast');
+  } finally {
+    for (const c of children) await term(c);
+    await w.close();
+  }
+});
+
 test('two uploaders in one process share a directory without double uploads', async () => {
   const w = await uploadWorld();
   try {
