@@ -9,6 +9,7 @@ import { ensureTestAccount } from '../support/accounts.js';
 import { TEST_ACCOUNT } from '../support/teamssh.js';
 import { SETTINGS } from '../../src/config/settings.js';
 import { serve } from '../support/serve-child.js';
+import { waitFor } from '../support/poll.js';
 
 function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) =>
@@ -80,8 +81,7 @@ test('serve starts, and says at once when a configured team is invisible to the 
       TEAMSSH_STATE_DIR: path.join(dir, 'state'),
       TEAMSSH_RECORDINGS_DIR: path.join(dir, 'rec'),
     });
-    const end = Date.now() + 5000;
-    while (!/"event":"github_check_failed".*ghosts/.test(srv.output()) && Date.now() < end) await new Promise((r) => setTimeout(r, 25));
+    await waitFor(() => /"event":"github_check_failed".*ghosts/.test(srv.output()), { timeoutMs: 5000, what: 'github_check_failed for team ghosts', detail: srv.output });
     assert.match(srv.output(), /"event":"github_check_failed".*ghosts/);
     assert.doesNotMatch(srv.output(), /github_check_failed.*"check":"team ops"/);
     srv.proc.kill('SIGTERM');

@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { startHarness, makeKey, sshClient, TEST_ACCOUNT, type Harness, type ClientKey } from '../support/teamssh.js';
 import { ensureTestAccount } from '../support/accounts.js';
 import { connect, exec, shell } from '../support/ssh2-client.js';
+import { waitFor } from '../support/poll.js';
 import { lookupAccount } from '../../src/launch/account.js';
 
 const run = promisify(execFile);
@@ -132,12 +133,7 @@ test('no descriptor of the server or another session is visible inside a session
 test('no process is left behind when the client is killed mid-command', async () => {
   const marker = `sleep 4242.${process.pid}`;
   const p = sshClient(h.port, 'alice', h.alice, ['-tt', `(${marker} &) ; ${marker}`], { timeoutMs: 1500 });
-  const started = Date.now();
-  while (Date.now() - started < 5000) {
-    const { stdout } = await run('pgrep', ['-f', marker]).catch(() => ({ stdout: '' }));
-    if (stdout.trim()) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitFor(async () => (await run('pgrep', ['-f', marker]).catch(() => ({ stdout: '' }))).stdout.trim(), { timeoutMs: 5000, intervalMs: 50, what: 'the marked sleep running' });
   await p; // killed by the 1.5 s timeout: the connection drops
   await h.log.waitFor('session_end', (l) => l.endReason === 'connection_lost' || l.endReason === 'client_closed');
   const { stdout } = await run('pgrep', ['-f', marker]).catch(() => ({ stdout: '' }));
@@ -173,7 +169,7 @@ test('a team policy maps members to its account and handler', async () => {
 });
 
 test('every recording from these sessions is finished and named after its session', async () => {
-  for (let i = 0; i < 200 && h.server.sessions.size > 0; i++) await new Promise((r) => setTimeout(r, 25));
+  await waitFor(() => h.server.sessions.size === 0, { timeoutMs: 5000, what: 'no live session' });
   assert.equal(h.server.sessions.size, 0);
   const files = await readdir(h.config.recordings.dir);
   assert.ok(!files.some((f) => f.endsWith('.part')), 'a .part is left although no session is live');
