@@ -69,7 +69,9 @@ test('the session runs with exactly the account uid, gid and groups', async () =
   assert.deepEqual(t.stdout.trim().split(' ').map(Number).sort(), [...acct.groups].sort());
 });
 
-test('the environment is an allowlist: LANG accepted, LD_PRELOAD refused, no server secrets', async () => {
+test('the environment is an allowlist: LANG accepted, LD_PRELOAD refused, no server secrets', async (t) => {
+  const savedToken = process.env.GITHUB_TOKEN;
+  t.after(() => (savedToken === undefined ? delete process.env.GITHUB_TOKEN : (process.env.GITHUB_TOKEN = savedToken)));
   process.env.GITHUB_TOKEN = 'ghp_servers_own_secret';
   const child = await new Promise<{ stdout: string }>((resolve, reject) =>
     execFile(
@@ -135,7 +137,7 @@ test('no process is left behind when the client is killed mid-command', async ()
   const p = sshClient(h.port, 'alice', h.alice, ['-tt', `(${marker} &) ; ${marker}`], { timeoutMs: 1500 });
   await waitFor(async () => (await run('pgrep', ['-f', marker]).catch(() => ({ stdout: '' }))).stdout.trim(), { timeoutMs: 5000, intervalMs: 50, what: 'the marked sleep running' });
   await p; // killed by the 1.5 s timeout: the connection drops
-  await h.log.waitFor('session_end', (l) => l.endReason === 'connection_lost' || l.endReason === 'client_closed');
+  await h.log.waitFor('session_end', (l) => String(l.command).includes(marker) && (l.endReason === 'connection_lost' || l.endReason === 'client_closed'));
   const { stdout } = await run('pgrep', ['-f', marker]).catch(() => ({ stdout: '' }));
   assert.equal(stdout.trim(), '', 'processes left behind');
 });
@@ -169,6 +171,7 @@ test('a team policy maps members to its account and handler', async () => {
 });
 
 test('every recording from these sessions is finished and named after its session', async () => {
+  await h.ssh('alice', h.alice, ['echo a-recording-of-its-own']); // so the test stands alone
   await waitFor(() => h.server.sessions.size === 0, { timeoutMs: 5000, what: 'no live session' });
   assert.equal(h.server.sessions.size, 0);
   const files = await readdir(h.config.recordings.dir);
