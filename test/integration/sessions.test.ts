@@ -1,7 +1,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { copyFile, readdir } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { copyFile, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { startHarness, makeKey, sshClient, TEST_ACCOUNT, type Harness, type ClientKey } from '../support/teamssh.js';
@@ -39,10 +40,12 @@ test('exit status reaches the client; stdout and stderr stay apart without a pty
   assert.equal(cat.stdout, 'line1\nline2\ndone\n');
   const end = await h.log.waitFor('session_end', (l) => l.exitStatus === 42);
   for (const f of ['sessionId', 'login', 'team', 'fingerprint', 'remoteAddress', 'remotePort', 'account', 'startedAt', 'endedAt', 'durationMs', 'bytesIn', 'bytesOut', 'endReason', 'recording', 'sha256']) {
-    assert.ok(end[f] !== undefined, `session_end lacks ${f}`);
+    assert.ok(end[f] !== undefined && end[f] !== null, `session_end lacks ${f}`);
   }
   assert.equal(end.endReason, 'exit');
   assert.equal(end.team, 'ops');
+  assert.match(String(end.recording), /^\/.+\.cast$/);
+  assert.equal(end.sha256, createHash('sha256').update(await readFile(String(end.recording))).digest('hex'));
 });
 
 test('a process killed by a signal reports the exit signal', async () => {
