@@ -145,6 +145,8 @@ test('two uploader processes on one directory upload each file exactly once', as
     const byB = b.lines.filter((l) => l.event === 'recording_uploaded').length;
     assert.equal(byA + byB, 80);
     assert.ok(byA > 0 && byB > 0, `both worked: ${byA} + ${byB}`);
+    // Neither may have exited on its own once its queue ran dry: that lost the last recordings.
+    assert.deepEqual([a.proc.exitCode, b.proc.exitCode], [null, null], 'both uploaders still running');
   } finally {
     for (const c of children) await term(c);
     await w.close();
