@@ -5,7 +5,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { startHarness, spawnSsh, type Harness } from './teamssh.js';
 import { ensureTestAccount } from './accounts.js';
 import { ESCAPES, EscapeKit, type Escape, escapedAlive, escapedPid, killEscaped } from './escapes.js';
-import { eventually } from './session-harness.js';
+import { waitFor } from './poll.js';
 import { cli } from './cli.js';
 
 /**
@@ -43,10 +43,10 @@ export function containmentOverSsh(o: { setting: 'auto' | 'process-scan'; accoun
     client.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
     const closed = new Promise((r) => client.once('close', r));
     try {
-      await eventually(() => out.includes('started '), 'session started', 10_000);
+      await waitFor(() => out.includes('started '), { what: 'session started', timeoutMs: 10_000 });
       const pid = await escapedPid(pidFile);
       escaped.add(pid);
-      await eventually(() => escapedAlive(pid), 'escaped process runs');
+      await waitFor(() => escapedAlive(pid), { what: 'escaped process runs' });
       await fn({ client, id: idIn(out), pid });
     } finally {
       client.kill('SIGKILL');
@@ -108,11 +108,7 @@ export function containmentOverSsh(o: { setting: 'auto' | 'process-scan'; accoun
       });
       // Back in the team (the webhook drops the cached "not a member"), for the next test.
       h.github.addMember('ops', 'alice');
-      const until = Date.now() + 10_000;
-      while ((await h.ssh('alice', h.alice, ['true'])).code !== 0) {
-        assert.ok(Date.now() < until, 'alice can log in again');
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      await waitFor(async () => (await h.ssh('alice', h.alice, ['true'])).code === 0, { what: 'alice can log in again', intervalMs: 100 });
     });
   }
 }
