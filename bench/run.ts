@@ -7,6 +7,7 @@ import { ensureTestAccount } from '../test/support/accounts.js';
 import { makeClientKey, startSshd, unlockForPublicKeys, type ClientKey, type RunningSshd } from './openssh.js';
 import { startFakes, startTeamssh, startUploaderCli, BENCH_LOGIN, type Fakes, type RunningTeamssh } from './teamssh.js';
 import * as m from './measure.js';
+import { measureRevocation, type RevocationPlan } from './revocation.js';
 import { environment, fmt, medianCell, page, table, valueCell, type Row } from './report.js';
 import { postQuantumTargets, measurePostQuantum } from './post-quantum.js';
 import { nowMs, ratio, summarize } from './stats.js';
@@ -14,26 +15,29 @@ import { nowMs, ratio, summarize } from './stats.js';
 /**
  * `npm run bench`: starts OpenSSH, the seed pipeline (sshd + asciinema rec) and teamssh on
  * 127.0.0.1, measures them with the same ssh client, and writes bench/results.md.
- * Flags: --quick (small counts, one run each), --out FILE, --only conn,latency,pq,pty,memory,auth,upload,backlog,
+ * Flags: --quick (small counts, one run each), --out FILE, --only conn,latency,pq,pty,memory,auth,upload,backlog,revocation,
  * --profile DIR (teamssh runs under `node --cpu-prof`; the profile lands in DIR when the run ends).
  */
 
-const METRICS = ['memory', 'auth', 'conn', 'latency', 'pq', 'pty', 'upload', 'backlog'] as const;
+const METRICS = ['memory', 'auth', 'conn', 'latency', 'pq', 'pty', 'upload', 'backlog', 'revocation'] as const;
 type Metric = (typeof METRICS)[number];
 
 /** Counts for one mode. */
 interface Plan {
   conns: number; concurrency: number; connRuns: number; latencyCount: number; seqN: number; ptyRuns: number;
   idleSessions: number; members: number; authSamples: number; uploadCount: number; backlog: number; limitMs: number;
+  revocation: RevocationPlan;
 }
 
 const FULL: Plan = {
   conns: 400, concurrency: 20, connRuns: 5, latencyCount: 100, seqN: 10_000_000, ptyRuns: 3,
   idleSessions: 200, members: 10_000, authSamples: 100_000, uploadCount: 20, backlog: 1000, limitMs: 30 * 60_000,
+  revocation: { logins: 50, sessions: 200, revalidateLogins: 100, revalidateSessions: 1000, revalidateInterval: 10 },
 };
 const QUICK: Plan = {
   conns: 40, concurrency: 5, connRuns: 1, latencyCount: 10, seqN: 200_000, ptyRuns: 1,
   idleSessions: 20, members: 1000, authSamples: 10_000, uploadCount: 5, backlog: 50, limitMs: 3 * 60_000,
+  revocation: { logins: 3, sessions: 6, revalidateLogins: 3, revalidateSessions: 6, revalidateInterval: 2 },
 };
 const ACCOUNT = 'teamssh-bench';
 
@@ -254,6 +258,7 @@ async function main(): Promise<number> {
         const pq = await postQuantumTargets(t.opensshPq, t.teamssh, key);
         await measurePostQuantum(pq, key, { latencyCount: plan.latencyCount, conns: plan.conns, concurrency: plan.concurrency, runs: plan.connRuns, beforeEach: () => settle(t, 50) }, rows, notes);
       },
+      revocation: () => measureRevocation(path.join(dir, 'revocation'), ACCOUNT, plan.revocation, rows, notes),
     };
     for (const metric of METRICS) {
       if (!only.has(metric)) continue;

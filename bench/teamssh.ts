@@ -105,11 +105,11 @@ function spawnCli(args: string[], env: Record<string, string>, nodeArgs: string[
 }
 
 /** Starts `teamssh serve` and resolves with the port from its `listening` log line. */
-export async function startTeamssh(o: { dir: string; fakes: Fakes; account: string; logLevel?: string; nodeArgs?: string[] }): Promise<RunningTeamssh> {
+export async function startTeamssh(o: { dir: string; fakes: Fakes; account: string; logLevel?: string; nodeArgs?: string[]; env?: Record<string, string> }): Promise<RunningTeamssh> {
   const recordingsDir = path.join(o.dir, 'recordings');
   await mkdir(o.dir, { recursive: true });
   // `listening` is an info line: below info the port would never be announced.
-  const env = teamsshEnv({ dir: o.dir, recordingsDir, fakes: o.fakes, account: o.account, logLevel: o.logLevel ?? 'info' });
+  const env = { ...teamsshEnv({ dir: o.dir, recordingsDir, fakes: o.fakes, account: o.account, logLevel: o.logLevel ?? 'info' }), ...o.env };
   const p = spawnCli(['serve'], env, o.nodeArgs ?? []);
   const deadline = Date.now() + 20_000;
   let port: number | undefined;

@@ -50,11 +50,14 @@ export function createGitHubClient(opts: GitHubClientOptions): GitHubClient {
     auth: opts.token,
     baseUrl: (opts.apiUrl ?? DEFAULT_GITHUB_API_URL).replace(/\/+$/, ''),
     userAgent: opts.userAgent,
+    // Octokit's request log reports every answer that is not 2xx as an error, 304 and 404
+    // included, which are this client's normal answers (unchanged data; not a member). What
+    // teamssh acts on it logs itself with context, so the per-request lines go to debug.
     log: {
       debug: (msg: string) => log.debug(msg),
-      info: (msg: string) => log.info(msg),
+      info: (msg: string) => log.debug(msg),
       warn: (msg: string) => log.warn(msg),
-      error: (msg: string) => log.error(msg),
+      error: (msg: string) => log.debug(msg),
     },
     request: { fetch: timedFetch(opts.requestTimeoutMs) },
     throttle: {

@@ -14,6 +14,11 @@ import type { WorkQueue } from './queue.js';
  * of N recordings each upload costs O(N) and draining costs O(N²). While more than `HIGH`
  * recordings wait, the watcher is closed and a cheap readdir scan runs every second instead;
  * it comes back once the queue is short again.
+ *
+ * The scan timer is deliberately not unref'd: it is what keeps the process alive until stop().
+ * While scanning instead of watching it is the only handle left between uploads, and
+ * `teamssh upload` has nothing else; unref'd, Node exited (code 0) whenever a backlog drained
+ * before the next scan, and recordings written after that scan were never uploaded.
  */
 
 const HIGH = 64;
@@ -39,9 +44,15 @@ export class RecordingsWatcher {
 
   /** Starts watching, then scans once (after the watcher is ready, so nothing falls between). */
   async start(): Promise<void> {
-    await this.openWatcher();
-    await this.scan();
-    await this.adjust();
+    // Busy like a tick, so a burst of watcher events cannot start a second tick (and timer) alongside.
+    this.busy = true;
+    try {
+      await this.openWatcher();
+      await this.scan();
+      await this.adjust();
+    } finally {
+      this.busy = false;
+    }
     this.schedule();
   }
 
@@ -74,10 +85,11 @@ export class RecordingsWatcher {
     }
   }
 
+  /** Arms the one scan timer (never unref'd: see the file comment). */
   private schedule(): void {
+    if (this.timer) clearTimeout(this.timer);
     if (this.closed) return;
     this.timer = setTimeout(() => void this.tick(), this.watcher ? this.rescanMs : BACKLOG_SCAN_MS);
-    this.timer.unref();
   }
 
   private async tick(): Promise<void> {

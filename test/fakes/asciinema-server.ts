@@ -4,6 +4,7 @@ import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { validateAsciicast } from './asciicast-validate.js';
 import { boundaryOf, parseMultipart, type FormPart } from './multipart-parse.js';
+import { waitFor } from '../support/poll.js';
 
 /**
  * A fake asciinema server on real node:http (127.0.0.1, port 0) that answers uploads the way
@@ -168,11 +169,7 @@ export class FakeAsciinema extends EventEmitter {
 
   /** Resolves when at least `n` uploads are stored; rejects after `timeoutMs`. */
   async waitForUploads(n: number, timeoutMs = 10_000): Promise<StoredUpload[]> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.uploads.length < n) {
-      if (Date.now() > deadline) throw new Error(`expected ${n} uploads, got ${this.uploads.length} within ${timeoutMs} ms`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await waitFor(() => this.uploads.length >= n, { timeoutMs, intervalMs: 10, what: `${n} uploads`, detail: () => `got ${this.uploads.length}` });
     return this.uploads;
   }
 

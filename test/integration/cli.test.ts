@@ -9,6 +9,7 @@ import { TEST_ACCOUNT } from '../support/teamssh.js';
 import { SETTINGS } from '../../src/config/settings.js';
 import { serve } from '../support/serve-child.js';
 import { cli } from '../support/cli.js';
+import { waitFor } from '../support/poll.js';
 
 test('--help describes every command, and each command describes its options and every variable', async () => {
   const top = await cli(['--help']);
@@ -76,8 +77,7 @@ test('serve starts, and says at once when a configured team is invisible to the 
       TEAMSSH_STATE_DIR: path.join(dir, 'state'),
       TEAMSSH_RECORDINGS_DIR: path.join(dir, 'rec'),
     });
-    const end = Date.now() + 5000;
-    while (!/"event":"github_check_failed".*ghosts/.test(srv.output()) && Date.now() < end) await new Promise((r) => setTimeout(r, 25));
+    await waitFor(() => /"event":"github_check_failed".*ghosts/.test(srv.output()), { timeoutMs: 5000, what: 'github_check_failed for team ghosts', detail: srv.output });
     assert.match(srv.output(), /"event":"github_check_failed".*ghosts/);
     assert.doesNotMatch(srv.output(), /github_check_failed.*"check":"team ops"/);
     srv.proc.kill('SIGTERM');

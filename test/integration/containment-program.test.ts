@@ -11,7 +11,8 @@ import { ownCgroup } from '../../src/launch/cgroup-mount.js';
 import { CGROUP_BASE, ServerCgroups } from '../../src/launch/cgroup.js';
 import { readProcStat } from '../../src/launch/process-tree.js';
 import { ensureTestAccount } from '../support/accounts.js';
-import { eventually, observe, testEnv } from '../support/session-harness.js';
+import { observe, testEnv } from '../support/session-harness.js';
+import { waitFor } from '../support/poll.js';
 import { ESCAPES, EscapeKit, escapedAlive, escapedPid, killEscaped } from '../support/escapes.js';
 
 // Each containment gets an account of its own: the process scan ends every process of its
@@ -49,7 +50,7 @@ function run(account: Account, containment: Containment, cmd: string, pty: boole
 async function startedEscape(pidFile: string): Promise<number> {
   const pid = await escapedPid(pidFile);
   escaped.add(pid);
-  await eventually(() => escapedAlive(pid), `escaped process ${pid} runs sleep`);
+  await waitFor(() => escapedAlive(pid), { what: `escaped process ${pid} runs sleep` });
   return pid;
 }
 
@@ -137,7 +138,7 @@ test('cgroup: at start, what a dead server left in its cgroups is killed and rem
     const opened = ServerCgroups.open(own.dir);
     assert.ok(opened.orphansKilled >= 1);
     assert.equal(await orphanExit, 'SIGKILL');
-    await eventually(() => !existsSync(dead), 'dead server cgroup removed', 5000);
+    await waitFor(() => !existsSync(dead), { what: 'dead server cgroup removed', timeoutMs: 5000 });
     assert.equal(readFileSync(path.join(live, 'session-other', 'cgroup.procs'), 'utf8').trim(), String(other.pid));
   } finally {
     other.kill('SIGKILL');

@@ -45,6 +45,11 @@ test('hooks that exit 0 allow, and their KEY=value lines join the session enviro
   const r = await h.ssh('alice', h.alice, ['echo "role=$TEAM_ROLE key=$HOOK_SAW_KEY preload=${LD_PRELOAD:-none}"']);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout.trim(), 'role=ops key=ssh-ed25519 preload=none');
+  // Refused names are logged (names only: the value may be a secret), naming the hook.
+  const refused = await h.log.waitFor('env_refused', (l) => l.source === 'hook');
+  assert.deepEqual(refused.names, ['LD_PRELOAD']);
+  assert.match(String(refused.hook), /\/hook$/);
+  assert.ok(!h.log.lines.some((l) => JSON.stringify(l).includes('/tmp/evil.so')), 'the refused value is never logged');
 });
 
 test('a hook that exits 1 denies, and the log says which hook and why', async () => {

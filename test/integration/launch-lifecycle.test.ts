@@ -7,7 +7,8 @@ import { loginShellArgv0 } from '../../src/launch/launch-args.js';
 import type { Program, SpawnOptions } from '../../src/launch/program.js';
 import { readProcStat, unixSessionMembers } from '../../src/launch/process-tree.js';
 import { ensureTestAccount } from '../support/accounts.js';
-import { eventually, observe, testEnv } from '../support/session-harness.js';
+import { waitFor } from '../support/poll.js';
+import { observe, testEnv } from '../support/session-harness.js';
 
 const PTY = { cols: 80, rows: 24, term: 'xterm' };
 let account: Account;
@@ -56,7 +57,7 @@ for (const pty of [false, true]) {
 
   test(`${kind}: a client signal reaches the program`, async () => {
     const { s, o } = run('/bin/sleep', ['30'], pty);
-    await eventually(() => comm(s.pid) === 'sleep' && readProcStat(s.pid)?.state === 'S', 'sleep is running');
+    await waitFor(() => comm(s.pid) === 'sleep' && readProcStat(s.pid)?.state === 'S', { timeoutMs: 5000, what: 'sleep is running' });
     s.signal('INT');
     assert.deepEqual(await o.exited, { code: null, signal: 'INT' });
   });
@@ -67,7 +68,7 @@ for (const pty of [false, true]) {
     const script = 'sleep 1000 & ( sleep 1001 & ) ; ( trap "" HUP; exec sleep 1002 ) & echo STARTED; wait';
     const { s, o } = run('/bin/bash', ['-c', script], pty);
     await o.waitFor('STARTED');
-    await eventually(() => unixSessionMembers(s.pid).length >= 4, 'shell and three sleeps running');
+    await waitFor(() => unixSessionMembers(s.pid).length >= 4, { timeoutMs: 5000, what: 'shell and three sleeps running' });
     const members = unixSessionMembers(s.pid);
     const started = Date.now();
     await s.terminate(300);
@@ -82,7 +83,7 @@ test('pty: terminate ends jobs an interactive shell put in their own process gro
   const { s, o } = interactiveShell();
   s.write(Buffer.from('sleep 1000 &\n( sleep 1001 & )\necho BG-$((40+2))\n'));
   await o.waitFor('BG-42');
-  await eventually(() => unixSessionMembers(s.pid).length >= 3, 'shell and two sleeps running');
+  await waitFor(() => unixSessionMembers(s.pid).length >= 3, { timeoutMs: 5000, what: 'shell and two sleeps running' });
   const members = unixSessionMembers(s.pid);
   const groups = new Set(members.map((pid) => readProcStat(pid)?.pgrp));
   assert.ok(groups.size >= 2, 'the job has its own process group');
@@ -95,13 +96,13 @@ test('pty: INT goes to the foreground job, not the shell', async () => {
   const { s, o } = interactiveShell();
   s.write(Buffer.from('sleep 1000\n'));
   // Wait until the shell handed the terminal to the job and the job is really sleep.
-  await eventually(() => {
+  await waitFor(() => {
     const fg = readProcStat(s.pid)?.tpgid ?? -1;
     return fg > 0 && fg !== s.pid && comm(fg) === 'sleep';
-  }, 'foreground sleep running');
+  }, { timeoutMs: 5000, what: 'foreground sleep running' });
   s.signal('INT');
   // ^C abandons the rest of a command line in bash, so the marker is sent afterwards.
-  await eventually(() => unixSessionMembers(s.pid).length === 1, 'sleep interrupted');
+  await waitFor(() => unixSessionMembers(s.pid).length === 1, { timeoutMs: 5000, what: 'sleep interrupted' });
   s.write(Buffer.from('echo AFTER-$((40+2))\n'));
   await o.waitFor('AFTER-42');
   s.write(Buffer.from('exit 7\n'));

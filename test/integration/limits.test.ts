@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { chmod, readdir } from 'node:fs/promises';
 import { startHarness } from '../support/teamssh.js';
 import { connect, exec, shell } from '../support/ssh2-client.js';
+import { waitFor } from '../support/poll.js';
 
 test('idle timeout ends a silent session with a one-line message and says why in the audit log', async () => {
   const h = await startHarness({ env: { TEAMSSH_IDLE_TIMEOUT: '1' } });
@@ -81,7 +82,7 @@ test('a recording exists for every session that ran', async () => {
     await h.ssh('alice', h.alice, ['echo b']);
     // The client gets its exit status first; the recording is final by the session_end record.
     const ends = () => h.log.events('session_end').length;
-    for (let i = 0; i < 200 && ends() < 2; i++) await new Promise((r) => setTimeout(r, 25));
+    await waitFor(() => ends() >= 2, { timeoutMs: 5000, what: 'two session_end records' });
     assert.equal(ends(), 2);
     const casts = (await readdir(h.config.recordings.dir)).filter((f) => f.endsWith('.cast'));
     assert.equal(casts.length, 2);

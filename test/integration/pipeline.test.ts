@@ -8,6 +8,7 @@ import { FakeAsciinema } from '../fakes/asciinema-server.js';
 import { ensureTestAccount } from '../support/accounts.js';
 import { makeKey, sshClient, TEST_ACCOUNT } from '../support/teamssh.js';
 import { serve } from '../support/serve-child.js';
+import { waitFor } from '../support/poll.js';
 
 // The whole product as an operator runs it: `teamssh serve` with the uploader in-process.
 test('a finished session is on the asciinema server, private, within 2 s of its end', async () => {
@@ -47,8 +48,7 @@ test('a finished session is on the asciinema server, private, within 2 s of its 
     // The title travels as a form field from the sidecar, not only inside the cast header.
     assert.match(upload!.fields.title ?? '', /^alice@.+: echo shipped-output from 127\.0\.0\.1$/i);
     // The audit log's hash, the sidecar's hash and the uploaded bytes agree.
-    const end = Date.now() + 3000;
-    while (!/"event":"recording_uploaded"/.test(srv.output()) && Date.now() < end) await new Promise((res) => setTimeout(res, 25));
+    await waitFor(() => /"event":"recording_uploaded"/.test(srv.output()), { timeoutMs: 3000, what: 'recording_uploaded in the log', detail: srv.output });
     const sessionEnd = JSON.parse(srv.output().split('\n').find((l) => l.includes('"event":"session_end"'))!) as { sha256: string };
     assert.equal(upload!.sha256, sessionEnd.sha256);
     assert.match(srv.output(), /"event":"recording_uploaded"/);

@@ -15,6 +15,8 @@ after(() => h?.close());
 
 /** The finished recording of the session that `session_end` describes, with its sidecar. */
 async function recordingOf(end: Record<string, unknown>): Promise<{ text: string; lines: unknown[][]; header: Record<string, unknown>; sidecar: Record<string, unknown>; file: string }> {
+  assert.equal(typeof end.recording, 'string', 'session_end names its recording');
+  assert.match(String(end.sha256), /^[0-9a-f]{64}$/, 'session_end carries the recording hash');
   const file = String(end.recording);
   const text = await readFile(file, 'utf8');
   const [head, ...rest] = text.trimEnd().split('\n');
@@ -59,7 +61,7 @@ test('a command session without a pty records stdout and stderr; the header, sid
   assert.equal(rec.sidecar.sha256, sha);
   assert.equal(end.sha256, sha);
   for (const f of ['login', 'team', 'fingerprint', 'remoteAddress', 'sessionId', 'account', 'exitStatus', 'endReason', 'teamsshVersion']) {
-    assert.ok(rec.sidecar[f] !== undefined, `sidecar lacks ${f}`);
+    assert.ok(rec.sidecar[f] !== undefined && rec.sidecar[f] !== null, `sidecar lacks ${f}`);
   }
   assert.equal(rec.sidecar.complete, true);
   assert.equal((await stat(rec.file)).mode & 0o777, 0o600);
@@ -94,8 +96,10 @@ test('a session with no output still yields a recording with an event', async ()
 });
 
 test('recordings are named so they sort by time and say whose they are', async () => {
+  await h.ssh('alice', h.alice, ['echo named']);
+  const end = await h.log.waitFor('session_end', (l) => l.command === 'echo named');
   const names = (await readdir(h.config.recordings.dir)).filter((f) => f.endsWith('.cast'));
-  assert.ok(names.length >= 4);
+  assert.ok(names.includes(path.basename(String(end.recording))), 'its own recording is among them');
   for (const n of names) assert.match(path.basename(n), /^\d{8}T\d{6}Z-Alice-[0-9a-f]+\.cast$/);
 });
 

@@ -1,12 +1,14 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { copyFile, readdir } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { copyFile, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { startHarness, makeKey, sshClient, TEST_ACCOUNT, type Harness, type ClientKey } from '../support/teamssh.js';
 import { ensureTestAccount } from '../support/accounts.js';
 import { connect, exec, shell } from '../support/ssh2-client.js';
+import { waitFor } from '../support/poll.js';
 import { lookupAccount } from '../../src/launch/account.js';
 
 const run = promisify(execFile);
@@ -38,10 +40,12 @@ test('exit status reaches the client; stdout and stderr stay apart without a pty
   assert.equal(cat.stdout, 'line1\nline2\ndone\n');
   const end = await h.log.waitFor('session_end', (l) => l.exitStatus === 42);
   for (const f of ['sessionId', 'login', 'team', 'fingerprint', 'remoteAddress', 'remotePort', 'account', 'startedAt', 'endedAt', 'durationMs', 'bytesIn', 'bytesOut', 'endReason', 'recording', 'sha256']) {
-    assert.ok(end[f] !== undefined, `session_end lacks ${f}`);
+    assert.ok(end[f] !== undefined && end[f] !== null, `session_end lacks ${f}`);
   }
   assert.equal(end.endReason, 'exit');
   assert.equal(end.team, 'ops');
+  assert.match(String(end.recording), /^\/.+\.cast$/);
+  assert.equal(end.sha256, createHash('sha256').update(await readFile(String(end.recording))).digest('hex'));
 });
 
 test('a process killed by a signal reports the exit signal', async () => {
@@ -68,7 +72,9 @@ test('the session runs with exactly the account uid, gid and groups', async () =
   assert.deepEqual(t.stdout.trim().split(' ').map(Number).sort(), [...acct.groups].sort());
 });
 
-test('the environment is an allowlist: LANG accepted, LD_PRELOAD refused, no server secrets', async () => {
+test('the environment is an allowlist: LANG accepted, LD_PRELOAD refused, no server secrets', async (t) => {
+  const savedToken = process.env.GITHUB_TOKEN;
+  t.after(() => (savedToken === undefined ? delete process.env.GITHUB_TOKEN : (process.env.GITHUB_TOKEN = savedToken)));
   process.env.GITHUB_TOKEN = 'ghp_servers_own_secret';
   const child = await new Promise<{ stdout: string }>((resolve, reject) =>
     execFile(
@@ -132,14 +138,9 @@ test('no descriptor of the server or another session is visible inside a session
 test('no process is left behind when the client is killed mid-command', async () => {
   const marker = `sleep 4242.${process.pid}`;
   const p = sshClient(h.port, 'alice', h.alice, ['-tt', `(${marker} &) ; ${marker}`], { timeoutMs: 1500 });
-  const started = Date.now();
-  while (Date.now() - started < 5000) {
-    const { stdout } = await run('pgrep', ['-f', marker]).catch(() => ({ stdout: '' }));
-    if (stdout.trim()) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitFor(async () => (await run('pgrep', ['-f', marker]).catch(() => ({ stdout: '' }))).stdout.trim(), { timeoutMs: 5000, intervalMs: 50, what: 'the marked sleep running' });
   await p; // killed by the 1.5 s timeout: the connection drops
-  await h.log.waitFor('session_end', (l) => l.endReason === 'connection_lost' || l.endReason === 'client_closed');
+  await h.log.waitFor('session_end', (l) => String(l.command).includes(marker) && (l.endReason === 'connection_lost' || l.endReason === 'client_closed'));
   const { stdout } = await run('pgrep', ['-f', marker]).catch(() => ({ stdout: '' }));
   assert.equal(stdout.trim(), '', 'processes left behind');
 });
@@ -173,7 +174,8 @@ test('a team policy maps members to its account and handler', async () => {
 });
 
 test('every recording from these sessions is finished and named after its session', async () => {
-  for (let i = 0; i < 200 && h.server.sessions.size > 0; i++) await new Promise((r) => setTimeout(r, 25));
+  await h.ssh('alice', h.alice, ['echo a-recording-of-its-own']); // so the test stands alone
+  await waitFor(() => h.server.sessions.size === 0, { timeoutMs: 5000, what: 'no live session' });
   assert.equal(h.server.sessions.size, 0);
   const files = await readdir(h.config.recordings.dir);
   assert.ok(!files.some((f) => f.endsWith('.part')), 'a .part is left although no session is live');

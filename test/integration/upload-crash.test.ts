@@ -5,7 +5,8 @@ import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FAST_BACKOFF, uploadWorld, type UploadWorld } from '../support/upload-harness.js';
-import { waitFor, writeRecording } from '../support/recordings.js';
+import { waitFor } from '../support/poll.js';
+import { writeRecording } from '../support/recordings.js';
 import { HOST_TAG } from '../../src/upload/claims.js';
 
 /** Crashes, restarts, shutdown and two uploaders sharing one directory. */
@@ -60,7 +61,7 @@ test('kill -9 of the uploader mid-upload, then restart: the recording is complet
     children.push(a);
     await a.ready;
     await writeRecording(w.dir, 'victim');
-    await waitFor(() => w.fake.inFlight >= 1, 5000, 'the upload in flight');
+    await waitFor(() => w.fake.inFlight >= 1, { timeoutMs: 5000, what: 'the upload in flight' });
     const exited = new Promise((r) => a.proc.once('exit', r));
     a.proc.kill('SIGKILL');
     await exited;
@@ -73,7 +74,7 @@ test('kill -9 of the uploader mid-upload, then restart: the recording is complet
     children.push(b);
     await b.ready;
     await w.fake.waitForUploads(1, 5000);
-    await waitFor(() => existsSync(path.join(w.dir, 'uploaded', 'victim.cast')), 5000, 'uploaded/');
+    await waitFor(() => existsSync(path.join(w.dir, 'uploaded', 'victim.cast')), { timeoutMs: 5000, what: 'uploaded/' });
     assert.ok(b.lines.some((l) => l.deadPid === a.proc.pid), 'the new uploader took the dead one\'s claim over');
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(w.fake.uploads.length, 1);
@@ -94,7 +95,7 @@ test('a crash after the outcome was written but before the move: finished at res
     // Claimed by a process that no longer exists (pid far above pid_max).
     await fs.rename(rec.castPath, path.join(w.dir, `halfway.cast.claim.${HOST_TAG}.99999999.abcdef.${Math.floor(Date.now() / 1000)}`));
     const h = await w.start();
-    await waitFor(() => existsSync(path.join(w.dir, 'uploaded', 'halfway.cast')), 3000, 'the move');
+    await waitFor(() => existsSync(path.join(w.dir, 'uploaded', 'halfway.cast')), { timeoutMs: 3000, what: 'the move' });
     await h.idle();
     assert.equal(w.fake.requests, 0);
     assert.deepEqual((await fs.readdir(w.dir)).sort(), ['uploaded']);
@@ -109,7 +110,7 @@ test('stop gives in-flight uploads a grace, then aborts and releases them for th
     w.fake.slowMs = 3000;
     const h1 = await w.start({ stopGraceMs: 200 });
     const rec = await writeRecording(w.dir, 'interrupted');
-    await waitFor(() => w.fake.inFlight >= 1, 5000, 'the upload in flight');
+    await waitFor(() => w.fake.inFlight >= 1, { timeoutMs: 5000, what: 'the upload in flight' });
     const t0 = Date.now();
     await h1.stop();
     assert.ok(Date.now() - t0 < 1500, `stopped in ${Date.now() - t0} ms`);
@@ -144,6 +145,42 @@ test('two uploader processes on one directory upload each file exactly once', as
     const byB = b.lines.filter((l) => l.event === 'recording_uploaded').length;
     assert.equal(byA + byB, 80);
     assert.ok(byA > 0 && byB > 0, `both worked: ${byA} + ${byB}`);
+    // Neither may have exited on its own once its queue ran dry: that lost the last recordings.
+    assert.deepEqual([a.proc.exitCode, b.proc.exitCode], [null, null], 'both uploaders still running');
+  } finally {
+    for (const c of children) await term(c);
+    await w.close();
+  }
+});
+
+test('an uploader whose backlog was taken by a peer while it scanned keeps running and uploads the next recording', async () => {
+  // Past its backlog threshold the uploader scans instead of watching. When its queue then
+  // empties at once (a peer on another machine claimed the rest), only the scan timer is left:
+  // the process must not take that for "nothing left to do" and exit.
+  const w = await uploadWorld();
+  const children: Child[] = [];
+  try {
+    for (let i = 0; i < 80; i++) await writeRecording(w.dir, `backlog-${String(i).padStart(3, '0')}`);
+    w.fake.slowMs = 1000;
+    const a = runChild(w, { concurrency: 1 });
+    children.push(a);
+    await a.ready;
+    assert.ok(a.lines.some((l) => l.msg === 'large backlog: scanning instead of watching until it drains'), 'the uploader scans instead of watching');
+    await waitFor(() => w.fake.inFlight >= 1, { timeoutMs: 5000, what: 'the first upload in flight' });
+    const peer = HOST_TAG === '00000000' ? '11111111' : '00000000';
+    const now = Math.floor(Date.now() / 1000);
+    for (const f of await fs.readdir(w.dir)) {
+      if (f.endsWith('.cast')) await fs.rename(path.join(w.dir, f), path.join(w.dir, `${f}.claim.${peer}.4242.feedbeef.${now}`));
+    }
+    assert.equal(w.fake.uploads.length, 0, 'the peer claimed the rest while the first upload was held');
+    await w.fake.waitForUploads(1, 5000);
+    w.fake.slowMs = 0;
+    await writeRecording(w.dir, 'after-drain');
+    let exit: string | undefined;
+    a.proc.once('exit', (code, signal) => (exit = `code ${code}, signal ${signal}`));
+    await waitFor(() => exit !== undefined || w.fake.uploads.length >= 2, { timeoutMs: 5000, what: 'the recording written after the drain to be uploaded' });
+    assert.equal(exit, undefined, 'the uploader exited with work left');
+    assert.equal(w.fake.uploads[1]!.filename, 'after-drain.cast');
   } finally {
     for (const c of children) await term(c);
     await w.close();

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { uploadWorld } from '../support/upload-harness.js';
-import { waitFor, writeRecording } from '../support/recordings.js';
+import { waitFor } from '../support/poll.js';
+import { writeRecording } from '../support/recordings.js';
 
 /** Outages, rate limits, timeouts and a refused install id: nothing is lost, nothing sent twice. */
 
@@ -51,7 +52,7 @@ test('5xx and timeouts are retried until they succeed', async () => {
     // A server that never answers in time: the request is abandoned and retried.
     w.fake.slowMs = 600;
     await writeRecording(w.dir, 'slow');
-    await waitFor(() => w.log.lines.some((l) => l.recording === 'slow' && l.reason === 'timeout'), 5000, 'a timeout');
+    await waitFor(() => w.log.lines.some((l) => l.recording === 'slow' && l.reason === 'timeout'), { timeoutMs: 5000, what: 'a timeout' });
     w.fake.slowMs = 0;
     await w.fake.waitForUploads(2, 5000);
     await h.idle();
@@ -68,7 +69,7 @@ test('429 with x-ratelimit-reset holds every upload until the reset', async () =
     const h = await w.start({ concurrency: 1 });
     const t0 = Date.now();
     await writeRecording(w.dir, 'rl-0');
-    await waitFor(() => w.fake.requests >= 1, 2000, 'first request');
+    await waitFor(() => w.fake.requests >= 1, { timeoutMs: 2000, what: 'first request' });
     await writeRecording(w.dir, 'rl-1');
     await w.fake.waitForUploads(2, 6000);
     await h.idle();

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { uploadWorld } from '../support/upload-harness.js';
-import { readJson, waitFor, writeRecording } from '../support/recordings.js';
+import { waitFor } from '../support/poll.js';
+import { readJson, writeRecording } from '../support/recordings.js';
 import { validateAsciicast } from '../fakes/asciicast-validate.js';
 import type { StoredUpload } from '../fakes/asciinema-server.js';
 import { asciinemaCat, hasAsciinema } from '../support/asciinema-cat.js';
@@ -57,7 +58,7 @@ test('a recording over maxBytes is split proactively into valid parts under the 
     const title = 'a very long session title that goes on and on '.repeat(4);
     const rec = await writeRecording(w.dir, 'big', { events: 1200, eventChars: 90, title });
     assert.ok(rec.bytes > 100_000);
-    await waitFor(() => existsSync(path.join(w.dir, 'uploaded', 'big.json')), 10_000, 'uploaded/');
+    await waitFor(() => existsSync(path.join(w.dir, 'uploaded', 'big.json')), { timeoutMs: 10_000, what: 'uploaded/' });
     await h.idle();
     assert.equal(w.fake.requests, w.fake.uploads.length, 'no 413 was needed');
     checkParts(rec.text, w.fake.uploads, 20_000, title);
@@ -113,7 +114,7 @@ test('a split interrupted after some parts resumes with the rest (progress is in
     const progress = (await readJson(rec.sidecarPath)).parts as unknown[];
     assert.equal(progress.length, before);
     const h2 = await w.start({ maxBytes: 20_000 });
-    await waitFor(() => existsSync(path.join(w.dir, 'uploaded', 'resume.json')), 10_000, 'uploaded/');
+    await waitFor(() => existsSync(path.join(w.dir, 'uploaded', 'resume.json')), { timeoutMs: 10_000, what: 'uploaded/' });
     await h2.idle();
     checkParts(rec.text, w.fake.uploads, 20_000, 'resumed');
     await checkSidecar(w.dir, 'resume', w.fake.uploads);
@@ -127,7 +128,7 @@ test('a single event larger than any part lands in failed/ with the reason', asy
   try {
     const h = await w.start({ maxBytes: 5_000 });
     await writeRecording(w.dir, 'huge-event', { events: 3, eventChars: 8_000 });
-    await waitFor(() => existsSync(path.join(w.dir, 'failed', 'huge-event.json')), 10_000, 'failed/');
+    await waitFor(() => existsSync(path.join(w.dir, 'failed', 'huge-event.json')), { timeoutMs: 10_000, what: 'failed/' });
     await h.idle();
     const side = await readJson(path.join(w.dir, 'failed', 'huge-event.json'));
     assert.equal((side.failure as Record<string, unknown>).type, 'split_failed');

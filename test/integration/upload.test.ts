@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { uploadWorld } from '../support/upload-harness.js';
-import { readJson, waitFor, writeRecording } from '../support/recordings.js';
+import { waitFor } from '../support/poll.js';
+import { readJson, writeRecording } from '../support/recordings.js';
 import { startUploader } from '../../src/upload/uploader.js';
 import { captureLog } from '../support/log-capture.js';
 
@@ -36,7 +37,7 @@ test('a finished recording is uploaded within 2 s, sidecar updated, moved to upl
     assert.equal(u!.installId, id);
     assert.equal(h.connectUrl, `${w.fake.baseUrl}/connect/${id}`);
 
-    await waitFor(() => existsSync(path.join(w.dir, 'uploaded', 'rec-one.json')), 2000, 'move');
+    await waitFor(() => existsSync(path.join(w.dir, 'uploaded', 'rec-one.json')), { timeoutMs: 2000, what: 'move' });
     assert.ok(existsSync(path.join(w.dir, 'uploaded', 'rec-one.cast')));
     assert.ok(!existsSync(rec.castPath) && !existsSync(rec.sidecarPath));
     const side = await readJson(path.join(w.dir, 'uploaded', 'rec-one.json'));
@@ -101,7 +102,7 @@ test('422 moves the recording to failed/ with the server reason; other files kee
     const h = await w.start();
     await writeRecording(w.dir, 'bad', { raw: '{"version":2,"width":80,"height":24}\n' }); // no events
     await writeRecording(w.dir, 'good');
-    await waitFor(() => existsSync(path.join(w.dir, 'failed', 'bad.json')), 3000, 'failed/');
+    await waitFor(() => existsSync(path.join(w.dir, 'failed', 'bad.json')), { timeoutMs: 3000, what: 'failed/' });
     await h.idle();
     assert.ok(existsSync(path.join(w.dir, 'failed', 'bad.cast')));
     const side = await readJson(path.join(w.dir, 'failed', 'bad.json'));
@@ -122,7 +123,7 @@ test('403 upload_limit_reached is permanent too', async () => {
   try {
     const h = await w.start();
     await writeRecording(w.dir, 'over');
-    await waitFor(() => existsSync(path.join(w.dir, 'failed', 'over.json')), 3000, 'failed/');
+    await waitFor(() => existsSync(path.join(w.dir, 'failed', 'over.json')), { timeoutMs: 3000, what: 'failed/' });
     await h.idle();
     const failure = (await readJson(path.join(w.dir, 'failed', 'over.json'))).failure as Record<string, unknown>;
     assert.equal(failure.status, 403);
@@ -156,7 +157,7 @@ test('a local error keeps the recording in place, rests it (no spinning), and re
     await fs.rm(rec.sidecarPath);
     await fs.mkdir(rec.sidecarPath); // reading the sidecar now fails with EISDIR
     const h = await w.start({ backoff: { baseMs: 20, maxMs: 1000, unauthorizedMs: 300 } });
-    await waitFor(() => w.log.lines.some((l) => l.code === 'ERR_UPLOAD_LOCAL'), 3000, 'the local error');
+    await waitFor(() => w.log.lines.some((l) => l.code === 'ERR_UPLOAD_LOCAL'), { timeoutMs: 3000, what: 'the local error' });
     await new Promise((r) => setTimeout(r, 500));
     assert.equal(w.log.lines.filter((l) => l.code === 'ERR_UPLOAD_LOCAL').length, 1, 'rests instead of spinning');
     assert.ok(existsSync(rec.castPath), 'released: still NAME.cast');

@@ -5,7 +5,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { startHarness, spawnSsh, type Harness } from './teamssh.js';
 import { ensureTestAccount } from './accounts.js';
 import { ESCAPES, EscapeKit, type Escape, escapedAlive, escapedPid, killEscaped } from './escapes.js';
-import { eventually } from './session-harness.js';
+import { waitFor } from './poll.js';
 import { cli } from './cli.js';
 
 /**
@@ -13,6 +13,8 @@ import { cli } from './cli.js';
  * exit, a client disconnect and `teamssh kill`, for each way of escaping the Unix session. Run once per
  * containment (`setting`) from its own test file, as `account`.
  */
+const SECRET = 'containment-webhook-secret';
+
 export function containmentOverSsh(o: { setting: 'auto' | 'process-scan'; account: string; summary: string }): void {
   let h: Harness;
   let kit: EscapeKit;
@@ -21,7 +23,10 @@ export function containmentOverSsh(o: { setting: 'auto' | 'process-scan'; accoun
   before(async () => {
     await ensureTestAccount(o.account);
     kit = await EscapeKit.create();
-    h = await startHarness({ env: { TEAMSSH_SHELL_USER: o.account, TEAMSSH_SESSION_CONTAINMENT: o.setting } });
+    h = await startHarness({
+      env: { TEAMSSH_SHELL_USER: o.account, TEAMSSH_SESSION_CONTAINMENT: o.setting, TEAMSSH_HTTP_LISTEN: '127.0.0.1:0', TEAMSSH_GITHUB_WEBHOOK_SECRET: SECRET, TEAMSSH_REVALIDATE_INTERVAL: '0' },
+    });
+    h.github.hook(`http://127.0.0.1:${h.server.httpAddress!.port}/webhooks/github`, SECRET);
   });
   after(async () => {
     await h?.close();
@@ -38,10 +43,10 @@ export function containmentOverSsh(o: { setting: 'auto' | 'process-scan'; accoun
     client.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
     const closed = new Promise((r) => client.once('close', r));
     try {
-      await eventually(() => out.includes('started '), 'session started', 10_000);
+      await waitFor(() => out.includes('started '), { what: 'session started', timeoutMs: 10_000 });
       const pid = await escapedPid(pidFile);
       escaped.add(pid);
-      await eventually(() => escapedAlive(pid), 'escaped process runs');
+      await waitFor(() => escapedAlive(pid), { what: 'escaped process runs' });
       await fn({ client, id: idIn(out), pid });
     } finally {
       client.kill('SIGKILL');
@@ -93,6 +98,17 @@ export function containmentOverSsh(o: { setting: 'auto' | 'process-scan'; accoun
         assert.equal((await sessionEnd(id)).endReason, 'killed');
         assert.equal(escapedAlive(pid), false, `${how}: the process outlived the session`);
       });
+    });
+
+    test(`${how}: nothing is left after a revocation on GitHub`, async () => {
+      await withLiveSession(how, async ({ id, pid }) => {
+        h.github.removeMember('ops', 'alice');
+        assert.equal((await sessionEnd(id)).endReason, 'revoked');
+        assert.equal(escapedAlive(pid), false, `${how}: the process outlived the revoked session`);
+      });
+      // Back in the team (the webhook drops the cached "not a member"), for the next test.
+      h.github.addMember('ops', 'alice');
+      await waitFor(async () => (await h.ssh('alice', h.alice, ['true'])).code === 0, { what: 'alice can log in again', intervalMs: 100 });
     });
   }
 }

@@ -1,5 +1,6 @@
 import { Writable } from 'node:stream';
 import { createLogger, type Logger } from '../../src/log.js';
+import { waitFor } from './poll.js';
 
 /** Captures pino JSON lines so tests can assert on audit events. */
 export class LogCapture extends Writable {
@@ -22,14 +23,8 @@ export class LogCapture extends Writable {
     return this.lines.filter((l) => l.event === event);
   }
   /** Resolves with the first event matching, waiting up to `ms`. */
-  async waitFor(event: string, pred: (l: Record<string, unknown>) => boolean = () => true, ms = 10_000): Promise<Record<string, unknown>> {
-    const end = Date.now() + ms;
-    for (;;) {
-      const hit = this.events(event).find(pred);
-      if (hit) return hit;
-      if (Date.now() > end) throw new Error(`no ${event} event within ${ms} ms`);
-      await new Promise((r) => setTimeout(r, 25));
-    }
+  waitFor(event: string, pred: (l: Record<string, unknown>) => boolean = () => true, ms = 10_000): Promise<Record<string, unknown>> {
+    return waitFor(() => this.events(event).find(pred), { timeoutMs: ms, what: `a matching ${event} event`, detail: () => `${this.events(event).length} ${event} events that did not match` });
   }
 }
 

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { waitFor } from './poll.js';
 
 /** `teamssh serve` as a real child process, as an operator runs it. */
 export interface Child {
@@ -15,12 +16,13 @@ export async function serve(env: Record<string, string>): Promise<Child> {
   proc.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
   proc.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => proc.on('exit', (code, signal) => r({ code, signal })));
-  const end = Date.now() + 15_000;
-  for (;;) {
-    const m = /"event":"listening".*?"port":(\d+)/.exec(out);
-    if (m) return { proc, port: Number(m[1]), output: () => out, exited };
-    if (Date.now() > end || proc.exitCode !== null) throw new Error(`server did not start:\n${out}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const listening = await waitFor(
+    () => {
+      if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`server exited (${proc.exitCode ?? proc.signalCode}) before it listened:\n${out}`);
+      return /"event":"listening".*?"port":(\d+)/.exec(out);
+    },
+    { timeoutMs: 15_000, intervalMs: 50, what: 'the server to listen', detail: () => `output so far:\n${out}` },
+  );
+  return { proc, port: Number(listening[1]), output: () => out, exited };
 }
 

@@ -1,6 +1,7 @@
 import { buildSessionEnv } from '../../src/launch/env.js';
 import type { Account } from '../../src/launch/account.js';
 import type { ExitInfo, Program } from '../../src/launch/program.js';
+import { waitFor } from './poll.js';
 
 /** What a test sees of a running session: its output so far and its exit. */
 export interface Observed {
@@ -23,15 +24,12 @@ export function observe(p: Program): Observed {
     stdout,
     stderr: () => Buffer.concat(err).toString('utf8'),
     exited,
-    async waitFor(pattern, ms = 5000) {
-      const until = Date.now() + ms;
-      for (;;) {
-        const text = stdout();
-        if (typeof pattern === 'string' ? text.includes(pattern) : pattern.test(text)) return text;
-        if (Date.now() > until) throw new Error(`timed out waiting for ${String(pattern)}; output so far: ${JSON.stringify(text)}`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    },
+    waitFor: (pattern, ms = 5000) =>
+      waitFor(() => (typeof pattern === 'string' ? stdout().includes(pattern) : pattern.test(stdout())), {
+        timeoutMs: ms,
+        what: String(pattern),
+        detail: () => `output so far: ${JSON.stringify(stdout())}`,
+      }).then(stdout),
   };
 }
 
@@ -46,13 +44,4 @@ export function testEnv(account: Account, extra: { term?: string; command?: stri
     githubLogin: 'octocat',
     sessionId: 'test-session',
   }).env;
-}
-
-/** Waits until `pred` holds, polling; rejects with `what` after `ms`. */
-export async function eventually(pred: () => boolean, what: string, ms = 5000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > until) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }

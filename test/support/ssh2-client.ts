@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import ssh2 from 'ssh2';
+import { waitFor } from './poll.js';
 import type { ClientKey } from './teamssh.js';
 
 /** Connects the ssh2 client to 127.0.0.1:port as `user` with `key`. */
@@ -40,15 +41,12 @@ function wrap(channel: ssh2.ClientChannel): Opened {
     out: () => out,
     err: () => err,
     exit,
-    async waitFor(text, ms = 10_000) {
-      const end = Date.now() + ms;
-      const hit = () => (typeof text === 'string' ? out.includes(text) : text.test(out));
-      while (!hit()) {
-        if (Date.now() > end) throw new Error(`did not see ${String(text)} in output: ${JSON.stringify(out.slice(-500))}`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      return out;
-    },
+    waitFor: (text, ms = 10_000) =>
+      waitFor(() => (typeof text === 'string' ? out.includes(text) : text.test(out)), {
+        timeoutMs: ms,
+        what: `${String(text)} in the output`,
+        detail: () => `output ends ${JSON.stringify(out.slice(-500))}`,
+      }).then(() => out),
   };
 }
 
