@@ -4,7 +4,7 @@ import type { Logger } from '../log.js';
 import { accountStrays, type ScanOwner } from './account-scan.js';
 import { ServerCgroups, removeWhenEmpty } from './cgroup.js';
 import { ownCgroup } from './cgroup-mount.js';
-import { signalEach, terminateReach, unixSessionReach, type SessionReach, type TerminateScope } from './process-tree.js';
+import { send, signalEach, terminateReach, unixSessionReach, type SessionReach, type TerminateScope } from './process-tree.js';
 
 /** Error code: TEAMSSH_SESSION_CONTAINMENT=cgroup, but no usable cgroup v2 exists. */
 export const CONTAINMENT_UNAVAILABLE = 'ERR_CONTAINMENT_UNAVAILABLE';
@@ -45,10 +45,28 @@ class CgroupContainment implements Containment {
 
   open(_uid: number, marker: string | undefined): SessionContainer {
     const cg = this.cgroups.create(marker);
-    const reach = cg.reach();
+    const inCgroup = cg.reach();
+    let leader: number | undefined;
+    // The launcher joins the cgroup a moment after it is forked. A session ended in that moment
+    // would find the cgroup empty and the program would start afterwards, unowned; so the
+    // leader's process group (its own from the fork on) is signalled too.
+    const reach: SessionReach = {
+      label: inCgroup.label,
+      signal: (sig) => {
+        const group = leader !== undefined && send(-leader, sig);
+        return inCgroup.signal(sig) || group;
+      },
+      kill: () => {
+        if (leader !== undefined) send(-leader, 'SIGKILL');
+        inCgroup.kill();
+      },
+      anyLeft: () => inCgroup.anyLeft(),
+    };
     return {
       cgroupArg: cg.dir,
-      started: () => {},
+      started: (pid) => {
+        leader = pid;
+      },
       async terminate(graceMs) {
         await terminateReach(reach, graceMs);
         // Empty now; should the kernel still call it busy for a moment, retry in the background.

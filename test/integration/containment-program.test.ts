@@ -82,6 +82,20 @@ for (const mode of MODES) {
     });
   }
 
+  for (const pty of [false, true]) {
+    test(`${mode.name}, ${pty ? 'pty' : 'pipes'}: a program ended the moment it was spawned does not start afterwards`, async () => {
+      // terminate() before the launcher has joined its cgroup (it joins just before exec): the
+      // program must not come up later and live on, outside every session.
+      for (let i = 0; i < 5; i++) {
+        const { s, o } = run(account(), containment(), 'echo started; exec sleep 4448', pty);
+        await s.terminate(200);
+        const late = new Promise((_, reject) => setTimeout(() => reject(new Error('the program is still running 5 s after terminate()')), 5000).unref());
+        await Promise.race([o.exited, late]);
+        assert.equal(readProcStat(s.pid)?.state ?? 'gone', 'gone', 'the program outlived terminate()');
+      }
+    });
+  }
+
   test(`${mode.name}: ending one session spares another session of the same account`, async () => {
     const a = kit.command('setsid');
     const b = kit.command('setsid');
