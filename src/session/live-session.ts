@@ -184,6 +184,7 @@ export class LiveSession implements RegisteredSession {
 
   private recorderOptions(account: Account): RecorderOptions {
     const size = this.req.pty ?? { cols: 80, rows: 24, term: undefined };
+    const facts = this.facts();
     return {
       dir: this.deps.recordings.dir,
       name: recordingName(this.startedAt, this.login, this.id),
@@ -191,11 +192,11 @@ export class LiveSession implements RegisteredSession {
       height: size.rows,
       timestamp: Math.floor(this.startedAt.getTime() / 1000),
       ...(this.req.command !== undefined ? { command: this.req.command } : {}),
-      title: this.facts().title,
+      title: facts.title,
       env: { ...(size.term ? { TERM: size.term } : {}), SHELL: account.shell },
       recordInput: this.deps.recordings.recordInput,
       // Written at once, so a recording recovered after a crash still names its session.
-      meta: this.facts(),
+      meta: facts,
     };
   }
 
@@ -323,9 +324,8 @@ export class LiveSession implements RegisteredSession {
   /** The program exited: end what it left behind, then wind down. */
   private async finish(e: ExitInfo): Promise<void> {
     if (this.current === 'done') return;
+    // 'ending' at once: a late end() (idle timer, client close) must not start a second termination.
     this.current = 'ending';
-    this.endReason ??= 'exit';
-    for (const t of this.timers) clearTimeout(t);
     // The handler exited, but jobs it left in the background belong to the session too.
     await this.proc?.terminate(this.deps.settings.killGraceMs).catch(() => undefined);
     await this.windDown(e);
