@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
-import { loadConfig, loadControlSocketPath, ConfigError, type Config } from './config/load.js';
+import { loadConfig, loadControlSocketPath, loadSigningKeyPath, ConfigError, type Config } from './config/load.js';
 import { askServer } from './control/control-client.js';
 import type { ControlResponse, SessionSummary } from './control/protocol.js';
 import { SETTINGS } from './config/settings.js';
@@ -13,6 +13,7 @@ import { probeGitHub } from './github/probe.js';
 import { gitHubConnection } from './github/connection-settings.js';
 import { startServer } from './server/server.js';
 import { startConfiguredUploader } from './upload/start-configured.js';
+import { signingKeyCommand, verifyCommand } from './recording/verify-command.js';
 
 const envHelp = `\nEnvironment (wins over the config file):\n${SETTINGS.map((s) => `  ${s.env.padEnd(32)} ${s.doc.replace(/`/g, '')}`).join('\n')}\n`;
 
@@ -182,6 +183,34 @@ program
       process.exit(1);
     }
     process.stdout.write(`ended ${killed.length} session${killed.length === 1 ? '' : 's'}: ${killed.join(' ')}\n`);
+  });
+
+program
+  .command('signing-key')
+  .description('print the public key that signs recordings (generating the key if missing); see README "Verifying a recording"')
+  .option('-c, --config <file>', 'YAML config file (default: $TEAMSSH_CONFIG)')
+  .option('--allowed-signers', 'print the allowed_signers line for ssh-keygen -Y verify instead')
+  .action(async (opts: { config?: string; allowedSigners?: boolean }) => {
+    try {
+      process.stdout.write(`${await signingKeyCommand(loadSigningKeyPath({ env: process.env, file: opts.config }), opts.allowedSigners ?? false)}\n`);
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+program
+  .command('verify')
+  .description('check recordings: signature, checkpoint chain and sidecar; one line per file, exit 1 if any fails')
+  .argument('<file.cast...>', 'recordings (their .sig, .sig-chain and sidecar are found next to them)')
+  .option('-c, --config <file>', 'YAML config file (default: $TEAMSSH_CONFIG)')
+  .option('--key <file>', 'trust the ed25519 keys in this .pub or allowed_signers file (default: the configured signing key)')
+  .action(async (files: string[], opts: { config?: string; key?: string }) => {
+    try {
+      const ok = await verifyCommand(files, opts.key ?? { privateKey: loadSigningKeyPath({ env: process.env, file: opts.config }) }, (line) => process.stdout.write(`${line}\n`));
+      process.exit(ok ? 0 : 1);
+    } catch (err) {
+      fail(err);
+    }
   });
 
 await program.parseAsync(process.argv);

@@ -43,6 +43,8 @@ export const ERROR_CODES = {
   ERR_HTTP_BAD_REQUEST: 'an HTTP request was malformed (missing header, body not JSON)',
   ERR_HTTP_INTERNAL: 'an HTTP route failed unexpectedly; the cause is in the log only',
   ERR_WEBHOOK_SIGNATURE: 'a webhook delivery had a missing or wrong X-Hub-Signature-256; it changed nothing',
+  ERR_SIGNING_KEY: 'the recording-signing key (TEAMSSH_SIGNING_KEY) cannot be created or read, or is not an unencrypted ed25519 key',
+  ERR_REC_SIGN: "a recording's signature chain or signature cannot be written (handled like a recording write failure)",
   ERR_REVALIDATION: 'a live session could not be re-checked against GitHub (the check is retried next interval)',
 } as const;
 

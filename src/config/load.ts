@@ -7,7 +7,7 @@ import { TeamsshError } from '../errors.js';
 import { validateUploadTarget } from './upload-target.js';
 
 /** The validated, frozen configuration every other module receives. Nothing else reads `process.env`. */
-export type Config = Readonly<RawConfig & { hostKey: string[]; controlSocket: string; configFile: string | undefined }>;
+export type Config = Readonly<RawConfig & { hostKey: string[]; signingKey: string; controlSocket: string; configFile: string | undefined }>;
 
 /** Thrown when the configuration is missing or bad; `problems` names every bad setting at once. */
 export class ConfigError extends TeamsshError {
@@ -114,11 +114,26 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   const c = parsed.data;
   // The ed25519 file keeps the name it always had, so a deployment keeps its key and fingerprint.
   const hostKey = c.hostKey ?? ['ed25519', 'ecdsa', 'rsa'].map((t) => path.join(c.stateDir, `ssh_host_${t}_key`));
-  return deepFreeze({ ...c, hostKey, controlSocket: controlSocketOf(c), configFile });
+  return deepFreeze({ ...c, hostKey, signingKey: signingKeyOf(c), controlSocket: controlSocketOf(c), configFile });
 }
 
 function controlSocketOf(c: { controlSocket?: string | undefined; stateDir: string }): string {
   return c.controlSocket ?? path.join(c.stateDir, 'control.sock');
+}
+
+function signingKeyOf(c: { signingKey?: string | undefined; stateDir: string }): string {
+  return c.signingKey ?? path.join(c.stateDir, 'recording_signing_ed25519_key');
+}
+
+/** Where the recording-signing key is, for `teamssh signing-key` and `teamssh verify` (no GitHub settings needed). */
+export function loadSigningKeyPath(opts: LoadOptions = {}): string {
+  const env = opts.env ?? {};
+  const problems: string[] = [];
+  const configFile = opts.file ?? (env.TEAMSSH_CONFIG || undefined);
+  const raw = configFile ? readFile(configFile, problems) : {};
+  if (problems.length > 0) throw new ConfigError(problems);
+  const key = env.TEAMSSH_SIGNING_KEY || at(raw, 'signingKey', isString);
+  return signingKeyOf({ signingKey: key, stateDir: env.TEAMSSH_STATE_DIR || at(raw, 'stateDir', isString) || './state' });
 }
 
 /**

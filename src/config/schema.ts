@@ -60,6 +60,7 @@ export const configSchema = z.strictObject({
       hostKeyAlgorithms: algorithmList('serverHostKey', DEFAULT_HOST_KEY_ALGORITHMS),
     })
     .prefault({}),
+  signingKey: z.string().min(1).optional(),
   stateDir: z.string().min(1).default('./state'),
   controlSocket: z.string().min(1).optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

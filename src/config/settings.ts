@@ -24,6 +24,7 @@ export interface Setting {
 export const SETTINGS: readonly Setting[] = [
   { path: 'listen', env: 'TEAMSSH_LISTEN', kind: 'string', doc: '`host:port` to listen on (default `0.0.0.0:2222`)' },
   { path: 'hostKey', env: 'TEAMSSH_HOST_KEY', kind: 'list', doc: 'comma-separated host key files; a missing one is generated (mode 0600): RSA 3072 or ECDSA P-256 if its name says `rsa` or `ecdsa`, else ed25519 (default `<stateDir>/ssh_host_ed25519_key,<stateDir>/ssh_host_ecdsa_key,<stateDir>/ssh_host_rsa_key`)' },
+  { path: 'signingKey', env: 'TEAMSSH_SIGNING_KEY', kind: 'string', doc: 'ed25519 key that signs recordings (SSHSIG, see "Verifying a recording"); generated if missing (mode 0600); not a host key (default `<stateDir>/recording_signing_ed25519_key`)' },
   { path: 'stateDir', env: 'TEAMSSH_STATE_DIR', kind: 'string', doc: 'state directory: host key, install id (default `./state`)' },
   { path: 'controlSocket', env: 'TEAMSSH_CONTROL_SOCKET', kind: 'string', doc: 'Unix socket of `teamssh sessions` and `teamssh kill`, mode 0600 (default `<stateDir>/control.sock`)' },
   { path: 'logLevel', env: 'TEAMSSH_LOG_LEVEL', kind: 'string', doc: 'pino level: fatal, error, warn, info, debug, trace, silent (default `info`)' },

@@ -7,6 +7,7 @@ import { Utf8Stream, escapeJson } from './json-text.js';
 import { RecordingError } from './recording-error.js';
 import { fsyncDir } from './recordings-dir.js';
 import { partSidecarPath, sidecarPath, writeSidecar, type SessionFacts, type SessionOutcome } from './sidecar.js';
+import { RecordingSigner, type SigningOptions } from './recording-signer.js';
 
 export { RecordingError } from './recording-error.js';
 
@@ -30,6 +31,8 @@ export interface RecorderOptions {
   meta?: SessionFacts;
   /** Bytes waiting for the disk above which `needsDrain` turns true (default 4 MiB); 16x that fails the recording. */
   highWaterMark?: number;
+  /** Signs the recording (checkpoint chain while written, NAME.cast.sig at the end); absent: unsigned. */
+  signing?: SigningOptions | undefined;
 }
 
 /** What `finish` hands back once NAME.cast and its sidecar NAME.json are durable. */
@@ -79,6 +82,7 @@ export class Recorder {
   private failure: RecordingError | null = null;
   private readonly errorListeners: Array<(err: Error) => void> = [];
   private drainWaiters: Array<() => void> = [];
+  private signer: RecordingSigner | undefined;
 
   private constructor(opts: RecorderOptions, fh: FileHandle, clock: () => number) {
     this.dir = opts.dir;
@@ -109,6 +113,10 @@ export class Recorder {
       await writeAll(fh, [header]);
       rec.hash.update(header);
       rec.bytes = header.length;
+      if (opts.signing) {
+        rec.signer = await RecordingSigner.open(rec.castPath, opts.signing, (err) => rec.fail(new RecordingError('ERR_REC_SIGN', 'cannot write the recording\'s signature chain', err)));
+        rec.signer.written(header);
+      }
       // Only a crash of this process needs the early identity, and the page cache survives that:
       // no fsync on the login path.
       if (opts.meta) await writeSidecar(rec.metaPath, opts.meta, { durable: false });
@@ -116,6 +124,7 @@ export class Recorder {
       // A half-created recording holds no session data yet: removing it loses nothing.
       await fh.close().catch(() => {});
       await unlink(part).catch(() => {});
+      await rec.signer?.discard();
       throw new RecordingError('ERR_REC_OPEN', 'cannot write the session recording', err);
     }
     return rec;
@@ -184,6 +193,7 @@ export class Recorder {
     } catch (err) {
       // The .part stays where it is: recoverPartials finalises it as incomplete later.
       await this.fh.close().catch(() => {});
+      await this.signer?.abort();
       throw err instanceof RecordingError ? err : new RecordingError('ERR_REC_WRITE', 'cannot write the session recording', err);
     }
     await this.fh.close();
@@ -191,6 +201,8 @@ export class Recorder {
     const file = basename(this.castPath);
     const fields = { file, sha256, bytes: this.bytes, events: this.events, duration: this.lastT, complete: true, version: 2 as const };
     try {
+      // Signed before the rename: a NAME.cast from a live session always has its NAME.cast.sig.
+      Object.assign(fields, await this.signer?.finish());
       await writeSidecar(this.sidecarPath, { ...this.meta, ...outcome, ...fields });
       // Sidecar first: a NAME.cast therefore always has its NAME.json next to it.
       await rename(this.partPath, this.castPath);
@@ -259,6 +271,7 @@ export class Recorder {
         await writeAll(this.fh, bufs);
         for (const b of bufs) {
           this.hash.update(b);
+          this.signer?.written(b);
           this.bytes += b.length;
           this.queued -= b.length;
           if (b.buffer.byteLength === BATCH_CAP && this.spare.length < 4) this.spare.push(Buffer.from(b.buffer, 0, BATCH_CAP));

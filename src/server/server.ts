@@ -22,6 +22,7 @@ import { GitHubDirectory } from '../github/directory.js';
 import { gitHubConnection } from '../github/connection-settings.js';
 import { ensureRecordingsDir } from '../recording/recordings-dir.js';
 import { recoverPartials } from '../recording/recover.js';
+import { loadSigningKey } from '../recording/signing-key.js';
 import { logContainment, useContainment } from '../launch/containment.js';
 
 /** A running server, as `teamssh serve` and the tests hold it. */
@@ -53,6 +54,8 @@ export async function startServer(config: Config, logger: Logger, opts: { direct
   // Partials with no live session are from a crash: finalise them now so they ship like the rest.
   await recoverPartials(config.recordings.dir, log).catch((err: unknown) => log.error({ err }, 'recovering partial recordings failed'));
   const hostKeys = await loadHostKeys(config.hostKey);
+  // Loaded (or generated) before the first session, so a bad key fails the start, not a session.
+  const signing = { key: await loadSigningKey(config.signingKey) };
   logContainment(log, useContainment(config.sessions.containment));
 
   const directory =
@@ -93,7 +96,7 @@ export async function startServer(config: Config, logger: Logger, opts: { direct
           client,
           {
             settings: config.sessions,
-            recordings: config.recordings,
+            recordings: { ...config.recordings, signing },
             logger: conn.child({ login: identity.login }),
             identity,
             ends: { remoteAddress: info.ip, remotePort: info.port, localAddress, localPort: address.port },

@@ -15,6 +15,7 @@ import { Recorder, type RecorderOptions } from '../recording/recorder.js';
 import type { EndDetail, SessionFacts } from '../recording/sidecar.js';
 import { OutputPump, type OutputStream } from './output-pump.js';
 import { recordingName } from '../recording/recordings-dir.js';
+import type { SigningOptions } from '../recording/recording-signer.js';
 
 /** Why a session ended; these strings are part of the audit-log contract. */
 export type EndReason = 'exit' | 'client_closed' | 'connection_lost' | 'idle_timeout' | 'max_duration' | 'shutdown' | 'recording_failed' | 'refused' | 'killed' | 'revoked';
@@ -37,7 +38,8 @@ export interface SessionRequest {
 /** What a session needs from its connection and the server. */
 export interface SessionDeps {
   settings: SessionSettings;
-  recordings: RecordingSettings;
+  /** `signing`: the recording-signing key; without it recordings are unsigned. */
+  recordings: RecordingSettings & { signing?: SigningOptions | undefined };
   logger: Logger;
   identity: Identity;
   ends: ConnectionEnds;
@@ -195,6 +197,7 @@ export class LiveSession implements RegisteredSession {
       title: facts.title,
       env: { ...(size.term ? { TERM: size.term } : {}), SHELL: account.shell },
       recordInput: this.deps.recordings.recordInput,
+      signing: this.deps.recordings.signing,
       // Written at once, so a recording recovered after a crash still names its session.
       meta: facts,
     };

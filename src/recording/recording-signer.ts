@@ -1,0 +1,120 @@
+import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import type { Hash } from 'node:crypto';
+import path from 'node:path';
+import { CHECKPOINT_EVERY_MS, chainPathOf, checkpointLine, lineHash, sigPathOf } from './hash-chain.js';
+import { RECORDING_NAMESPACE, type SigningKey } from './signing-key.js';
+import { armor, signDigest, sshsigHash } from './sshsig.js';
+
+/** How a recorder signs: the key, and how often checkpoints may be written (tests shorten it). */
+export interface SigningOptions {
+  key: SigningKey;
+  checkpointMs?: number;
+}
+
+/** What a finished signer adds to the sidecar. */
+export interface SignatureFacts {
+  /** File name of the SSHSIG signature, next to the recording. */
+  signature: string;
+  /** File name of the checkpoint chain. */
+  sigChain: string;
+  /** Fingerprint of the key that signed. */
+  signedBy: string;
+  checkpoints: number;
+}
+
+/**
+ * Signs one recording while it is written: it sees every byte the recorder has written (in
+ * order, whole lines), keeps a running SHA-512, appends a signed checkpoint to
+ * `NAME.cast.sig-chain` at most every `checkpointMs` when there is new data, and at the end
+ * writes the final checkpoint and `NAME.cast.sig` (SSHSIG over the whole file). Checkpoints
+ * only ever cover bytes the recorder's write has returned for, so a crash leaves a chain that
+ * holds for the `.part` up to its last checkpoint.
+ */
+export class RecordingSigner {
+  private readonly hash: Hash = sshsigHash();
+  private bytes = 0;
+  private signedBytes = 0;
+  private seq = 0;
+  private prev = '';
+  private tail: Promise<void> = Promise.resolve();
+  private readonly timer: NodeJS.Timeout;
+  private failed: Error | undefined;
+
+  private constructor(
+    private readonly castPath: string,
+    private readonly key: SigningKey,
+    private readonly fh: FileHandle,
+    everyMs: number,
+    private readonly onError: (err: Error) => void,
+  ) {
+    this.timer = setInterval(() => this.checkpoint(false), everyMs);
+    this.timer.unref();
+  }
+
+  /** Creates `NAME.cast.sig-chain` (0600, exclusive) for the recording that will be `castPath`. */
+  static async open(castPath: string, opts: SigningOptions, onError: (err: Error) => void): Promise<RecordingSigner> {
+    const fh = await open(chainPathOf(castPath), 'wx', 0o600);
+    return new RecordingSigner(castPath, opts.key, fh, opts.checkpointMs ?? CHECKPOINT_EVERY_MS, onError);
+  }
+
+  /** Takes bytes the recorder has just written to the file, in file order. */
+  written(buf: Buffer): void {
+    this.hash.update(buf);
+    this.bytes += buf.length;
+  }
+
+  /** Writes the final checkpoint and `NAME.cast.sig`; call after the recording's last byte is durable. */
+  async finish(): Promise<SignatureFacts> {
+    clearInterval(this.timer);
+    this.checkpoint(true);
+    await this.tail;
+    if (this.failed) throw this.failed;
+    const digest = this.hash.digest();
+    const sig = sigPathOf(this.castPath);
+    const tmp = path.join(path.dirname(sig), `.${path.basename(sig)}.${process.pid}.tmp`);
+    const fh = await open(tmp, 'w', 0o600);
+    try {
+      await fh.writeFile(armor(signDigest(this.key.signer, RECORDING_NAMESPACE, digest)));
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, sig);
+    return { signature: path.basename(sig), sigChain: path.basename(chainPathOf(this.castPath)), signedBy: this.key.fingerprint, checkpoints: this.seq };
+  }
+
+  /** Stops checkpointing and closes the chain (a recording that failed: recovery deals with it). */
+  async abort(): Promise<void> {
+    clearInterval(this.timer);
+    await this.tail;
+    await this.fh.close().catch(() => undefined);
+  }
+
+  /** Removes the chain of a recording that never started (its `.part` is removed too). */
+  async discard(): Promise<void> {
+    await this.abort();
+    await unlink(chainPathOf(this.castPath)).catch(() => undefined);
+  }
+
+  /** Queues a checkpoint of what is written so far; a no-op when nothing new was written since the last one. */
+  private checkpoint(final: boolean): void {
+    if (this.failed || (!final && this.bytes === this.signedBytes)) return;
+    // Copying the running hash costs one state copy, not a re-read of the file.
+    const sha512 = this.hash.copy().digest('hex');
+    const c = { v: 1 as const, seq: ++this.seq, bytes: this.bytes, sha512, prev: this.prev, at: new Date().toISOString(), final };
+    const line = checkpointLine(this.key.signer, c);
+    this.prev = lineHash(line);
+    this.signedBytes = this.bytes;
+    this.tail = this.tail.then(async () => {
+      if (this.failed) return;
+      try {
+        await this.fh.write(`${line}\n`);
+        if (final) await this.fh.sync();
+        if (final) await this.fh.close();
+      } catch (err) {
+        this.failed = err as Error;
+        this.onError(this.failed);
+      }
+    });
+  }
+}
