@@ -45,6 +45,7 @@ export const ERROR_CODES = {
   ERR_WEBHOOK_SIGNATURE: 'a webhook delivery had a missing or wrong X-Hub-Signature-256; it changed nothing',
   ERR_SIGNING_KEY: 'the recording-signing key (TEAMSSH_SIGNING_KEY) cannot be created or read, or is not an unencrypted ed25519 key',
   ERR_REC_SIGN: "a recording's signature chain or signature cannot be written (handled like a recording write failure)",
+  ERR_UPLOAD_SIGNATURE: "a recording did not match its own signature when the uploader checked it; uploaded unsigned with a note",
   ERR_REVALIDATION: 'a live session could not be re-checked against GitHub (the check is retried next interval)',
 } as const;
 

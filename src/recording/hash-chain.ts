@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { rename, unlink } from 'node:fs/promises';
+import path from 'node:path';
 import { signMessage, verifyMessage, type SshSigner } from './sshsig.js';
 
 /**
@@ -42,6 +44,21 @@ export function chainPathOf(castPath: string): string {
 /** Path of the SSHSIG signature of a finished recording. */
 export function sigPathOf(castPath: string): string {
   return `${castPath}.sig`;
+}
+
+/**
+ * Moves `NAME.cast.sig` and `NAME.cast.sig-chain` from `dir` into `target` along with their
+ * recording (or deletes them when the recording itself is dropped); missing ones are skipped,
+ * so a move interrupted by a crash can simply be run again.
+ */
+export async function moveSignatureFiles(dir: string, base: string, target: string, drop: boolean): Promise<void> {
+  for (const of of [sigPathOf, chainPathOf]) {
+    const from = of(path.join(dir, `${base}.cast`));
+    const done = drop ? unlink(from) : rename(from, of(path.join(target, `${base}.cast`)));
+    await done.catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+    });
+  }
 }
 
 /** The exact bytes a checkpoint signature covers: its fields in a fixed order. */

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { moveSignatureFiles } from './hash-chain.js';
 
 /**
  * The one owner of the sidecar format, `NAME.json` next to `NAME.cast`: its type, its writer
@@ -184,6 +185,8 @@ export async function moveRecording(dir: string, base: string, castPath: string,
     if (err.code !== 'ENOENT') throw err;
   });
   const dest = path.join(target, `${base}.cast`);
+  // Before the recording: a crash in between leaves it to be found and moved again.
+  await moveSignatureFiles(dir, base, target, dropCast);
   if (dropCast) await fs.unlink(castPath);
   else await fs.rename(castPath, dest);
   return dest;

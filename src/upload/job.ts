@@ -9,6 +9,8 @@ import { sleep } from './upload-gate.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 import { fieldsBytes } from './multipart.js';
 import { splitCast } from './split.js';
+import { SIGNATURE_ROOM, checkSourceSignature, signatureBlock, type SourceSignature } from './upload-signature.js';
+import type { SigningKey } from '../recording/signing-key.js';
 import { FAILED_DIR, UPLOADED_DIR, moveRecording, readSidecar, sidecarPath, writeSidecar, type Sidecar, type UploadFailure } from '../recording/sidecar.js';
 
 /**
@@ -34,6 +36,8 @@ export interface JobContext {
   hard: AbortSignal;
   /** Told to the operator when the install id is refused. */
   connectHint: string;
+  /** Checks recordings' signatures and signs what goes up without one (parts); absent: nothing is signed. */
+  signingKey?: SigningKey | undefined;
 }
 
 // Room kept for text fields and multipart framing when sizing parts under the server limit.
@@ -74,23 +78,28 @@ export async function shipRecording(ctx: JobContext, base: string, claimed: stri
   const data: Sidecar = read?.data ?? {};
   if (data.uploadedAt) return finishUploaded(ctx, base, claimed, data, true);
 
+  const source = await checkSourceSignature(ctx.dir, base, claimed, ctx.signingKey);
+  if (source.state === 'mismatch') {
+    ctx.log.error({ event: 'recording_signature_mismatch', code: 'ERR_UPLOAD_SIGNATURE', recording: base, sessionId: data.sessionId }, 'the recording does not match its signature (changed on disk?); uploaded unsigned, with a note saying so');
+  }
   const fields: Record<string, string> = { ...(typeof data.title === 'string' && data.title ? { title: data.title } : {}), description: describe(data), visibility: ctx.visibility };
-  const room = ctx.maxBytes - fieldsBytes(fields) - FRAMING;
+  const room = ctx.maxBytes - fieldsBytes(fields) - FRAMING - (source.state === 'off' ? 0 : SIGNATURE_ROOM);
   const bytes = (await fs.stat(claimed)).size;
   let limit = data.partLimit;
   if (limit === undefined && bytes > room) limit = room;
   if (limit === undefined) {
-    const r = await attempt(ctx, { path: claimed, filename: `${base}.cast`, bytes }, fields, base);
+    const signed = { ...fields, description: fields.description + (await signatureBlock(source, claimed, ctx.signingKey)) };
+    const r = await attempt(ctx, { path: claimed, filename: `${base}.cast`, bytes }, signed, base);
     if (r.kind === 'ok') return finishUploaded(ctx, base, claimed, { ...data, url: r.url }, true);
     if (r.kind === 'permanent') return fail(ctx, base, claimed, data, r);
     // 413 below our configured limit: this server's limit is smaller; split at half what failed.
     limit = Math.floor(Math.min(room, bytes) / 2);
     ctx.log.warn({ recording: base, bytes, partLimit: limit }, 'the server refused the recording as too large (413); splitting it into parts');
   }
-  return shipParts(ctx, base, claimed, data, fields, limit);
+  return shipParts(ctx, base, claimed, data, fields, limit, source);
 }
 
-async function shipParts(ctx: JobContext, base: string, claimed: string, data: Sidecar, fields: Record<string, string>, first: number): Promise<'uploaded' | 'failed'> {
+async function shipParts(ctx: JobContext, base: string, claimed: string, data: Sidecar, fields: Record<string, string>, first: number, source: SourceSignature): Promise<'uploaded' | 'failed'> {
   const side = sidecarPath(ctx.dir, base);
   const workDir = path.join(ctx.dir, '.parts', base);
   let limit = first;
@@ -115,7 +124,8 @@ async function shipParts(ctx: JobContext, base: string, claimed: string, data: S
       ctx.log.info({ recording: base, parts: parts.length + data.parts.length, partLimit: limit }, 'recording split into parts for upload');
       let shrunk = false;
       for (const part of parts) {
-        const r = await attempt(ctx, { path: part.path, filename: `${base}-part${part.index}.cast`, bytes: part.bytes }, { ...fields, title: part.title }, base);
+        const description = fields.description + (await signatureBlock(source, part.path, ctx.signingKey, part));
+        const r = await attempt(ctx, { path: part.path, filename: `${base}-part${part.index}.cast`, bytes: part.bytes }, { ...fields, title: part.title, description }, base);
         if (r.kind === 'permanent') return fail(ctx, base, claimed, data, r);
         if (r.kind === 'too_large') {
           // Re-split only what is not uploaded yet; parts already up keep their "N/M" titles,

@@ -2,6 +2,7 @@ import type { Config } from '../config/load.js';
 import type { Logger } from '../log.js';
 import { VERSION } from '../version.js';
 import { startUploader, type UploaderHandle } from './uploader.js';
+import { loadSigningKey } from '../recording/signing-key.js';
 
 /**
  * Starts the uploader with the operator's configuration, or logs why it does not start:
@@ -28,5 +29,7 @@ export async function startConfiguredUploader(config: Config, logger: Logger): P
     requestTimeoutMs: u.timeoutMs,
     version: VERSION,
     logger: log,
+    // The same key as the server's: parts of a split recording are signed as they go up.
+    signingKey: await loadSigningKey(config.signingKey),
   });
 }

@@ -11,6 +11,7 @@ import { RecordingsWatcher } from './watch.js';
 import { WorkQueue } from './queue.js';
 import { DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 import { shipRecording, type JobContext } from './job.js';
+import type { SigningKey } from '../recording/signing-key.js';
 
 
 /**
@@ -41,6 +42,8 @@ export interface UploaderOptions {
   stopGraceMs?: number;
   /** How often the directory is rescanned for missed files and dead uploaders' claims (default 30 s). */
   rescanMs?: number;
+  /** Checks recordings' signatures and signs split parts (see upload-signature.ts); absent: uploads go unsigned. */
+  signingKey?: SigningKey;
   /** A claim whose heartbeat is older than this is taken over even if its pid looks alive (default 10 min). */
   claimStaleMs?: number;
 }
@@ -84,6 +87,7 @@ export async function startUploader(opts: UploaderOptions): Promise<UploaderHand
     maxBytes: opts.maxBytes, visibility: opts.visibility, keepUploaded: opts.keepUploaded,
     soft: soft.signal, hard: hard.signal,
     connectHint: 'check the install id, or open the connect link logged at start to attach it to an account',
+    signingKey: opts.signingKey,
   };
 
   // After a local error the recording is released (it must stay NAME.cast) and rests a while:

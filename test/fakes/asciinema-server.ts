@@ -49,6 +49,8 @@ export interface StoredUpload {
   /** Visibility the server applied (default `unlisted` when none is sent). */
   visibility: string;
   title: string | undefined;
+  /** The description the server keeps and shows (teamssh puts the upload's SSHSIG signature there); other unknown fields are ignored. */
+  description: string | undefined;
   userAgent: string | undefined;
   accept: string | undefined;
 }
@@ -283,14 +285,14 @@ export class FakeAsciinema extends EventEmitter {
     const u: StoredUpload = {
       id, url, path, field, filename: file.filename!, fields, body: Buffer.from(file.body),
       sha256: createHash('sha256').update(file.body).digest('hex'), installId, username,
-      visibility: fields.visibility ?? 'unlisted', title: (fields.title || headerTitle)?.slice(0, 128),
+      visibility: fields.visibility ?? 'unlisted', title: (fields.title || headerTitle)?.slice(0, 128), description: fields.description,
       userAgent: req.headers['user-agent'], accept: req.headers.accept,
     };
     this.uploads.push(u);
     this.emit('upload', u);
     if (this.textResponses) return void res.writeHead(201, { 'content-type': 'text/plain', location: url }).end(`${url}\n`);
     res.writeHead(201, { 'content-type': 'application/json', location: url }).end(
-      JSON.stringify({ id, url, file_url: `${url}.cast`, title: u.title ?? null, description: fields.description ?? null, visibility: u.visibility, message: `View the recording at:\n\n    ${url}\n` }),
+      JSON.stringify({ id, url, file_url: `${url}.cast`, title: u.title ?? null, description: u.description ?? null, visibility: u.visibility, message: `View the recording at:\n\n    ${url}\n` }),
     );
   }
 }
