@@ -18,8 +18,6 @@ const { utils } = ssh2;
 export const RECORDING_NAMESPACE = 'teamssh-recording@v1';
 /** The principal the README's allowed_signers line and `ssh-keygen -Y verify -I` use. */
 export const SIGNER_IDENTITY = 'teamssh';
-/** The file name of the key in the state directory when TEAMSSH_SIGNING_KEY is not set. */
-export const DEFAULT_SIGNING_KEY_NAME = 'recording_signing_ed25519_key';
 
 /** A loaded signing key. */
 export interface SigningKey {
