@@ -15,6 +15,7 @@ import { Recorder, type RecorderOptions } from '../recording/recorder.js';
 import type { EndDetail, SessionFacts } from '../recording/sidecar.js';
 import { OutputPump, type OutputStream } from './output-pump.js';
 import { recordingName } from '../recording/recordings-dir.js';
+import { recordingRules } from '../recording/redact-rules.js';
 
 /** Why a session ended; these strings are part of the audit-log contract. */
 export type EndReason = 'exit' | 'client_closed' | 'connection_lost' | 'idle_timeout' | 'max_duration' | 'shutdown' | 'recording_failed' | 'refused' | 'killed' | 'revoked';
@@ -195,6 +196,7 @@ export class LiveSession implements RegisteredSession {
       title: facts.title,
       env: { ...(size.term ? { TERM: size.term } : {}), SHELL: account.shell },
       recordInput: this.deps.recordings.recordInput,
+      redact: recordingRules(this.deps.recordings),
       // Written at once, so a recording recovered after a crash still names its session.
       meta: facts,
     };
@@ -349,7 +351,7 @@ export class LiveSession implements RegisteredSession {
     return this.windingDown;
   }
 
-  private async finishRecording(e: ExitInfo): Promise<{ castPath: string; sha256: string } | undefined> {
+  private async finishRecording(e: ExitInfo): Promise<{ castPath: string; sha256: string; redactions?: Record<string, number> } | undefined> {
     if (!this.recorder) return undefined;
     try {
       return await this.recorder.finish({ ...this.endDetail, exitStatus: e.code, exitSignal: e.signal, endReason: this.endReason ?? 'exit', endedAt: new Date().toISOString() });
@@ -386,7 +388,7 @@ export class LiveSession implements RegisteredSession {
     this.log.info({ event: 'session_start', ...facts, program: file, uid: this.account?.uid, pty, staleIdentity: this.deps.identity.stale }, 'session started');
   }
 
-  private auditEnd(e: ExitInfo, rec: { castPath: string; sha256: string } | undefined): void {
+  private auditEnd(e: ExitInfo, rec: { castPath: string; sha256: string; redactions?: Record<string, number> } | undefined): void {
     const endedAt = new Date();
     const { title: _title, ...facts } = this.facts();
     this.log.info(
@@ -405,6 +407,8 @@ export class LiveSession implements RegisteredSession {
         bytesOut: this.bytesOut,
         recording: rec?.castPath ?? null,
         sha256: rec?.sha256 ?? null,
+        // Matches per redaction rule, never what matched.
+        redactions: rec?.redactions ?? null,
       },
       'session ended',
     );
