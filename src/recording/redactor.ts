@@ -140,7 +140,7 @@ export class Redactor {
   /** Where an unfinished match of `rule` may have begun (len: nowhere). */
   private pendingFrom(rule: RedactRule, scanned: number, len: number): number {
     if (!rule.partial) return Math.max(scanned, len - rule.hold, this.ctx);
-    rule.partial.lastIndex = Math.max(scanned, this.ctx, len - MAX_HOLD);
+    rule.partial.lastIndex = Math.max(scanned, this.ctx);
     const m = rule.partial.exec(this.vis);
     return m ? m.index : len;
   }
@@ -202,10 +202,12 @@ export class Redactor {
     const chars = this.raw.slice(0, rawEnd).split('');
     for (const [s, e] of hits) {
       for (let v = Math.max(s, lo); v < Math.min(e, hi); v++) {
+        // Control characters keep the layout (a key block's line ends), and a string's boundary
+        // (see VisibleText) stands on the terminator; a surrogate pair is one character.
+        const vc = this.vis.charCodeAt(v - this.base);
+        if (vc < 0x20 || (vc >= 0x7f && vc <= 0x9f)) continue;
         const r = this.rawIndex(v - this.base);
         const c = chars[r]!.charCodeAt(0);
-        // Control characters keep the layout (a key block's line ends); a surrogate pair is one character.
-        if (c < 0x20 || (c >= 0x7f && c <= 0x9f)) continue;
         chars[r] = c >= 0xdc00 && c <= 0xdfff ? '' : '*';
       }
     }

@@ -3,7 +3,9 @@
  * out, so a token coloured in the middle (`grep --color`) still reads as one word. The
  * parser keeps its state between chunks, so a sequence split between two reads is still
  * recognised. OSC payloads (window titles, hyperlinks, shell marks) stay in the text: they
- * are recorded too, and a title can carry the command being run.
+ * are recorded too, and a title can carry the command being run. A payload is set apart from
+ * the text around it by a line feed in the projection (standing on the `]` and on the
+ * terminator), so a title never runs into the word after it.
  */
 
 const enum State {
@@ -46,6 +48,8 @@ export class VisibleText {
     for (let i = 0; i < text.length; i++) {
       const c = text.charCodeAt(i);
       let visible = false;
+      // A line feed that stands for a payload's start or end (see the file comment).
+      let boundary = false;
       switch (this.state) {
         case State.Ground:
           if (c === 0x1b) this.state = State.Esc;
@@ -53,6 +57,7 @@ export class VisibleText {
           break;
         case State.Esc:
           this.state = escape(c);
+          boundary = this.state === State.Osc;
           break;
         case State.EscIntermediate:
           if (c === 0x1b) this.state = State.Esc;
@@ -63,8 +68,10 @@ export class VisibleText {
           else if ((c >= 0x40 && c <= 0x7e) || c === 0x18 || c === 0x1a || c > 0x7f) this.state = State.Ground;
           break;
         case State.Osc:
-          if (c === 0x07 || c === 0x18 || c === 0x1a) this.state = State.Ground;
-          else if (c === 0x1b) this.state = State.OscEsc;
+          if (c === 0x07 || c === 0x18 || c === 0x1a) {
+            this.state = State.Ground;
+            boundary = true;
+          } else if (c === 0x1b) this.state = State.OscEsc;
           else visible = c >= 0x20 && c !== 0x7f;
           break;
         case State.Str:
@@ -72,6 +79,9 @@ export class VisibleText {
           else if (c === 0x1b) this.state = State.StrEsc;
           break;
         case State.OscEsc:
+          boundary = true;
+          this.state = c === 0x5c ? State.Ground : escape(c);
+          break;
         case State.StrEsc:
           // ESC \ is the string terminator; any other ESC x starts a new sequence.
           this.state = c === 0x5c ? State.Ground : escape(c);
@@ -80,7 +90,13 @@ export class VisibleText {
       if (visible) {
         if (runStart < 0) runStart = i;
         map.push(i);
-      } else endRun(i);
+      } else {
+        endRun(i);
+        if (boundary) {
+          vis += '\n';
+          map.push(i);
+        }
+      }
     }
     endRun(text.length);
     return { vis, map };

@@ -16,6 +16,8 @@ import type { EndDetail, SessionFacts } from '../recording/sidecar.js';
 import { OutputPump, type OutputStream } from './output-pump.js';
 import { recordingName } from '../recording/recordings-dir.js';
 import { recordingRules } from '../recording/redact-rules.js';
+import { sharedEchoProbe, type EchoProbe } from '../launch/echo-probe.js';
+import { InputGate } from './input-gate.js';
 
 /** Why a session ended; these strings are part of the audit-log contract. */
 export type EndReason = 'exit' | 'client_closed' | 'connection_lost' | 'idle_timeout' | 'max_duration' | 'shutdown' | 'recording_failed' | 'refused' | 'killed' | 'revoked';
@@ -52,6 +54,8 @@ export interface SessionDeps {
   lookupAccount?: (name: string) => Promise<Account>;
   createRecorder?: (opts: RecorderOptions) => Promise<Recorder>;
   spawn?: (opts: SpawnOptions) => Program;
+  /** Reads a pty's echo state (default: the server's shared probe helper). */
+  echoProbe?: EchoProbe;
 }
 
 /**
@@ -243,15 +247,24 @@ export class LiveSession implements RegisteredSession {
     };
     proc.onStdout((b) => send('out', b));
     proc.onStderr((b) => send('err', b));
+    // Input typed while a pty has ECHO off (password prompts) is never recorded; a pty whose name is unknown counts as off.
+    const probe = this.deps.echoProbe ?? sharedEchoProbe();
+    const tty = proc.tty;
+    const input = new InputGate(
+      // Stop reading the client (its SSH window closes) until the program takes its input.
+      (b) => {
+        if (!proc.write(b)) channel.pause();
+      },
+      this.deps.recordings.recordInput ? (b) => this.recorder?.input(b) : null,
+      this.req.pty ? () => (tty ? probe.echoOn(tty) : Promise.resolve(false)) : null,
+    );
     channel.on('data', (b: Buffer) => {
       this.bytesIn += b.length;
       activity();
-      this.recorder?.input(b);
-      // Stop reading the client (its SSH window closes) until the program takes its input.
-      if (!proc.write(b)) channel.pause();
+      input.push(b);
     });
     proc.onInputDrain(() => channel.resume());
-    channel.on('end', () => proc.endInput());
+    channel.on('end', () => input.end(() => proc.endInput()));
     proc.onExit((e) => void this.finish(e));
     if (s.idleTimeoutMs > 0) {
       this.idleTimer = setTimeout(() => this.end('idle_timeout', `idle for ${s.idleTimeoutMs / 1000}s; session closed`), s.idleTimeoutMs);
