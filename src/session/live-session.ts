@@ -16,6 +16,7 @@ import type { EndDetail, SessionFacts } from '../recording/sidecar.js';
 import { OutputPump, type OutputStream } from './output-pump.js';
 import { recordingName } from '../recording/recordings-dir.js';
 import { recordingRules } from '../recording/redact-rules.js';
+import { Redactor } from '../recording/redactor.js';
 import { sharedEchoProbe, type EchoProbe } from '../launch/echo-probe.js';
 import { InputGate } from './input-gate.js';
 
@@ -196,7 +197,7 @@ export class LiveSession implements RegisteredSession {
       width: size.cols,
       height: size.rows,
       timestamp: Math.floor(this.startedAt.getTime() / 1000),
-      ...(this.req.command !== undefined ? { command: this.req.command } : {}),
+      ...(facts.command !== null ? { command: facts.command } : {}),
       title: facts.title,
       env: { ...(size.term ? { TERM: size.term } : {}), SHELL: account.shell },
       recordInput: this.deps.recordings.recordInput,
@@ -377,7 +378,8 @@ export class LiveSession implements RegisteredSession {
   /** Who and what this session is, for the sidecar and the audit log. */
   private facts(): SessionFacts {
     const { identity, ends } = this.deps;
-    const title = `${identity.login}@${this.deps.hostname}: ${this.req.command ?? 'shell'} from ${ends.remoteAddress}`;
+    const command = this.recordedCommand();
+    const title = `${identity.login}@${this.deps.hostname}: ${command ?? 'shell'} from ${ends.remoteAddress}`;
     return {
       sessionId: this.id,
       login: identity.login,
@@ -387,12 +389,24 @@ export class LiveSession implements RegisteredSession {
       remotePort: ends.remotePort,
       account: this.account?.name ?? null,
       kind: this.req.kind,
-      command: this.req.command ?? null,
+      command,
       handler: this.grant?.handler ?? null,
       startedAt: this.startedAt.toISOString(),
       teamsshVersion: this.deps.version,
       title: title.slice(0, 128),
     };
+  }
+
+  private redacted: { command: string | null } | undefined;
+
+  /** The command as the recording header, title, sidecar and audit log show it: redacted like the output. */
+  private recordedCommand(): string | null {
+    if (!this.redacted) {
+      const rules = recordingRules(this.deps.recordings);
+      const raw = this.req.command;
+      this.redacted = { command: raw === undefined ? null : rules ? Redactor.redactAll(rules, raw) : raw };
+    }
+    return this.redacted.command;
   }
 
   private auditStart(file: string): void {
