@@ -11,8 +11,11 @@ export interface RedactRule {
   name: string;
   /** Global; a named group `s`, when present, is the part replaced (a key block keeps its BEGIN/END lines). */
   re: RegExp;
-  /** Anchored at the end: matches where an unfinished match of `re` may have begun. */
+  /** Anchored at the end: matches where an unfinished match of `re` may have begun; only the last `window` characters are searched. */
   partial?: RegExp;
+  window?: number;
+  /** The start of a long match (a key block's BEGIN line): once seen, everything from it waits for the whole match. */
+  opener?: RegExp;
   /** Without `partial`: matches starting within this many characters of the end may still grow, so they wait. */
   hold: number;
   /** When held text must be written unfinished (quiet time, session end, hold-back cap): what of it is replaced anyway. */
@@ -48,6 +51,7 @@ export const BUILTIN_RULES: readonly RedactRule[] = [
       `(?:${prefixes(['g', 'h', '[pousr]', '_', `${TOKEN_BODY}{0,251}`])}|${prefixes(['gi', 't', 'h', 'u', 'b', '_', 'p', 'a', 't', '_', `${PAT_BODY}{0,251}`])})$`,
       'g',
     ),
+    window: 12 + 251,
     hold: 0,
     fallback: new RegExp(`(?:gh[pousr]_${TOKEN_BODY}{8,}|github_pat_${PAT_BODY}{8,})$`, 'g'),
   },
@@ -55,14 +59,17 @@ export const BUILTIN_RULES: readonly RedactRule[] = [
     name: 'aws-access-key-id',
     re: /(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])/g,
     partial: new RegExp(`(?<![A-Z0-9])${prefixes(['A', '[KS]', 'I', 'A', '[A-Z0-9]{0,16}'])}$`, 'g'),
+    window: 20,
     hold: 0,
     fallback: /(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{8,}$/g,
   },
   {
     name: 'private-key',
     re: new RegExp(`${KEY_LINE}(?<s>[\\s\\S]{0,${KEY_BLOCK_MAX}}?)${KEY_END}`, 'g'),
-    // A BEGIN line whose END has not come yet, or the start of a BEGIN line.
-    partial: new RegExp(`${KEY_LINE}[\\s\\S]*$|${prefixes(['-{1,5}', 'B', 'E', 'G', 'I', 'N[A-Z0-9 -]{0,60}'])}$`, 'g'),
+    // A BEGIN line whose END has not come yet, or the start of a BEGIN line at the end.
+    opener: new RegExp(KEY_LINE, 'g'),
+    partial: new RegExp(`${prefixes(['-{1,5}', 'B', 'E', 'G', 'I', 'N[A-Z0-9 -]{0,60}'])}$`, 'g'),
+    window: 80,
     hold: 0,
     // An unfinished block: everything after the BEGIN line that can be part of a PEM body.
     fallback: new RegExp(`${KEY_LINE}(?<s>[A-Za-z0-9+/=\\s\\\\:,-]*)`, 'g'),
@@ -88,5 +95,11 @@ export function recordingRules(settings: { redact: boolean; redactPatterns: read
 /** A fresh copy of each rule's regexes (lastIndex is per scan, so sessions must not share them), with match indices on. */
 export function compileRules(rules: readonly RedactRule[]): RedactRule[] {
   const copy = (r: RegExp | undefined) => (r ? new RegExp(r.source, r.flags.includes('d') ? r.flags : `${r.flags}d`) : undefined);
-  return rules.map((r) => ({ name: r.name, re: copy(r.re)!, hold: r.hold, ...(r.partial ? { partial: copy(r.partial)! } : {}), ...(r.fallback ? { fallback: copy(r.fallback)! } : {}) }));
+  return rules.map((r) => ({
+    ...r,
+    re: copy(r.re)!,
+    ...(r.partial ? { partial: copy(r.partial)! } : {}),
+    ...(r.opener ? { opener: copy(r.opener)! } : {}),
+    ...(r.fallback ? { fallback: copy(r.fallback)! } : {}),
+  }));
 }

@@ -139,8 +139,15 @@ export class Redactor {
 
   /** Where an unfinished match of `rule` may have begun (len: nowhere). */
   private pendingFrom(rule: RedactRule, scanned: number, len: number): number {
-    if (!rule.partial) return Math.max(scanned, len - rule.hold, this.ctx);
-    rule.partial.lastIndex = Math.max(scanned, this.ctx);
+    const from = Math.max(scanned, this.ctx);
+    if (!rule.partial) return Math.max(from, len - rule.hold);
+    if (rule.opener) {
+      rule.opener.lastIndex = from;
+      const open = rule.opener.exec(this.vis);
+      if (open) return open.index;
+    }
+    // Only the end can hold the start of an unfinished match: search the last `window` characters.
+    rule.partial.lastIndex = Math.max(from, len - (rule.window ?? len));
     const m = rule.partial.exec(this.vis);
     return m ? m.index : len;
   }

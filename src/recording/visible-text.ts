@@ -19,9 +19,10 @@ const enum State {
   StrEsc,
 }
 
-// Anything that can start or be part of a control sequence. Text without any of these (and
-// a parser in Ground) is its own visible projection: the common case costs one regex test.
-const CONTROL = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]/;
+// Only ESC starts a sequence (UTF-8 terminals do not take C1 bytes as controls). Other
+// control characters stay in the projection, where they are never replaced, so text without
+// ESC (and a parser in Ground) is its own projection: the common case costs one indexOf.
+const ESC = '\x1b';
 
 /** One chunk's visible projection: `map[i]` is the index in the chunk of visible char i; null when text and projection are the same. */
 export interface Projection {
@@ -35,7 +36,7 @@ export class VisibleText {
 
   /** Projects one chunk; its state carries into the next call. */
   feed(text: string): Projection {
-    if (this.state === State.Ground && !CONTROL.test(text)) return { vis: text, map: null };
+    if (this.state === State.Ground && !text.includes(ESC)) return { vis: text, map: null };
     const map: number[] = [];
     let vis = '';
     let runStart = -1;
@@ -53,7 +54,7 @@ export class VisibleText {
       switch (this.state) {
         case State.Ground:
           if (c === 0x1b) this.state = State.Esc;
-          else visible = c === 0x09 || c === 0x0a || c === 0x0d || (c >= 0x20 && c !== 0x7f && (c < 0x80 || c > 0x9f));
+          else visible = true;
           break;
         case State.Esc:
           this.state = escape(c);
