@@ -1,8 +1,52 @@
+import { isUtf8 } from 'node:buffer';
+
 /*
- * Turning event text into asciicast JSON, fast: valid UTF-8 escaped straight into a reused
- * buffer. (Decoding terminal bytes across chunk boundaries is done by the recorded-content
- * filter, src/recording/recorded-content.ts.)
+ * Turning terminal bytes into asciicast event text, fast: UTF-8 decoded across chunk
+ * boundaries and escaped straight into a reused buffer, with no string built per chunk.
  */
+
+/**
+ * One byte stream (pty output or typed input) decoded as UTF-8 across chunk boundaries: an
+ * incomplete character at the end of a chunk waits for the next. Returns valid UTF-8 as a
+ * Buffer (escaped without decoding), text with U+FFFD for invalid bytes, or null for nothing.
+ */
+export class Utf8Stream {
+  private carry: Buffer | null = null;
+
+  write(chunk: Buffer): Buffer | string | null {
+    const data = this.carry ? Buffer.concat([this.carry, chunk]) : chunk;
+    const cut = completeLength(data);
+    // Copy: the caller may reuse its chunk buffer after we return.
+    this.carry = cut < data.length ? Buffer.from(data.subarray(cut)) : null;
+    if (cut === 0) return null;
+    const body = data.subarray(0, cut);
+    return isUtf8(body) ? body : body.toString('utf8');
+  }
+
+  /** A string after buffered bytes means the byte stream was cut: the stub becomes U+FFFD. */
+  writeString(text: string): string | null {
+    const stub = this.carry ? this.carry.toString('utf8') : '';
+    this.carry = null;
+    return stub.length + text.length > 0 ? stub + text : null;
+  }
+
+  end(): string | null {
+    return this.writeString('');
+  }
+}
+
+/** Length of the prefix of `data` that ends on a character boundary (at most 3 bytes are held back). */
+function completeLength(data: Buffer): number {
+  const n = data.length;
+  for (let i = n - 1; i >= 0 && i >= n - 3; i--) {
+    const b = data[i]!;
+    if (b < 0x80) return n;
+    if (b < 0xc0) continue; // continuation byte: keep looking for its lead
+    const need = b >= 0xf0 ? (b <= 0xf4 ? 4 : 1) : b >= 0xe0 ? 3 : b >= 0xc2 ? 2 : 1;
+    return n - i < need ? i : n;
+  }
+  return n;
+}
 
 // Per byte: 0 copy, 1 two-char escape (\" \\ \b \t \n \f \r), 2 \u00XX; same output as JSON.stringify.
 const ESC_KIND = new Uint8Array(256);

@@ -20,6 +20,11 @@ export class Osc133Parser {
   private carry = '';
   private typed: string | null = null;
 
+  /** True when `b` cannot complete or hold a mark nor add to a command line: it need not be decoded. */
+  idle(b: Buffer): boolean {
+    return this.carry === '' && this.typed === null && !b.includes(0x1b);
+  }
+
   /** Returns the marks completed by this chunk, in order. */
   feed(text: string): ShellMark[] {
     let s = this.carry + text;

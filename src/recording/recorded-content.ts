@@ -1,10 +1,10 @@
-import { StringDecoder } from 'node:string_decoder';
+import { Utf8Stream } from './json-text.js';
 import { Osc133Parser } from './osc133.js';
 import type { RedactRule } from './redact-rules.js';
 import { Redactor } from './redactor.js';
 
-/** Appends one event at clock time `at` (ms) and returns its time in the recording (seconds). */
-export type EventSink = (code: 'o' | 'i' | 'm', data: string, at: number) => number;
+/** Appends one event at clock time `at` (ms) and returns its time in the recording (seconds); a Buffer is valid UTF-8. */
+export type EventSink = (code: 'o' | 'i' | 'm', data: string | Buffer, at: number) => number;
 
 /** One command the shell reported (OSC 133), as listed in the sidecar. */
 export interface CommandEntry {
@@ -38,8 +38,8 @@ const MAX_LABEL = 200;
 export class RecordedContent {
   private readonly outRedactor: Redactor | null;
   private readonly inRedactor: Redactor | null;
-  private readonly outDecoder = new StringDecoder('utf8');
-  private readonly inDecoder = new StringDecoder('utf8');
+  private readonly outDecoder = new Utf8Stream();
+  private readonly inDecoder = new Utf8Stream();
   private readonly marks = new Osc133Parser();
   private readonly commands: CommandEntry[] = [];
   private open: CommandEntry | undefined;
@@ -91,10 +91,11 @@ export class RecordedContent {
     return facts;
   }
 
-  private redactedOutput(text: string, at: number): void {
-    if (!text) return;
+  private redactedOutput(text: string | Buffer | null, at: number): void {
+    if (!text || text.length === 0) return;
     const t = this.sink('o', text, at);
-    for (const mark of this.marks.feed(text)) {
+    if (typeof text !== 'string' && this.marks.idle(text)) return;
+    for (const mark of this.marks.feed(text.toString())) {
       if (mark.kind === 'finished') {
         if (this.open) Object.assign(this.open, { endedAt: t, exitStatus: mark.exitStatus });
         this.open = undefined;
@@ -115,6 +116,6 @@ export class RecordedContent {
   }
 }
 
-function decode(d: StringDecoder, data: Buffer | string): string {
-  return typeof data === 'string' ? d.end() + data : d.write(data);
+function decode(d: Utf8Stream, data: Buffer | string): Buffer | string | null {
+  return typeof data === 'string' ? d.writeString(data) : d.write(data);
 }

@@ -18,6 +18,11 @@ export interface RedactRule {
   opener?: RegExp;
   /** Without `partial`: matches starting within this many characters of the end may still grow, so they wait. */
   hold: number;
+  /**
+   * A cheap test on raw bytes: a read holding none of `contains`, and no `tail` character among
+   * its last `within` bytes, can neither hold a match nor the start of one, and skips the scan.
+   */
+  quick?: { contains: string[]; tail: string; within: number };
   /** When held text must be written unfinished (quiet time, session end, hold-back cap): what of it is replaced anyway. */
   fallback?: RegExp;
 }
@@ -52,6 +57,7 @@ export const BUILTIN_RULES: readonly RedactRule[] = [
       'g',
     ),
     window: 12 + 251,
+    quick: { contains: ['gh', 'github_pat_'], tail: 'g', within: 11 },
     hold: 0,
     fallback: new RegExp(`(?:gh[pousr]_${TOKEN_BODY}{8,}|github_pat_${PAT_BODY}{8,})$`, 'g'),
   },
@@ -60,6 +66,7 @@ export const BUILTIN_RULES: readonly RedactRule[] = [
     re: /(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])/g,
     partial: new RegExp(`(?<![A-Z0-9])${prefixes(['A', '[KS]', 'I', 'A', '[A-Z0-9]{0,16}'])}$`, 'g'),
     window: 20,
+    quick: { contains: ['AKIA', 'ASIA'], tail: 'A', within: 4 },
     hold: 0,
     fallback: /(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{8,}$/g,
   },
@@ -70,6 +77,7 @@ export const BUILTIN_RULES: readonly RedactRule[] = [
     opener: new RegExp(KEY_LINE, 'g'),
     partial: new RegExp(`${prefixes(['-{1,5}', 'B', 'E', 'G', 'I', 'N[A-Z0-9 -]{0,60}'])}$`, 'g'),
     window: 80,
+    quick: { contains: ['-----BEGIN'], tail: '-', within: 10 },
     hold: 0,
     // An unfinished block: everything after the BEGIN line that can be part of a PEM body.
     fallback: new RegExp(`${KEY_LINE}(?<s>[A-Za-z0-9+/=\\s\\\\:,-]*)`, 'g'),

@@ -1,9 +1,9 @@
-import { StringDecoder } from 'node:string_decoder';
+import { Utf8Stream } from './json-text.js';
 import { compileRules, type RedactRule } from './redact-rules.js';
 import { VisibleText } from './visible-text.js';
 
-/** Where redacted text goes: `at` is the clock time (ms) at which its first part arrived. */
-export type RedactedText = (text: string, at: number) => void;
+/** Where redacted text goes (a Buffer is valid UTF-8): `at` is the clock time (ms) at which its first part arrived. */
+export type RedactedText = (text: string | Buffer, at: number) => void;
 
 /** Characters of already written text kept for lookbehinds and for matches that began there. */
 const CONTEXT = 64;
@@ -25,7 +25,9 @@ export class Redactor {
   /** Matches per rule name (never the matched text). */
   readonly counts: Record<string, number> = {};
   private readonly rules: RedactRule[];
-  private readonly decoder = new StringDecoder('utf8');
+  private readonly utf8 = new Utf8Stream();
+  /** Every rule has a byte-level quick test: reads that pass it skip decoding and scanning. */
+  private readonly quick: boolean;
   private readonly scanner = new VisibleText();
   /** Text not yet written, with the end offset and arrival time of each piece. */
   private raw = '';
@@ -50,13 +52,14 @@ export class Redactor {
   ) {
     this.rules = compileRules(rules);
     this.doneTo = this.rules.map(() => 0);
+    this.quick = this.rules.every((r) => r.quick);
     for (const r of this.rules) this.counts[r.name] = 0;
   }
 
   /** Redacts `text` completely, at once (no streaming): for labels derived from already redacted output. */
   static redactAll(rules: readonly RedactRule[], text: string): string {
     let result = '';
-    const r = new Redactor(rules, (t) => (result += t));
+    const r = new Redactor(rules, (t) => (result += t.toString()));
     r.write(text, 0);
     r.end(0);
     return result;
@@ -64,9 +67,13 @@ export class Redactor {
 
   /** Takes one chunk of output; a string after a cut multi-byte character ends that character as U+FFFD. */
   write(chunk: Buffer | string, at: number): void {
-    const text = typeof chunk === 'string' ? this.decoder.end() + chunk : this.decoder.write(chunk);
-    if (text.length > 0) {
-      this.append(text, at);
+    const data = typeof chunk === 'string' ? this.utf8.writeString(chunk) : this.utf8.write(chunk);
+    if (data !== null && typeof data !== 'string' && this.raw.length === 0 && this.plain(data)) {
+      this.passed(data);
+      return this.out(data, at);
+    }
+    if (data !== null) {
+      this.append(typeof data === 'string' ? data : data.toString('utf8'), at);
       this.process(false);
     }
     if (this.raw.length === 0) return;
@@ -82,11 +89,31 @@ export class Redactor {
 
   /** Writes everything held; an unfinished match is replaced as far as its rule's fallback says. */
   end(at: number): void {
-    const tail = this.decoder.end();
+    const tail = this.utf8.end();
     if (tail) this.append(tail, at);
     this.process(true);
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+  }
+
+  /** True when no rule can match in `b` or start a match at its end (and no escape sequence can hide one). */
+  private plain(b: Buffer): boolean {
+    if (!this.quick || !this.scanner.ground || b.includes(0x1b)) return false;
+    for (const { quick } of this.rules) {
+      const { contains, tail, within } = quick!;
+      if (contains.some((c) => b.includes(c)) || b.lastIndexOf(tail) >= b.length - within) return false;
+    }
+    return true;
+  }
+
+  /** A read written as it came: its end becomes the context for the next one. */
+  private passed(b: Buffer): void {
+    const ctx = b.subarray(Math.max(0, b.length - CONTEXT)).toString('utf8');
+    // Past every earlier match, so none is counted again.
+    this.base += this.vis.length + b.length;
+    this.vis = ctx;
+    this.ctx = ctx.length;
+    this.marks = [];
   }
 
   private append(text: string, at: number): void {

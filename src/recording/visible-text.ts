@@ -34,6 +34,11 @@ export interface Projection {
 export class VisibleText {
   private state = State.Ground;
 
+  /** True between sequences: a chunk without ESC is then all text. */
+  get ground(): boolean {
+    return this.state === State.Ground;
+  }
+
   /** Projects one chunk; its state carries into the next call. */
   feed(text: string): Projection {
     if (this.state === State.Ground && !text.includes(ESC)) return { vis: text, map: null };

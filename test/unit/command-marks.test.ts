@@ -42,7 +42,7 @@ test('without a command line in C, the echoed input between B and C is used, wit
 test('markers and the command list: labelled with the redacted command line, never with the secret, even percent-encoded', () => {
   const events: Array<[string, string, number]> = [];
   const c = new RecordedContent(BUILTIN_RULES, (code, data, at) => {
-    events.push([code, data, at]);
+    events.push([code, data.toString(), at]);
     return at / 1000;
   });
   // The encoded form hides the token from the scan of the output; the label is redacted again after decoding.

@@ -20,7 +20,7 @@ const keyRedacted = KEY.split('\r\n').map((l, i, all) => (i === 0 || i === all.l
 /** Feeds chunks (chunk i arrives at time i) and returns the written pieces and the counts. */
 function run(chunks: Array<string | Buffer>, rules: readonly RedactRule[] = BUILTIN_RULES): { text: string; pieces: Array<[string, number]>; counts: Record<string, number> } {
   const pieces: Array<[string, number]> = [];
-  const r = new Redactor(rules, (t, at) => pieces.push([t, at]));
+  const r = new Redactor(rules, (t, at) => pieces.push([t.toString(), at]));
   chunks.forEach((c, i) => r.write(typeof c === 'string' ? Buffer.from(c) : c, i));
   r.end(chunks.length);
   return { text: pieces.map((p) => p[0]).join(''), pieces, counts: r.counts };
@@ -77,7 +77,7 @@ test('UTF-8 characters split between reads stay whole, and a matched character i
 
 test('held-back text is written after a short quiet time, with its own time, without waiting for more output', async () => {
   const pieces: Array<[string, number]> = [];
-  const r = new Redactor(BUILTIN_RULES, (t, at) => pieces.push([t, at]), 30);
+  const r = new Redactor(BUILTIN_RULES, (t, at) => pieces.push([t.toString(), at]), 30);
   r.write(Buffer.from('prompt$ g'), 5);
   assert.deepEqual(pieces, [['prompt$ ', 5]], 'a trailing "g" could start a token: held');
   await new Promise((res) => setTimeout(res, 80));
@@ -92,7 +92,7 @@ test('held-back text is written after a short quiet time, with its own time, wit
 test('hold-back is bounded: a BEGIN line without END is written after MAX_HOLD characters, its PEM-looking body redacted', () => {
   const body = 'QUJD'.repeat(20) + '\r\n';
   const pieces: string[] = [];
-  const r = new Redactor(BUILTIN_RULES, (t) => pieces.push(t), 60_000);
+  const r = new Redactor(BUILTIN_RULES, (t) => pieces.push(t.toString()), 60_000);
   r.write(Buffer.from('-----BEGIN RSA PRIVATE KEY-----\r\n'), 0);
   let written = 0;
   for (let i = 0; written === 0 && i < 1000; i++) {
