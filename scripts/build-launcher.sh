@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Compiles the session launcher (src/launch/launcher.c) into dist/teamssh-launch.
+# Compiles the session launcher (src/launch/launcher.c) into dist/teamssh-launch, and the
+# terminal echo probe (src/launch/echo-probe.c) into dist/teamssh-echo-probe.
 # Sessions cannot start without it, so a missing compiler is a build failure, not a warning.
 set -euo pipefail
 
@@ -19,3 +20,9 @@ mkdir -p "$root/dist"
 chmod 0755 "$out.tmp"
 mv -f "$out.tmp" "$out"
 echo "build-launcher: built $out"
+
+probe="$root/dist/teamssh-echo-probe"
+"$cc" -O2 -Wall -Wextra -Werror -o "$probe.tmp" "$root/src/launch/echo-probe.c"
+chmod 0755 "$probe.tmp"
+mv -f "$probe.tmp" "$probe"
+echo "build-launcher: built $probe"

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { loadRedactPatterns } from '../recording/redact-patterns.js';
 import { DEFAULT_CIPHERS, DEFAULT_HOST_KEY_ALGORITHMS, DEFAULT_KEX, DEFAULT_MACS, unsupportedAlgorithms, type AlgorithmKind } from '../server/algorithms.js';
 
 /**
@@ -131,6 +132,14 @@ export const configSchema = z.strictObject({
       dir: z.string().min(1).default('./recordings'),
       recordInput: z.boolean().default(false),
       failOpen: z.boolean().default(false),
+      redact: z.boolean().default(true),
+      redactPatterns: z.string().min(1).optional(),
+    })
+    .transform(({ redactPatterns, ...r }, ctx) => {
+      // Read and compiled once here, so a bad pattern is a config error naming it, not a failed session.
+      const loaded = redactPatterns ? loadRedactPatterns(redactPatterns) : { patterns: [], problems: [] };
+      for (const message of loaded.problems) ctx.addIssue({ code: 'custom', path: ['redactPatterns'], message });
+      return { ...r, redactPatterns: loaded.patterns };
     })
     .prefault({}),
   upload: z

@@ -67,6 +67,8 @@ export const SETTINGS: readonly Setting[] = [
 
   { path: 'recordings.dir', env: 'TEAMSSH_RECORDINGS_DIR', kind: 'string', doc: 'recordings directory, mode 0700 (default `./recordings`)' },
   { path: 'recordings.recordInput', env: 'TEAMSSH_RECORD_INPUT', kind: 'bool', doc: 'also record typed input ("i" events); typed input holds passwords (default false)' },
+  { path: 'recordings.redact', env: 'TEAMSSH_REDACT', kind: 'bool', doc: 'replace secrets (GitHub tokens, AWS access key ids, private key blocks, TEAMSSH_REDACT_PATTERNS) by asterisks in recordings; the client\'s own output is unchanged (default true)' },
+  { path: 'recordings.redactPatterns', env: 'TEAMSSH_REDACT_PATTERNS', kind: 'string', doc: 'file of extra redaction patterns, one `NAME = REGEX` a line (default none; see "Redaction")' },
   { path: 'recordings.failOpen', env: 'TEAMSSH_RECORDING_FAIL_OPEN', kind: 'bool', doc: 'let sessions run when the recording cannot be written, logged loudly (default false: refuse)' },
 
   { path: 'upload.enabled', env: 'TEAMSSH_UPLOAD', kind: 'bool', doc: '`serve` runs the uploader in-process (default true; false when `teamssh upload` runs apart)' },

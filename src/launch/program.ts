@@ -37,6 +37,8 @@ export interface ExitInfo {
 /** One running program (a session's shell, command or handler), pty or pipes, behind the same interface. */
 export interface Program {
   readonly pid: number;
+  /** The pty's slave device (/dev/pts/N), whose echo state decides whether input is recorded; absent for pipes. */
+  readonly tty?: string | undefined;
   /** Pty output, or stdout for pipes; chunks arriving before a listener are kept for it. */
   onStdout(cb: (b: Buffer) => void): void;
   /** Stderr for pipes; never called for a pty (its stderr is the terminal). */

@@ -78,6 +78,8 @@ export function spawnPtyProgram(opts: SpawnOptions, size: { cols: number; rows: 
 
   return {
     pid,
+    // node-pty keeps the slave's name in _pty (1.1.0); without it input counts as unechoed.
+    tty: (term as unknown as { _pty?: unknown })._pty === undefined ? undefined : String((term as unknown as { _pty?: unknown })._pty),
     onStdout: (cb) => out.add(cb),
     onStderr: () => {},
     write(b) {

@@ -3,7 +3,9 @@ import { constants as fsc } from 'node:fs';
 import { createHash, type Hash } from 'node:crypto';
 import { basename, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Utf8Stream, escapeJson } from './json-text.js';
+import { escapeJson } from './json-text.js';
+import { RecordedContent } from './recorded-content.js';
+import type { RedactRule } from './redact-rules.js';
 import { RecordingError } from './recording-error.js';
 import { fsyncDir } from './recordings-dir.js';
 import { partSidecarPath, sidecarPath, writeSidecar, type SessionFacts, type SessionOutcome } from './sidecar.js';
@@ -33,6 +35,8 @@ export interface RecorderOptions {
   highWaterMark?: number;
   /** Signs the recording (checkpoint chain while written, NAME.cast.sig at the end); absent: unsigned. */
   signing?: SigningOptions | undefined;
+  /** Redaction rules for output and input; absent or null: nothing is redacted. */
+  redact?: readonly RedactRule[] | null;
 }
 
 /** What `finish` hands back once NAME.cast and its sidecar NAME.json are durable. */
@@ -42,6 +46,8 @@ export interface FinishedRecording {
   sha256: string;
   bytes: number;
   events: number;
+  /** Matches per redaction rule (absent when redaction is off). */
+  redactions?: Record<string, number>;
 }
 
 const FLUSH_AT = 64 * 1024;
@@ -65,8 +71,8 @@ export class Recorder {
   private readonly meta: SessionFacts | undefined;
   private readonly highWater: number;
   private readonly hash: Hash = createHash('sha256');
-  private readonly outStream = new Utf8Stream();
-  private readonly inStream = new Utf8Stream();
+  // Redaction and command markers sit between the session and the events (src/recording/recorded-content.ts).
+  private readonly content: RecordedContent;
   // Events are encoded straight into reusable batch buffers: no per-event garbage for the GC.
   private batch: Buffer = Buffer.allocUnsafeSlow(BATCH_CAP);
   private pos = 0;
@@ -96,6 +102,7 @@ export class Recorder {
     this.recordInput = opts.recordInput;
     this.meta = opts.meta;
     this.highWater = opts.highWaterMark ?? DEFAULT_HIGH_WATER;
+    this.content = new RecordedContent(opts.redact ?? null, (code, data, at) => this.event(code, data, at));
   }
 
   /** Opens NAME.cast.part (0600, exclusive) and writes the header; rejects with code ERR_REC_OPEN. */
@@ -132,15 +139,13 @@ export class Recorder {
 
   /** Records terminal output ("o"); returns false when the session should pause until `drained()`. */
   output(data: Buffer | string): boolean {
-    if (!this.closed) this.event('o', typeof data === 'string' ? this.outStream.writeString(data) : this.outStream.write(data));
+    if (!this.closed) this.content.output(data, this.clock());
     return !this.needsDrain;
   }
 
   /** Records typed input ("i"), only when the recorder was created with recordInput. */
   input(data: Buffer | string): boolean {
-    if (this.recordInput && !this.closed) {
-      this.event('i', typeof data === 'string' ? this.inStream.writeString(data) : this.inStream.write(data));
-    }
+    if (this.recordInput && !this.closed) this.content.input(data, this.clock());
     return !this.needsDrain;
   }
 
@@ -179,8 +184,7 @@ export class Recorder {
   /** Flushes, fsyncs, writes the sidecar NAME.json, then renames NAME.cast.part to NAME.cast. */
   async finish(outcome?: SessionOutcome): Promise<FinishedRecording> {
     if (this.closed) throw new RecordingError('ERR_REC_FINISHED', 'recording already finished');
-    this.event('o', this.outStream.end());
-    if (this.recordInput) this.event('i', this.inStream.end());
+    this.content.end(this.clock());
     // The server rejects a recording with zero events (422).
     if (this.events === 0) this.event('o', '');
     this.closed = true;
@@ -199,7 +203,8 @@ export class Recorder {
     await this.fh.close();
     const sha256 = this.hash.digest('hex');
     const file = basename(this.castPath);
-    const fields = { file, sha256, bytes: this.bytes, events: this.events, duration: this.lastT, complete: true, version: 2 as const };
+    const content = this.content.facts();
+    const fields = { file, sha256, bytes: this.bytes, events: this.events, duration: this.lastT, complete: true, version: 2 as const, ...content };
     try {
       // Signed before the rename: a NAME.cast from a live session always has its NAME.cast.sig.
       Object.assign(fields, await this.signer?.finish());
@@ -211,14 +216,14 @@ export class Recorder {
     } catch (err) {
       throw new RecordingError('ERR_REC_FINISH', 'cannot finalise the session recording', err);
     }
-    return { castPath: this.castPath, sidecarPath: this.sidecarPath, sha256, bytes: this.bytes, events: this.events };
+    return { castPath: this.castPath, sidecarPath: this.sidecarPath, sha256, bytes: this.bytes, events: this.events, ...(content.redactions ? { redactions: content.redactions } : {}) };
   }
 
-  /** Appends one event line; a Buffer is known-valid UTF-8 and is escaped byte by byte. */
-  private event(code: string, data: Buffer | string | null): void {
-    if (data === null || this.failure || this.closed) return;
-    // Microseconds like asciinema; never decreasing even if an injected clock misbehaves.
-    const t = Math.max(this.lastT, Math.round((this.clock() - this.start) * 1000) / 1e6);
+  /** Appends one event line at clock time `at` and returns its time; a Buffer is known-valid UTF-8 and is escaped byte by byte. */
+  private event(code: string, data: Buffer | string | null, at = this.clock()): number {
+    // Microseconds like asciinema; never decreasing even if an injected clock misbehaves (or held-back text comes late).
+    const t = Math.max(this.lastT, Math.round((at - this.start) * 1000) / 1e6);
+    if (data === null || this.failure || this.closed) return t;
     this.lastT = t;
     const prefix = `[${t}, "${code}", `;
     const literal = typeof data === 'string' ? JSON.stringify(data) : null;
@@ -243,6 +248,7 @@ export class Recorder {
       }, FLUSH_EVERY_MS);
       this.timer.unref();
     }
+    return t;
   }
 
   private reserve(n: number): void {

@@ -16,6 +16,10 @@ import type { EndDetail, SessionFacts } from '../recording/sidecar.js';
 import { OutputPump, type OutputStream } from './output-pump.js';
 import { recordingName } from '../recording/recordings-dir.js';
 import type { SigningOptions } from '../recording/recording-signer.js';
+import { recordingRules } from '../recording/redact-rules.js';
+import { Redactor } from '../recording/redactor.js';
+import { sharedEchoProbe, type EchoProbe } from '../launch/echo-probe.js';
+import { InputGate } from './input-gate.js';
 
 /** Why a session ended; these strings are part of the audit-log contract. */
 export type EndReason = 'exit' | 'client_closed' | 'connection_lost' | 'idle_timeout' | 'max_duration' | 'shutdown' | 'recording_failed' | 'refused' | 'killed' | 'revoked';
@@ -53,6 +57,8 @@ export interface SessionDeps {
   lookupAccount?: (name: string) => Promise<Account>;
   createRecorder?: (opts: RecorderOptions) => Promise<Recorder>;
   spawn?: (opts: SpawnOptions) => Program;
+  /** Reads a pty's echo state (default: the server's shared probe helper). */
+  echoProbe?: EchoProbe;
 }
 
 /**
@@ -193,11 +199,12 @@ export class LiveSession implements RegisteredSession {
       width: size.cols,
       height: size.rows,
       timestamp: Math.floor(this.startedAt.getTime() / 1000),
-      ...(this.req.command !== undefined ? { command: this.req.command } : {}),
+      ...(facts.command !== null ? { command: facts.command } : {}),
       title: facts.title,
       env: { ...(size.term ? { TERM: size.term } : {}), SHELL: account.shell },
       recordInput: this.deps.recordings.recordInput,
       signing: this.deps.recordings.signing,
+      redact: recordingRules(this.deps.recordings),
       // Written at once, so a recording recovered after a crash still names its session.
       meta: facts,
     };
@@ -244,15 +251,24 @@ export class LiveSession implements RegisteredSession {
     };
     proc.onStdout((b) => send('out', b));
     proc.onStderr((b) => send('err', b));
+    // Input typed while a pty has ECHO off (password prompts) is never recorded; a pty whose name is unknown counts as off.
+    const probe = this.deps.echoProbe ?? sharedEchoProbe();
+    const tty = proc.tty;
+    const input = new InputGate(
+      // Stop reading the client (its SSH window closes) until the program takes its input.
+      (b) => {
+        if (!proc.write(b)) channel.pause();
+      },
+      this.deps.recordings.recordInput ? (b) => this.recorder?.input(b) : null,
+      this.req.pty ? () => (tty ? probe.echoOn(tty) : Promise.resolve(false)) : null,
+    );
     channel.on('data', (b: Buffer) => {
       this.bytesIn += b.length;
       activity();
-      this.recorder?.input(b);
-      // Stop reading the client (its SSH window closes) until the program takes its input.
-      if (!proc.write(b)) channel.pause();
+      input.push(b);
     });
     proc.onInputDrain(() => channel.resume());
-    channel.on('end', () => proc.endInput());
+    channel.on('end', () => input.end(() => proc.endInput()));
     proc.onExit((e) => void this.finish(e));
     if (s.idleTimeoutMs > 0) {
       this.idleTimer = setTimeout(() => this.end('idle_timeout', `idle for ${s.idleTimeoutMs / 1000}s; session closed`), s.idleTimeoutMs);
@@ -352,7 +368,7 @@ export class LiveSession implements RegisteredSession {
     return this.windingDown;
   }
 
-  private async finishRecording(e: ExitInfo): Promise<{ castPath: string; sha256: string } | undefined> {
+  private async finishRecording(e: ExitInfo): Promise<{ castPath: string; sha256: string; redactions?: Record<string, number> } | undefined> {
     if (!this.recorder) return undefined;
     try {
       return await this.recorder.finish({ ...this.endDetail, exitStatus: e.code, exitSignal: e.signal, endReason: this.endReason ?? 'exit', endedAt: new Date().toISOString() });
@@ -365,7 +381,8 @@ export class LiveSession implements RegisteredSession {
   /** Who and what this session is, for the sidecar and the audit log. */
   private facts(): SessionFacts {
     const { identity, ends } = this.deps;
-    const title = `${identity.login}@${this.deps.hostname}: ${this.req.command ?? 'shell'} from ${ends.remoteAddress}`;
+    const command = this.recordedCommand();
+    const title = `${identity.login}@${this.deps.hostname}: ${command ?? 'shell'} from ${ends.remoteAddress}`;
     return {
       sessionId: this.id,
       login: identity.login,
@@ -375,12 +392,24 @@ export class LiveSession implements RegisteredSession {
       remotePort: ends.remotePort,
       account: this.account?.name ?? null,
       kind: this.req.kind,
-      command: this.req.command ?? null,
+      command,
       handler: this.grant?.handler ?? null,
       startedAt: this.startedAt.toISOString(),
       teamsshVersion: this.deps.version,
       title: title.slice(0, 128),
     };
+  }
+
+  private redacted: { command: string | null } | undefined;
+
+  /** The command as the recording header, title, sidecar and audit log show it: redacted like the output. */
+  private recordedCommand(): string | null {
+    if (!this.redacted) {
+      const rules = recordingRules(this.deps.recordings);
+      const raw = this.req.command;
+      this.redacted = { command: raw === undefined ? null : rules ? Redactor.redactAll(rules, raw) : raw };
+    }
+    return this.redacted.command;
   }
 
   private auditStart(file: string): void {
@@ -389,7 +418,7 @@ export class LiveSession implements RegisteredSession {
     this.log.info({ event: 'session_start', ...facts, program: file, uid: this.account?.uid, pty, staleIdentity: this.deps.identity.stale }, 'session started');
   }
 
-  private auditEnd(e: ExitInfo, rec: { castPath: string; sha256: string } | undefined): void {
+  private auditEnd(e: ExitInfo, rec: { castPath: string; sha256: string; redactions?: Record<string, number> } | undefined): void {
     const endedAt = new Date();
     const { title: _title, ...facts } = this.facts();
     this.log.info(
@@ -408,6 +437,8 @@ export class LiveSession implements RegisteredSession {
         bytesOut: this.bytesOut,
         recording: rec?.castPath ?? null,
         sha256: rec?.sha256 ?? null,
+        // Matches per redaction rule, never what matched.
+        redactions: rec?.redactions ?? null,
       },
       'session ended',
     );

@@ -28,6 +28,7 @@ const EXPECTED: Array<{ row: RegExp; columns: Array<'openssh' | 'seed' | 'teamss
   { row: /^pty throughput/, columns: ['openssh', 'seed', 'teamssh'] },
   { row: /^recording on server after session end p50/, columns: ['teamssh'] },
   { row: /^backlog drain \(/, columns: ['teamssh'] },
+  { row: /^redaction: pty throughput, on with the built-in rules/, columns: ['teamssh'] },
 ];
 const COLUMN = { openssh: 2, seed: 3, teamssh: 4 } as const;
 
