@@ -5,11 +5,14 @@ import {
   type CachedPage, type GitHubClient, type UnavailableReason,
 } from './client.js';
 import { isBlockedByOrg } from './blocks.js';
+import type { GitHubAppCredentials } from './app-auth.js';
 
 /** Settings of the cached GitHub identity source. */
 export interface GitHubDirectoryOptions {
   apiUrl: string;
   token: string;
+  /** Set when teamssh authenticates as a GitHub App (then `token` is empty). */
+  app?: GitHubAppCredentials | undefined;
   org: string;
   /** Configured team slugs, in configuration order. */
   teams: string[];

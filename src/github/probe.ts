@@ -1,11 +1,14 @@
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
+import type { GitHubAppCredentials } from './app-auth.js';
 import { classifyGitHubError, createGitHubClient, isHttpFailure, type GitHubClient } from './client.js';
 
 /** Settings `teamssh check` needs to probe GitHub. */
 export interface GitHubProbeOptions {
   apiUrl: string;
   token: string;
+  /** Set when teamssh authenticates as a GitHub App (then `token` is empty). */
+  app?: GitHubAppCredentials | undefined;
   org: string;
   teams: string[];
   requestTimeoutMs: number;
