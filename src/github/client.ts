@@ -135,7 +135,8 @@ export function classifyGitHubError(err: unknown, token: string): GitHubFailure 
     return { reason: 'network', detail: scrub(`network error: ${err.message}`), status };
   }
   if (status === 401 && /JSON web token|'Issued at'|'Expiration time'/i.test(err.message)) {
-    return { reason: 'unauthorized', detail: scrub(`GitHub rejected the App's JWT (401): ${err.message}: the private key is not this App's, the App id is wrong, or the clock is off`), status };
+    const said = err.message.replace(/ - https?:\/\/\S+$/, '');
+    return { reason: 'unauthorized', detail: scrub(`GitHub rejected the App's JWT (401): ${said}: the private key is not this App's, the App id is wrong, or the clock is off`), status };
   }
   if (status === 401) return { reason: 'unauthorized', detail: scrub(`GitHub rejected the token (401): ${err.message}`), status };
   if (status === 429 || (status === 403 && (headers['x-ratelimit-remaining'] === '0' || /rate limit/i.test(err.message)))) {
