@@ -121,7 +121,7 @@ export function isHttpFailure(err: unknown): err is HttpFailure {
 /** Turns any error from a GitHub call into a stable reason; `token` is scrubbed from the detail. */
 export function classifyGitHubError(err: unknown, token: string): GitHubFailure {
   // Installation tokens are minted at run time, so they are scrubbed by their prefix.
-  const scrub = (s: string): string => (token ? s.split(token).join('[redacted]') : s).replace(/\bghs_[A-Za-z0-9_]+/g, '[redacted]').slice(0, 300);
+  const scrub = (s: string): string => (token ? s.split(token).join('[redacted]') : s).replace(/\bghs_[A-Za-z0-9_.-]+/g, '[redacted]').slice(0, 300);
   if (err instanceof Error && (err.name === 'AbortError' || err.name === 'TimeoutError')) {
     return { reason: 'timeout', detail: scrub(err.message) };
   }
