@@ -44,6 +44,8 @@ export const ERROR_CODES = {
   ERR_HTTP_INTERNAL: 'an HTTP route failed unexpectedly; the cause is in the log only',
   ERR_WEBHOOK_SIGNATURE: 'a webhook delivery had a missing or wrong X-Hub-Signature-256; it changed nothing',
   ERR_REVALIDATION: 'a live session could not be re-checked against GitHub (the check is retried next interval)',
+  ERR_GITHUB_APP_INSTALLATION: "GitHub answered the GitHub App's installation lookup (GET /orgs/{org}/installation) without an installation id",
+  ERR_GITHUB_APP_TOKEN_REFUSED: 'GitHub refused an installation token before teamssh let it go (401: revoked); a new one is minted and the request repeated once',
 } as const;
 
 /** A stable error code from the catalogue above. */

@@ -1,5 +1,6 @@
 import { createAppAuth } from '@octokit/auth-app';
 import type { Logger } from '../log.js';
+import { TeamsshError } from '../errors.js';
 
 /** What teamssh needs to authenticate as a GitHub App (from `github.app`). */
 export interface GitHubAppCredentials {
@@ -25,7 +26,7 @@ export interface InstallationInfo {
 const REFRESH_MARGIN_MS = 5 * 60_000;
 
 /**
- * The installation-token cache handed to @octokit/auth-app. Its own cache keeps a token 59
+ * The installation-token cache handed to @octokit/auth-app (what auth-app does: docs/external-systems.md §7). Its own cache keeps a token 59
  * minutes after minting whatever `expires_at` says; this one drops it a margin before
  * `expires_at`, and `clear()` drops it when GitHub refused it early (revoked, expired).
  * The value format, `token|createdAt|expiresAt|…`, is auth-app 8's (dist-src/cache.js).
@@ -122,7 +123,7 @@ export function appAuthStrategy(o: AppStrategyOptions) {
     (installation ??= request('GET /orgs/{org}/installation', { org: o.org }).then(
       ({ data }) => {
         const id = (data as { id?: unknown }).id;
-        if (typeof id !== 'number') throw new Error('GitHub answered GET /orgs/{org}/installation without an installation id');
+        if (typeof id !== 'number') throw new TeamsshError('ERR_GITHUB_APP_INSTALLATION', `GitHub answered GET /orgs/${o.org}/installation without an installation id`);
         o.logger.info({ event: 'github_app_installation', installationId: id, org: o.org }, 'GitHub App installation found for the organization');
         return { id, lookedUp: true, auth: createAppAuth({ ...base, installationId: id }) };
       },
@@ -145,7 +146,7 @@ export function appAuthStrategy(o: AppStrategyOptions) {
       if (statusOf(err) !== 401 || /\/access_tokens$/.test(failedUrl)) throw err;
       // GitHub refused a token auth-app still held (revoked, or expired before its cache let go): mint one, once.
       cache.dropMintedBefore(started);
-      o.logger.warn({ event: 'github_app_token_refused' }, 'GitHub refused the installation token (401); minting a new one');
+      o.logger.warn({ event: 'github_app_token_refused', code: 'ERR_GITHUB_APP_TOKEN_REFUSED' }, 'GitHub refused the installation token (401); minting a new one');
       return auth.hook(request as never, route as never, params);
     }
   };
