@@ -151,13 +151,11 @@ export function appAuthStrategy(o: AppStrategyOptions) {
     }
   };
 
-  /** `{type: 'app'}` gives the JWT; anything else the installation (for `teamssh check`). */
-  const auth = async (opts: { type?: string } = {}): Promise<unknown> => {
-    if (opts.type === 'app') return appOnly({ type: 'app' });
+  /** `octokit.auth()`: the installation in use and what its token was granted, never a token (for `teamssh check`). */
+  const auth = async (): Promise<InstallationInfo> => {
     const inst = await installed(o.request);
     const token = await inst.auth({ type: 'installation' });
-    const info: InstallationInfo = { installationId: inst.id, lookedUp: inst.lookedUp, permissions: { ...token.permissions }, expiresAt: token.expiresAt };
-    return info;
+    return { installationId: inst.id, lookedUp: inst.lookedUp, permissions: { ...token.permissions }, expiresAt: token.expiresAt };
   };
   return Object.assign(auth, { hook });
 }

@@ -25,7 +25,7 @@ export async function checkApp(client: GitHubClient, app: GitHubAppCredentials, 
   }
   let inst: InstallationInfo;
   try {
-    inst = (await client.auth({ type: 'installation' })) as InstallationInfo;
+    inst = (await client.auth()) as InstallationInfo;
   } catch (err) {
     const missing = isHttpFailure(err) && err.status === 404;
     const detail = missing

@@ -2,17 +2,14 @@ import { LRUCache } from 'lru-cache';
 import type { Logger } from '../log.js';
 import {
   classifyGitHubError, conditionalGet, conditionalPaginate, createGitHubClient, isHttpFailure,
-  type CachedPage, type GitHubClient, type UnavailableReason,
+  type CachedPage, type GitHubClient, type GitHubClientOptions, type UnavailableReason,
 } from './client.js';
 import { isBlockedByOrg } from './blocks.js';
-import type { GitHubAppCredentials } from './app-auth.js';
 
 /** Settings of the cached GitHub identity source. */
-export interface GitHubDirectoryOptions {
+export interface GitHubDirectoryOptions extends Pick<GitHubClientOptions, 'app'> {
   apiUrl: string;
   token: string;
-  /** Set when teamssh authenticates as a GitHub App (then `token` is empty). */
-  app?: GitHubAppCredentials | undefined;
   org: string;
   /** Configured team slugs, in configuration order. */
   teams: string[];
