@@ -5,6 +5,7 @@ import { configSchema, type RawConfig } from './schema.js';
 import { SETTINGS, type Setting } from './settings.js';
 import { TeamsshError } from '../errors.js';
 import { validateUploadTarget } from './upload-target.js';
+import { gitHubAuthChoiceProblems } from './github-app.js';
 
 /** The validated, frozen configuration every other module receives. Nothing else reads `process.env`. */
 export type Config = Readonly<RawConfig & { hostKey: string[]; signingKey: string; controlSocket: string; configFile: string | undefined }>;
@@ -190,6 +191,7 @@ function crossChecks(raw: Record<string, unknown>, runningAsRoot: boolean): stri
   if (at(raw, 'github.webhookSecret', isString) && !at(raw, 'http.listen', isString)) {
     out.push('TEAMSSH_GITHUB_WEBHOOK_SECRET (github.webhookSecret): set, but TEAMSSH_HTTP_LISTEN (http.listen) is not: no webhook could arrive');
   }
+  out.push(...gitHubAuthChoiceProblems(at(raw, 'github.token', isString), at(raw, 'github.app', (v): v is unknown => v !== undefined)));
   const serverUrl = at(raw, 'upload.serverUrl', isString);
   const target = serverUrl ? validateUploadTarget(serverUrl, at(raw, 'upload.allowPublicServer', (v): v is boolean => v === true) === true) : undefined;
   if (target) out.push(`ASCIINEMA_SERVER_URL (upload.serverUrl): ${target}`);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { loadRedactPatterns } from '../recording/redact-patterns.js';
+import { gitHubAppSchema } from './github-app.js';
 import { DEFAULT_CIPHERS, DEFAULT_HOST_KEY_ALGORITHMS, DEFAULT_KEX, DEFAULT_MACS, unsupportedAlgorithms, type AlgorithmKind } from '../server/algorithms.js';
 
 /**
@@ -76,7 +77,9 @@ export const configSchema = z.strictObject({
   .strictObject({
     org: z.string({ error: 'required' }).regex(/^[A-Za-z0-9-]+$/, 'must be an organization login'),
     teams: z.array(slug).min(1, 'at least one team is required: teamssh never allows everyone'),
-    token: z.string({ error: 'required' }).min(1, 'required'),
+    // Exactly one of token and app: the loader's cross-field check names both when it is not so.
+    token: z.string().min(1, 'must not be empty').optional(),
+    app: gitHubAppSchema.optional(),
     apiUrl: httpUrl.default('https://api.github.com'),
     cacheTtl: positive(300),
     cacheMaxStale: seconds(3600),

@@ -38,7 +38,10 @@ export const SETTINGS: readonly Setting[] = [
 
   { path: 'github.org', env: 'TEAMSSH_GITHUB_ORG', kind: 'string', doc: 'GitHub organization login (required)' },
   { path: 'github.teams', env: 'TEAMSSH_GITHUB_TEAMS', kind: 'list', doc: 'comma-separated team slugs whose active members may log in (required)' },
-  { path: 'github.token', env: 'GITHUB_TOKEN', kind: 'string', doc: 'token for the GitHub API: classic with `read:org`, or fine-grained/App with "Members: read" (required)' },
+  { path: 'github.token', env: 'GITHUB_TOKEN', kind: 'string', doc: 'token for the GitHub API: classic with `read:org`, or fine-grained with "Members: read" (required unless a GitHub App is configured; never both)' },
+  { path: 'github.app.id', env: 'TEAMSSH_GITHUB_APP_ID', kind: 'int', doc: 'GitHub App id, to authenticate as an App instead of with `GITHUB_TOKEN` (default none)' },
+  { path: 'github.app.privateKeyFile', env: 'TEAMSSH_GITHUB_APP_PRIVATE_KEY_FILE', kind: 'string', doc: "the App's private key file (PEM), read once at start (required with `TEAMSSH_GITHUB_APP_ID`)" },
+  { path: 'github.app.installationId', env: 'TEAMSSH_GITHUB_APP_INSTALLATION_ID', kind: 'int', doc: "the App's installation id in the organization (default: asked with `GET /orgs/{org}/installation`)" },
   { path: 'github.apiUrl', env: 'TEAMSSH_GITHUB_API_URL', kind: 'string', doc: 'GitHub API base URL (default `https://api.github.com`; GHES: `https://HOST/api/v3`)' },
   { path: 'github.cacheTtl', env: 'TEAMSSH_CACHE_TTL', kind: 'int', doc: 'seconds a verified membership/key set is trusted before it is re-checked (default 300)' },
   { path: 'github.cacheMaxStale', env: 'TEAMSSH_CACHE_MAX_STALE', kind: 'int', doc: 'seconds a verified answer may still be used while GitHub is unavailable (default 3600)' },

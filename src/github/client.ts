@@ -3,6 +3,7 @@ import { Octokit } from '@octokit/rest';
 import { throttling } from '@octokit/plugin-throttling';
 import { retry } from '@octokit/plugin-retry';
 import type { Logger } from '../log.js';
+import { appAuthStrategy, type GitHubAppCredentials } from './app-auth.js';
 
 /** The GitHub REST base URL used when none is configured (GHES is `https://HOST/api/v3`). */
 export const DEFAULT_GITHUB_API_URL = 'https://api.github.com';
@@ -15,7 +16,12 @@ export type GitHubClient = InstanceType<typeof TeamOctokit>;
 /** Settings for {@link createGitHubClient}. */
 export interface GitHubClientOptions {
   apiUrl?: string | undefined;
+  /** A token (classic or fine-grained); empty when `app` is set. */
   token: string;
+  /** Authenticate as this GitHub App's installation in `org` instead of with `token`. */
+  app?: GitHubAppCredentials | undefined;
+  /** The organization (finds the App's installation when its id is not configured). */
+  org?: string | undefined;
   userAgent: string;
   /** Each HTTP attempt is aborted after this long (headers and body). */
   requestTimeoutMs: number;
@@ -47,7 +53,9 @@ class GitHubTimeoutError extends Error {
 export function createGitHubClient(opts: GitHubClientOptions): GitHubClient {
   const log = opts.logger;
   return new TeamOctokit({
-    auth: opts.token,
+    ...(opts.app
+      ? { authStrategy: appAuthStrategy, auth: { app: opts.app, org: opts.org ?? '', logger: log } }
+      : { auth: opts.token }),
     baseUrl: (opts.apiUrl ?? DEFAULT_GITHUB_API_URL).replace(/\/+$/, ''),
     userAgent: opts.userAgent,
     // Octokit's request log reports every answer that is not 2xx as an error, 304 and 404
@@ -112,7 +120,8 @@ export function isHttpFailure(err: unknown): err is HttpFailure {
 
 /** Turns any error from a GitHub call into a stable reason; `token` is scrubbed from the detail. */
 export function classifyGitHubError(err: unknown, token: string): GitHubFailure {
-  const scrub = (s: string): string => (token ? s.split(token).join('[redacted]') : s).slice(0, 300);
+  // Installation tokens are minted at run time, so they are scrubbed by their prefix.
+  const scrub = (s: string): string => (token ? s.split(token).join('[redacted]') : s).replace(/\bghs_[A-Za-z0-9_.-]+/g, '[redacted]').slice(0, 300);
   if (err instanceof Error && (err.name === 'AbortError' || err.name === 'TimeoutError')) {
     return { reason: 'timeout', detail: scrub(err.message) };
   }
@@ -124,6 +133,10 @@ export function classifyGitHubError(err: unknown, token: string): GitHubFailure 
   if (!err.response) {
     // Octokit reports a failed fetch (refused, reset, DNS) as status 500 without a response.
     return { reason: 'network', detail: scrub(`network error: ${err.message}`), status };
+  }
+  if (status === 401 && /JSON web token|'Issued at'|'Expiration time'/i.test(err.message)) {
+    const said = err.message.replace(/ - https?:\/\/\S+$/, '');
+    return { reason: 'unauthorized', detail: scrub(`GitHub rejected the App's JWT (401): ${said}: the private key is not this App's, the App id is wrong, or the clock is off`), status };
   }
   if (status === 401) return { reason: 'unauthorized', detail: scrub(`GitHub rejected the token (401): ${err.message}`), status };
   if (status === 429 || (status === 403 && (headers['x-ratelimit-remaining'] === '0' || /rate limit/i.test(err.message)))) {

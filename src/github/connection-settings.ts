@@ -6,7 +6,8 @@ import type { GitHubProbeOptions } from './probe.js';
 export function gitHubConnection(config: Config): Omit<GitHubProbeOptions, 'logger'> {
   return {
     apiUrl: config.github.apiUrl,
-    token: config.github.token,
+    token: config.github.token ?? '',
+    app: config.github.app,
     org: config.github.org,
     teams: [...config.github.teams],
     requestTimeoutMs: config.github.requestTimeoutMs,

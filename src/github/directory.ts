@@ -2,12 +2,12 @@ import { LRUCache } from 'lru-cache';
 import type { Logger } from '../log.js';
 import {
   classifyGitHubError, conditionalGet, conditionalPaginate, createGitHubClient, isHttpFailure,
-  type CachedPage, type GitHubClient, type UnavailableReason,
+  type CachedPage, type GitHubClient, type GitHubClientOptions, type UnavailableReason,
 } from './client.js';
 import { isBlockedByOrg } from './blocks.js';
 
 /** Settings of the cached GitHub identity source. */
-export interface GitHubDirectoryOptions {
+export interface GitHubDirectoryOptions extends Pick<GitHubClientOptions, 'app'> {
   apiUrl: string;
   token: string;
   org: string;

@@ -1,11 +1,15 @@
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
+import type { GitHubAppCredentials } from './app-auth.js';
+import { checkApp } from './app-probe.js';
 import { classifyGitHubError, createGitHubClient, isHttpFailure, type GitHubClient } from './client.js';
 
 /** Settings `teamssh check` needs to probe GitHub. */
 export interface GitHubProbeOptions {
   apiUrl: string;
   token: string;
+  /** Set when teamssh authenticates as a GitHub App (then `token` is empty). */
+  app?: GitHubAppCredentials | undefined;
   org: string;
   teams: string[];
   requestTimeoutMs: number;
@@ -33,18 +37,42 @@ const ORG_READ_SCOPES = new Set(['read:org', 'write:org', 'admin:org']);
 export async function probeGitHub(opts: GitHubProbeOptions): Promise<CheckReport> {
   // No retries: an operator running `check` wants the first answer, not a slow one.
   const client = createGitHubClient({ ...opts, logger: opts.logger ?? silentLogger(), retries: 0 });
+  const server = watchServer(client, opts.apiUrl);
   const lines: CheckLine[] = [];
-  const token = await checkToken(client, opts.token);
+  const token = opts.app ? await checkApp(client, opts.app, opts.org) : await checkToken(client, opts.token);
   lines.push(...token.lines);
   // With a rejected token every later call would fail the same way: say it once.
-  if (token.fatal) return { ok: false, lines };
+  if (token.fatal) return { ok: false, lines: [server(), ...lines] };
   lines.push(await checkRateLimit(client, opts.token));
   lines.push(await probe(client, opts.token, `organization ${opts.org}`, `/orgs/${encodeURIComponent(opts.org)}`, (d) => `visible${nameOf(d, 'login')}`));
   for (const slug of opts.teams) {
     const url = `/orgs/${encodeURIComponent(opts.org)}/teams/${encodeURIComponent(slug)}`;
     lines.push(await probe(client, opts.token, `team ${opts.org}/${slug}`, url, (d) => `visible${nameOf(d, 'name')}`));
   }
+  lines.unshift(server());
   return { ok: lines.every((l) => l.ok), lines };
+}
+
+/** Names the API server the probes talked to: github.com, or GHES with the version its answers carry. */
+function watchServer(client: GitHubClient, apiUrl: string): () => CheckLine {
+  let answered = false;
+  let ghes: string | undefined;
+  const note = (headers: Record<string, string | number | undefined> | undefined): void => {
+    if (!headers) return;
+    answered = true;
+    const v = headers['x-github-enterprise-version'];
+    if (v !== undefined) ghes = String(v);
+  };
+  client.hook.after('request', (res) => note(res.headers as Record<string, string | undefined>));
+  client.hook.error('request', (err) => {
+    note((err as { response?: { headers?: Record<string, string | undefined> } }).response?.headers);
+    throw err;
+  });
+  return () => ({
+    name: 'GitHub API server',
+    ok: true,
+    detail: `${apiUrl}: ${ghes ? `GitHub Enterprise Server ${ghes}` : answered ? 'GitHub (no GitHub Enterprise Server version header)' : 'no answer yet'}`,
+  });
 }
 
 async function checkToken(client: GitHubClient, token: string): Promise<{ lines: CheckLine[]; fatal: boolean }> {
@@ -96,6 +124,10 @@ async function checkRateLimit(client: GitHubClient, token: string): Promise<Chec
     const reset = new Date(core.reset * 1000).toISOString();
     return { name: 'rate limit', ok: core.remaining > 0, detail: `${core.remaining}/${core.limit} requests left, resets at ${reset}` };
   } catch (err) {
+    // GHES ships with rate limiting off and then answers this route 404 "Rate limiting is not enabled."
+    if (isHttpFailure(err) && err.status === 404 && /rate limiting is not enabled/i.test(err.message)) {
+      return { name: 'rate limit', ok: true, detail: 'rate limiting is not enabled on this server (GitHub Enterprise Server)' };
+    }
     const f = classifyGitHubError(err, token);
     return { name: 'rate limit', ok: false, detail: `${f.reason}: ${f.detail}` };
   }

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { WebhookSender } from './github-webhooks.js';
+import type { FakeGitHubApp } from './github-app.js';
 
 /**
  * A fake GitHub REST API on real node:http (127.0.0.1, port 0) that follows
@@ -23,6 +24,8 @@ export interface FakeGitHubOptions {
   tokenOwner?: string;
   /** Requests per window. Default 5000. */
   rateLimit?: number;
+  /** Behave as GitHub Enterprise Server of this version: served under `/api/v3`, rate limiting off (GHES's default). */
+  enterprise?: { version: string };
 }
 
 /** One request seen by the fake. */
@@ -64,6 +67,9 @@ export class FakeGitHub {
   webhooks: WebhookSender | undefined;
   /** Logins the org blocks (GET /orgs/{org}/blocks/{u} answers 204 for them, given `admin:org`). */
   readonly blocked = new Set<string>();
+  /** The GitHub App installed on the org, once `installApp()` mounted one. */
+  app: FakeGitHubApp | undefined;
+  readonly enterprise: { version: string } | undefined;
 
   #teams = new Map<string, Team>();
   #users = new Map<string, User>();
@@ -80,6 +86,13 @@ export class FakeGitHub {
     this.tokenOwner = opts.tokenOwner ?? 'teamssh-bot';
     this.rateLimit = opts.rateLimit ?? 5000;
     this.remaining = this.rateLimit;
+    this.enterprise = opts.enterprise;
+  }
+
+  /** Serves `app`'s routes and accepts its installation tokens besides `token`. */
+  installApp(app: FakeGitHubApp): this {
+    this.app = app;
+    return this;
   }
 
   /** Adds a team (its slug is its name); `parent` must exist already. */
@@ -238,7 +251,7 @@ export class FakeGitHub {
     const addr = server.address();
     if (!addr || typeof addr === 'string') throw new Error('no address');
     this.#server = server;
-    this.#baseUrl = `http://127.0.0.1:${addr.port}`;
+    this.#baseUrl = `http://127.0.0.1:${addr.port}${this.enterprise ? '/api/v3' : ''}`;
     return this.#baseUrl;
   }
 
@@ -303,26 +316,39 @@ export class FakeGitHub {
   #answer(req: IncomingMessage, res: ServerResponse): void {
     if (res.destroyed || req.socket.destroyed) return;
     const url = new URL(req.url ?? '/', this.#baseUrl);
-    const path = url.pathname;
+    // GHES serves the REST API under /api/v3; the rest of this fake sees the path below it.
+    const prefix = this.enterprise ? '/api/v3' : '';
+    const path = url.pathname.startsWith(`${prefix}/`) ? url.pathname.slice(prefix.length) : `/not-under${url.pathname}`;
     const inm = req.headers['if-none-match'];
+    const auth = req.headers.authorization ?? '';
+    // Installation tokens carry no OAuth scopes.
+    const viaApp = this.app?.tokenState(auth) === 'valid';
     const send = (status: number, body: unknown, headers: Record<string, string> = {}): void => {
       this.requests.push({ method: req.method ?? 'GET', path, query: url.search, status, ifNoneMatch: inm });
       res.writeHead(status, {
         'content-type': 'application/json; charset=utf-8',
-        'x-ratelimit-limit': String(this.rateLimit),
-        'x-ratelimit-remaining': String(this.remaining),
-        'x-ratelimit-reset': String(this.#resetAt),
-        'x-ratelimit-used': String(this.rateLimit - this.remaining),
-        ...(this.scopes !== null ? { 'x-oauth-scopes': this.scopes, 'x-accepted-oauth-scopes': '' } : {}),
+        ...(this.enterprise
+          ? { 'x-github-enterprise-version': this.enterprise.version }
+          : {
+              'x-ratelimit-limit': String(this.rateLimit),
+              'x-ratelimit-remaining': String(this.remaining),
+              'x-ratelimit-reset': String(this.#resetAt),
+              'x-ratelimit-used': String(this.rateLimit - this.remaining),
+            }),
+        ...(this.scopes !== null && !viaApp ? { 'x-oauth-scopes': this.scopes, 'x-accepted-oauth-scopes': '' } : {}),
         ...headers,
       });
       res.end(body === undefined ? undefined : JSON.stringify(body));
     };
     if (this.serverError !== null) return send(this.serverError, { message: 'Server Error' });
-    const auth = req.headers.authorization ?? '';
-    if (auth !== `Bearer ${this.token}` && auth !== `token ${this.token}`) {
+    const appAnswer = this.app?.answer(req.method ?? 'GET', path, auth, this.org);
+    if (appAnswer) return send(appAnswer.status, appAnswer.body);
+    if (!viaApp && auth !== `Bearer ${this.token}` && auth !== `token ${this.token}`) {
       return send(401, { message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest' });
     }
+    const refused = viaApp ? this.app?.forbidden(path) : undefined;
+    if (refused) return send(refused.status, refused.body);
+    if (path === '/rate_limit' && this.enterprise) return send(404, { message: 'Rate limiting is not enabled.', documentation_url: 'https://docs.github.com/enterprise-server/rest' });
     const isRateLimit = path === '/rate_limit';
     if (!isRateLimit && this.remaining <= 0) {
       const extra: Record<string, string> = this.rateLimitStatus === 429 ? { 'retry-after': '60' } : {};

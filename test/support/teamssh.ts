@@ -4,7 +4,7 @@ import { mkdtemp, readFile, readdir, rm, chmod } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { FakeGitHub } from '../fakes/github.js';
+import { FakeGitHub, type FakeGitHubOptions } from '../fakes/github.js';
 import { ensureTestAccount } from './accounts.js';
 import { validateAsciicast } from './asciicast-validator.js';
 import { LogCapture } from './log-capture.js';
@@ -56,12 +56,12 @@ export interface SshResult {
 export const TEST_ACCOUNT = 'teamssh-t1';
 
 /** Starts a harness; `env` (and whatever `setup` returns) adds or overrides TEAMSSH_* settings. */
-export async function startHarness(opts: { env?: Record<string, string>; setup?: (gh: FakeGitHub, dir: string) => Promise<Record<string, string> | void> | Record<string, string> | void } = {}): Promise<Harness> {
+export async function startHarness(opts: { env?: Record<string, string>; github?: Partial<FakeGitHubOptions>; setup?: (gh: FakeGitHub, dir: string) => Promise<Record<string, string> | void> | Record<string, string> | void } = {}): Promise<Harness> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'teamssh-it-'));
   await chmod(dir, 0o755);
   await ensureTestAccount(TEST_ACCOUNT);
   const alice = await makeKey(dir, 'alice');
-  const github = new FakeGitHub({ org: 'acme', token: 'ghp_testtoken123' });
+  const github = new FakeGitHub({ org: 'acme', token: 'ghp_testtoken123', ...opts.github });
   github.addTeam('ops').addUser('Alice', { keys: [alice.publicLine] }).addMember('ops', 'Alice');
   const setupEnv = (await opts.setup?.(github, dir)) ?? {};
   await seedRsaHostKey(path.join(dir, 'state'));

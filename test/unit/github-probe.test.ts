@@ -52,7 +52,8 @@ test('a bad token stops the check with one clear line and no token in it', async
   const gh = new FakeGitHub({ org: 'acme', token: TOKEN }).addTeam('ops');
   const r = await run(gh, ['ops'], 'wrong-token');
   assert.equal(r.ok, false);
-  assert.equal(r.lines.length, 1);
+  // The server it talked to, then the token: nothing else once the token is refused.
+  assert.deepEqual(r.lines.map((l) => l.name), ['GitHub API server', 'token']);
   assert.match(line(r, 'token').detail, /401/);
   noToken(r);
 });
