@@ -95,7 +95,13 @@ program
     const log = createLogger({ level: config.logLevel, file: config.logFile });
     try {
       await preflight(config);
-      const server = await startServer(config, log, { reread: () => readConfig(opts, overrides) });
+      // A reload validates as a start does: the loader, then the accounts, handlers and hooks exist.
+      const reread = async () => {
+        const next = readConfig(opts, overrides);
+        await preflight(next);
+        return next;
+      };
+      const server = await startServer(config, log, { reread });
       warnAboutGitHub(config, log);
       const uploader = await startLiveUploader(server.live, log);
       onTermination(

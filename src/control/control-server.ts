@@ -12,7 +12,7 @@ export interface ControlTarget {
   /** Ends the selected sessions with end reason `killed`; returns their ids. */
   kill(select: { sessionId?: string | undefined; login?: string | undefined }, operator: Operator): string[];
   /** Re-reads and applies the configuration (absent: the server cannot reload). */
-  reload?(): ReloadOutcome;
+  reload?(): Promise<ReloadOutcome>;
 }
 
 /** A listening control socket. */
@@ -90,8 +90,13 @@ function serve(conn: net.Socket, target: ControlTarget, log: Logger): void {
         return reply({ ok: true, killed: target.kill({ sessionId: req.sessionId, login: req.login }, req.operator) });
       }
       if (req.command === 'reload' && target.reload) {
-        const r = target.reload();
-        return reply(r.ok ? { ok: true, reload: { applied: r.applied, deferred: r.deferred } } : { ok: false, error: 'invalid configuration; nothing changed', problems: r.problems });
+        return void target.reload().then(
+          (r) => reply(r.ok ? { ok: true, reload: { applied: r.applied, deferred: r.deferred } } : { ok: false, error: 'invalid configuration; nothing changed', problems: r.problems }),
+          (err: unknown) => {
+            log.error({ err }, 'control request failed');
+            reply({ ok: false, error: 'internal error' });
+          },
+        );
       }
       return reply({ ok: false, error: 'unknown command' });
     } catch (err) {

@@ -5,8 +5,8 @@ import { reopenLogFile, type Logger } from '../log.js';
 /** What a reload did: the settings applied and deferred, or every problem of a refused config. */
 export type ReloadOutcome = { ok: true; applied: string[]; deferred: string[] } | { ok: false; problems: string[] };
 
-/** How a reload gets the new configuration: the loader run again on the same file and environment. */
-export type Reread = () => Config;
+/** How a reload gets the new configuration: the loader (and the pre-flight checks) run again on the same file and environment. */
+export type Reread = () => Config | Promise<Config>;
 
 /**
  * One reload, for SIGHUP and `teamssh reload` alike: reopens TEAMSSH_LOG_FILE (logrotate has
@@ -14,12 +14,12 @@ export type Reread = () => Config;
  * An invalid configuration changes nothing and is logged as one line naming every problem.
  * Only setting names are logged, never values: some of them are secrets.
  */
-export function reloadConfig(live: LiveConfig, reread: Reread, logger: Logger): ReloadOutcome {
+export async function reloadConfig(live: LiveConfig, reread: Reread, logger: Logger): Promise<ReloadOutcome> {
   const log = logger.child({ component: 'reload' });
   reopenLogFile(logger, (err) => log.error({ event: 'log_reopen_failed', code: 'ERR_LOG_FILE', err: err.message }, 'cannot reopen the log file; lines go to stdout only'));
   let next: Config;
   try {
-    next = reread();
+    next = await reread();
   } catch (err) {
     const problems = err instanceof ConfigError ? err.problems : [String(err)];
     log.error({ event: 'reload_failed', code: 'ERR_CONFIG', problems }, `reload refused, configuration unchanged: ${problems.join('; ')}`);

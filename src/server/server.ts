@@ -38,7 +38,7 @@ export interface RunningServer {
   /** The configuration in effect; a reload changes its live settings. */
   live: LiveConfig;
   /** SIGHUP and `teamssh reload`: reopen the log file, re-read, validate and apply the configuration. */
-  reload(): ReloadOutcome;
+  reload(): Promise<ReloadOutcome>;
   /** Graceful stop: stop accepting, tell live sessions, wait the grace, end the rest, finish recordings. */
   shutdown(): Promise<void>;
 }
@@ -149,7 +149,13 @@ export async function startServer(config: Config, logger: Logger, opts: { direct
   });
   const bound = tcp.address() as net.AddressInfo;
   const address = { host: bound.address, port: bound.port };
-  const reload = () => reloadConfig(live, opts.reread ?? (() => config), logger);
+  // One reload at a time: a SIGHUP during a `teamssh reload` waits for it.
+  let reloading: Promise<unknown> = Promise.resolve();
+  const reload = (): Promise<ReloadOutcome> => {
+    const next = reloading.then(() => reloadConfig(live, opts.reread ?? (() => config), logger));
+    reloading = next.catch(() => undefined);
+    return next;
+  };
   const control = await startControlServer(config.controlSocket, { ...sessionControl(sessions, log), reload }, log);
   // Removed on GitHub means out: webhooks trigger re-checks, revalidation catches the rest.
   const revocation = startRevocation({ ...revocationSettings(config), directory, sessions: revocableSessions(sessions), logger: logger.child({ component: 'revocation' }) });

@@ -66,6 +66,11 @@ test('teamssh serve: SIGHUP reopens the log file and reloads; `teamssh reload` a
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /reload refused, the server keeps its configuration/);
     for (const name of ['TEAMSSH_LOG_LEVEL', 'TEAMSSH_GITHUB_TEAMS', 'TEAMSSH_MAX_SESSIONS_PER_LOGIN']) assert.match(bad.stderr, new RegExp(`- ${name} `), `${name} is named`);
+    // Valid YAML, but a session account that does not exist: the pre-flight checks of a start run too.
+    await writeFile(configFile, 'logLevel: debug\ngithub:\n  teams: [ops]\nsessions:\n  policies:\n    - team: ops\n      account: no-such-account-r\n');
+    const missing = await cli(['reload', '--socket', socket]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /- TEAMSSH_TEAM_POLICIES \(sessions.policies, team ops\): local account "no-such-account-r" does not exist/);
     const loggedIn = await sshClient(srv.port, 'alice', alice, ['echo', 'in']);
     assert.equal(loggedIn.stdout, 'in\n', 'the old config still serves');
 

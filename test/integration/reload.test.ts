@@ -44,7 +44,7 @@ test('reload adds a team: its member gets in without a restart, and a live sessi
     // Bob's refusal is now cached as "not a member"; the reload must not make him wait it out.
 
     await write('github:\n  teams: [ops, dev]\n');
-    const r = h.server.reload();
+    const r = await h.server.reload();
     assert.deepEqual(r, { ok: true, applied: ['TEAMSSH_GITHUB_TEAMS'], deferred: [] });
     const audit = await h.log.waitFor('reload');
     assert.deepEqual([audit.applied, audit.deferred], [['TEAMSSH_GITHUB_TEAMS'], []]);
@@ -69,7 +69,7 @@ test('reload removes a team: its sessions end at the next revalidation as team_n
     const bobShell = await liveShell(h, 'bob', bob);
 
     await write('github:\n  teams: [ops]\n');
-    assert.deepEqual(h.server.reload(), { ok: true, applied: ['TEAMSSH_GITHUB_TEAMS'], deferred: [] });
+    assert.deepEqual(await h.server.reload(), { ok: true, applied: ['TEAMSSH_GITHUB_TEAMS'], deferred: [] });
     const revoked = await h.log.waitFor('session_revoked', (l) => l.login === 'Bob', 10_000);
     assert.equal(revoked.reason, 'team_not_configured');
     assert.equal(revoked.team, 'dev');
@@ -98,7 +98,7 @@ test('an invalid reload changes nothing, and one log line names every problem', 
   try {
     const before = h.server.live.current;
     await write('github:\n  teams: [ops, dev]\nauth:\n  maxAuthTries: 0\nupload:\n  visibility: secret\nsessions:\n  policies:\n    - team: ghosts\n      account: nobody\n');
-    const r = h.server.reload();
+    const r = await h.server.reload();
     assert.equal(r.ok, false);
     const problems = r.ok ? [] : r.problems;
     for (const name of ['TEAMSSH_MAX_AUTH_TRIES', 'TEAMSSH_UPLOAD_VISIBILITY', 'TEAMSSH_TEAM_POLICIES']) {
@@ -118,7 +118,7 @@ test('an invalid reload changes nothing, and one log line names every problem', 
 
     // Fixed, the same file applies.
     await write('github:\n  teams: [ops, dev]\n');
-    assert.equal(h.server.reload().ok, true);
+    assert.equal((await h.server.reload()).ok, true);
     assert.equal((await h.ssh('bob', bob, ['echo', 'in'])).code, 0);
   } finally {
     await h.close();
@@ -129,7 +129,7 @@ test('a restart-only change is reported as deferred and keeps its old value; liv
   const { h, write } = await withConfigFile('github:\n  teams: [ops]\n');
   try {
     await write('github:\n  teams: [ops]\n  cacheTtl: 5\nhttp:\n  listen: 127.0.0.1:0\nauth:\n  maxAuthTries: 2\n');
-    const r = h.server.reload();
+    const r = await h.server.reload();
     assert.deepEqual(r, { ok: true, applied: ['TEAMSSH_MAX_AUTH_TRIES'], deferred: ['TEAMSSH_HTTP_LISTEN', 'TEAMSSH_CACHE_TTL'] });
     const deferred = h.log.events('reload_deferred');
     assert.deepEqual(deferred.map((l) => [l.setting, l.msg]), [
@@ -142,7 +142,7 @@ test('a restart-only change is reported as deferred and keeps its old value; liv
     assert.equal(c.github.cacheTtlMs, 300_000, 'the cache TTL keeps its old value');
     assert.equal(c.auth.maxAuthTries, 2, 'the live setting beside them applied');
     // A second reload of the same file reports the deferred settings again: they still differ from what runs.
-    assert.deepEqual(h.server.reload(), { ok: true, applied: [], deferred: ['TEAMSSH_HTTP_LISTEN', 'TEAMSSH_CACHE_TTL'] });
+    assert.deepEqual(await h.server.reload(), { ok: true, applied: [], deferred: ['TEAMSSH_HTTP_LISTEN', 'TEAMSSH_CACHE_TTL'] });
   } finally {
     await h.close();
   }
