@@ -67,18 +67,18 @@ export async function startHarness(opts: { env?: Record<string, string>; setup?:
   await seedRsaHostKey(path.join(dir, 'state'));
   const apiUrl = await github.start();
   const env: Record<string, string> = {
-      TEAMSSH_LISTEN: '127.0.0.1:0',
-      TEAMSSH_STATE_DIR: path.join(dir, 'state'),
-      TEAMSSH_RECORDINGS_DIR: path.join(dir, 'recordings'),
-      TEAMSSH_GITHUB_ORG: 'acme',
-      TEAMSSH_GITHUB_TEAMS: 'ops',
-      GITHUB_TOKEN: 'ghp_testtoken123',
-      TEAMSSH_GITHUB_API_URL: apiUrl,
-      TEAMSSH_SHELL_USER: TEST_ACCOUNT,
-      TEAMSSH_LOG_LEVEL: 'debug',
-      TEAMSSH_KILL_GRACE: '1',
-      ...opts.env,
-      ...setupEnv,
+    TEAMSSH_LISTEN: '127.0.0.1:0',
+    TEAMSSH_STATE_DIR: path.join(dir, 'state'),
+    TEAMSSH_RECORDINGS_DIR: path.join(dir, 'recordings'),
+    TEAMSSH_GITHUB_ORG: 'acme',
+    TEAMSSH_GITHUB_TEAMS: 'ops',
+    GITHUB_TOKEN: 'ghp_testtoken123',
+    TEAMSSH_GITHUB_API_URL: apiUrl,
+    TEAMSSH_SHELL_USER: TEST_ACCOUNT,
+    TEAMSSH_LOG_LEVEL: 'debug',
+    TEAMSSH_KILL_GRACE: '1',
+    ...opts.env,
+    ...setupEnv,
   };
   const config = loadConfig({ env });
   const log = new LogCapture();
