@@ -14,13 +14,23 @@ import { gitHubConnection } from './github/connection-settings.js';
 import { startServer } from './server/server.js';
 import { startConfiguredUploader } from './upload/start-configured.js';
 import { signingKeyCommand, verifyCommand } from './recording/verify-command.js';
+import { startLiveUploader } from './upload/live-uploader.js';
 
 const envHelp = `\nEnvironment (wins over the config file):\n${SETTINGS.map((s) => `  ${s.env.padEnd(32)} ${s.doc.replace(/`/g, '')}`).join('\n')}\n`;
+
+/**
+ * Reads the config for a command: the file and this process's environment. A reload calls it
+ * again; the environment of a running process does not change, so a reload applies what
+ * changed in the file (systemd's EnvironmentFile is read only at a restart).
+ */
+function readConfig(opts: { config?: string }, overrides: Record<string, string> = {}): Config {
+  return loadConfig({ env: { ...process.env, ...overrides }, file: opts.config, runningAsRoot: process.getuid?.() === 0 });
+}
 
 /** Loads config for a command, turning problems into one clear message and exit status 2. */
 function configFor(opts: { config?: string }, overrides: Record<string, string> = {}): Config {
   try {
-    return loadConfig({ env: { ...process.env, ...overrides }, file: opts.config, runningAsRoot: process.getuid?.() === 0 });
+    return readConfig(opts, overrides);
   } catch (err) {
     return fail(err);
   }
@@ -34,8 +44,8 @@ function fail(err: unknown): never {
   throw err;
 }
 
-/** Stops on the first SIGTERM/SIGINT with `stop`, then exits 0. */
-function onTermination(log: Logger, stop: () => Promise<void>): void {
+/** Stops on the first SIGTERM/SIGINT with `stop`, then exits 0; SIGHUP calls `reload` when given. */
+function onTermination(log: Logger, stop: () => Promise<void>, reload?: () => void): void {
   let stopping = false;
   const handler = (signal: string) => {
     if (stopping) return;
@@ -50,8 +60,10 @@ function onTermination(log: Logger, stop: () => Promise<void>): void {
     );
   };
   process.on('SIGTERM', handler).on('SIGINT', handler);
-  // Reloading would have to re-plumb a frozen config through live sessions; restarting is the supported path.
-  process.on('SIGHUP', () => log.warn({ event: 'signal', signal: 'SIGHUP' }, 'SIGHUP ignored: restart teamssh to apply configuration changes'));
+  process.on('SIGHUP', () => {
+    log.info({ event: 'signal', signal: 'SIGHUP' }, reload ? 'received SIGHUP: reloading' : 'SIGHUP ignored: restart `teamssh upload` to apply configuration changes');
+    reload?.();
+  });
 }
 
 /**
@@ -79,18 +91,28 @@ program
   .option('--no-upload', 'do not upload recordings from this process (run `teamssh upload` separately)')
   .addHelpText('after', envHelp)
   .action(async (opts: { config?: string; upload: boolean }) => {
-    const config = configFor(opts, opts.upload ? {} : { TEAMSSH_UPLOAD: 'false' });
+    const overrides: Record<string, string> = opts.upload ? {} : { TEAMSSH_UPLOAD: 'false' };
+    const config = configFor(opts, overrides);
     const log = createLogger({ level: config.logLevel, file: config.logFile });
     try {
       await preflight(config);
-      const server = await startServer(config, log);
+      // A reload validates as a start does: the loader, then the accounts, handlers and hooks exist.
+      const reread = async () => {
+        const next = readConfig(opts, overrides);
+        await preflight(next);
+        return next;
+      };
+      const server = await startServer(config, log, { reread });
       warnAboutGitHub(config, log);
-      const uploader = config.upload.enabled ? await startConfiguredUploader(config, log) : undefined;
-      if (!config.upload.enabled) log.info({ event: 'uploader_disabled' }, 'uploader disabled here; run `teamssh upload` to ship recordings');
-      onTermination(log, async () => {
-        await server.shutdown();
-        await uploader?.stop();
-      });
+      const uploader = await startLiveUploader(server.live, log);
+      onTermination(
+        log,
+        async () => {
+          await server.shutdown();
+          await uploader.stop();
+        },
+        () => void server.reload(),
+      );
     } catch (err) {
       log.flush();
       fail(err);
@@ -211,6 +233,23 @@ program
     } catch (err) {
       fail(err);
     }
+  });
+
+program
+  .command('reload')
+  .description('make the running server re-read its configuration file (as SIGHUP does); exits 1 and names every problem if the new configuration is invalid')
+  .option('-c, --config <file>', 'YAML config file (default: $TEAMSSH_CONFIG)')
+  .option('--socket <path>', 'control socket (default: TEAMSSH_CONTROL_SOCKET, else <stateDir>/control.sock)')
+  .action(async (opts: { config?: string; socket?: string }) => {
+    const socket = socketFor(opts);
+    const r = await askServer(socket, { command: 'reload' }).catch((err: unknown) => fail(err));
+    if (!r.ok) {
+      const problems = 'problems' in r ? r.problems : [];
+      return fail(new TeamsshError('ERR_RELOAD_REFUSED', `reload refused, the server keeps its configuration: ${r.error}${problems.map((p) => `\n  - ${p}`).join('')}`));
+    }
+    const { applied, deferred } = 'reload' in r ? r.reload : { applied: [], deferred: [] };
+    process.stdout.write(`reloaded: ${applied.length ? `applied ${applied.join(', ')}` : 'no live setting changed'}\n`);
+    if (deferred.length) process.stdout.write(`changed; applies at restart: ${deferred.join(', ')}\n`);
   });
 
 await program.parseAsync(process.argv);

@@ -44,11 +44,36 @@ export function createLogger(opts: LogOptions): Logger {
   };
   if (opts.destination) return pino(base, opts.destination);
   if (!opts.file) return pino(base, pino.destination({ fd: 1, sync: false }));
+  const file = pino.destination({ dest: opts.file, append: true, mkdir: true, sync: false });
+  // The streams take everything: the logger's own level filters, so a reload can change it.
   const streams = pino.multistream([
-    { level: opts.level as pino.Level, stream: pino.destination({ fd: 1, sync: false }) },
-    { level: opts.level as pino.Level, stream: pino.destination({ dest: opts.file, append: true, mkdir: true, sync: false }) },
+    { level: 'trace', stream: pino.destination({ fd: 1, sync: false }) },
+    { level: 'trace', stream: file },
   ]);
-  return pino(base, streams);
+  const logger = pino(base, streams);
+  logFiles.set(logger, file);
+  return logger;
+}
+
+// The log file's stream per process logger, for reopening it after logrotate moved it.
+const logFiles = new WeakMap<Logger, ReturnType<typeof pino.destination>>();
+
+/**
+ * Reopens the logger's TEAMSSH_LOG_FILE at its path (logrotate's convention on SIGHUP: the
+ * old file was renamed away, lines go to a new one). Returns false when there is no file.
+ * The reopen completes asynchronously; a failure goes to `onError` instead of ending the process.
+ */
+export function reopenLogFile(logger: Logger, onError: (err: Error) => void): boolean {
+  const file = logFiles.get(logger);
+  if (!file) return false;
+  const failed = (err: Error) => {
+    file.off('ready', opened);
+    onError(err);
+  };
+  const opened = () => file.off('error', failed);
+  file.once('error', failed).once('ready', opened);
+  file.reopen();
+  return true;
 }
 
 /** A logger that drops everything, for unit tests and tools that have none. */

@@ -3,6 +3,7 @@ import { chmod, lstat, mkdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../log.js';
 import { TeamsshError } from '../errors.js';
+import type { ReloadOutcome } from '../server/reload.js';
 import { MAX_REQUEST_BYTES, type ControlRequest, type ControlResponse, type Operator, type SessionSummary } from './protocol.js';
 
 /** What the control socket can do with the live sessions. */
@@ -10,6 +11,8 @@ export interface ControlTarget {
   list(): SessionSummary[];
   /** Ends the selected sessions with end reason `killed`; returns their ids. */
   kill(select: { sessionId?: string | undefined; login?: string | undefined }, operator: Operator): string[];
+  /** Re-reads and applies the configuration (absent: the server cannot reload). */
+  reload?(): Promise<ReloadOutcome>;
 }
 
 /** A listening control socket. */
@@ -85,6 +88,15 @@ function serve(conn: net.Socket, target: ControlTarget, log: Logger): void {
       if (req.command === 'kill') {
         if (!req.sessionId && !req.login) return reply({ ok: false, error: 'name a session id or a login' });
         return reply({ ok: true, killed: target.kill({ sessionId: req.sessionId, login: req.login }, req.operator) });
+      }
+      if (req.command === 'reload' && target.reload) {
+        return void target.reload().then(
+          (r) => reply(r.ok ? { ok: true, reload: { applied: r.applied, deferred: r.deferred } } : { ok: false, error: 'invalid configuration; nothing changed', problems: r.problems }),
+          (err: unknown) => {
+            log.error({ err }, 'control request failed');
+            reply({ ok: false, error: 'internal error' });
+          },
+        );
       }
       return reply({ ok: false, error: 'unknown command' });
     } catch (err) {

@@ -1,7 +1,7 @@
 /**
  * The control socket's wire format: one JSON request per connection, one JSON answer, each a
  * single line. The socket is the server's local operator interface (`teamssh sessions`,
- * `teamssh kill`); it is a Unix socket, mode 0600, owned by the user the server runs as.
+ * `teamssh kill`, `teamssh reload`); it is a Unix socket, mode 0600, owned by the user the server runs as.
  */
 
 /** A live session as `teamssh sessions` shows it. */
@@ -29,12 +29,16 @@ export interface Operator {
 /** What a client may ask. */
 export type ControlRequest =
   | { command: 'sessions' }
-  | { command: 'kill'; sessionId?: string | undefined; login?: string | undefined; operator: Operator };
+  | { command: 'kill'; sessionId?: string | undefined; login?: string | undefined; operator: Operator }
+  | { command: 'reload' };
 
 /** What the server answers. */
 export type ControlResponse =
   | { ok: true; sessions: SessionSummary[] }
   | { ok: true; killed: string[] }
+  /** A reload: settings applied and kept until restart (names only), or every problem of a refused config. */
+  | { ok: true; reload: { applied: string[]; deferred: string[] } }
+  | { ok: false; error: string; problems: string[] }
   | { ok: false; error: string };
 
 /** Longest request line the server reads; anything longer is refused. */

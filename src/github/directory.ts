@@ -96,9 +96,11 @@ export class GitHubDirectory {
   readonly #now: () => number;
   readonly #cache: LRUCache<string, Entry>;
   readonly #stats = { hits: 0, fetches: 0, notModified: 0, invalidations: 0, staleServed: 0, unavailable: 0 };
+  #teams: readonly string[];
 
   constructor(opts: GitHubDirectoryOptions) {
     this.#opts = opts;
+    this.#teams = [...opts.teams];
     this.#now = opts.now ?? Date.now;
     // The caller's logger already carries its component binding (pino would repeat the key).
     this.#log = opts.logger;
@@ -180,6 +182,18 @@ export class GitHubDirectory {
     return out;
   }
 
+  /**
+   * Takes the configured teams of a reload. Every cached answer lists teams of the old set,
+   * so a change drops them all: a removed team must not grant a login from cache (nor from a
+   * stale answer during an outage), and a member of an added team must not wait out a
+   * cached "not a member".
+   */
+  setTeams(teams: readonly string[]): void {
+    if (teams.length === this.#teams.length && teams.every((t, i) => t === this.#teams[i])) return;
+    this.#teams = [...teams];
+    this.#cache.clear();
+  }
+
   /** Whether GitHub says the org blocks `login`; see {@link isBlockedByOrg} for what `false` means. */
   isBlocked(login: string): Promise<boolean> {
     return isBlockedByOrg(this.#client, { ...this.#opts, logger: this.#log }, login);
@@ -236,7 +250,8 @@ export class GitHubDirectory {
 
   /** The GitHub round trips for one login, replaying the previous entry's ETags. */
   async #ask(key: string, previous: Entry | undefined, signal: AbortSignal): Promise<Entry> {
-    const { org, teams } = this.#opts;
+    const { org } = this.#opts;
+    const teams = this.#teams;
     const pages = new Map<string, CachedPage>();
     const get = async (url: string): Promise<unknown> => {
       try {

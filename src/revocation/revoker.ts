@@ -34,9 +34,11 @@ export class Revoker {
   readonly #verifiedAt = new Map<string, number>();
   /** Sessions already revoked, so a second check does not log them twice. */
   readonly #revoked = new LRUCache<string, true>({ max: 10_000 });
+  #teams: readonly string[];
 
   constructor(opts: RevokerOptions) {
     this.#o = opts;
+    this.#teams = [...opts.teams];
     this.#now = opts.now ?? Date.now;
     this.#log = opts.logger;
     this.#queue = new KeyedQueue((login, err) =>
@@ -62,6 +64,11 @@ export class Revoker {
     return this.#queue.run(login.toLowerCase(), () => this.#check(login, cause));
   }
 
+  /** Takes the configured teams of a reload: sessions a removed team granted end at their next check. */
+  setTeams(teams: readonly string[]): void {
+    this.#teams = [...teams];
+  }
+
   /** Forgets logins without live sessions (called once per revalidation round). */
   prune(liveLogins: ReadonlySet<string>): void {
     for (const login of this.#verifiedAt.keys()) if (!liveLogins.has(login)) this.#verifiedAt.delete(login);
@@ -82,7 +89,7 @@ export class Revoker {
       this.#verifiedAt.set(key, Math.max(at, this.#verifiedAt.get(key) ?? 0));
     }
     const sessions = this.#o.sessions.byLogin(login);
-    const ctx = { org: this.#o.org, teams: this.#o.teams, blocked, lastVerifiedAt: this.#verifiedAt.get(key), now: this.#now(), maxStaleMs: this.#o.maxStaleMs };
+    const ctx = { org: this.#o.org, teams: this.#teams, blocked, lastVerifiedAt: this.#verifiedAt.get(key), now: this.#now(), maxStaleMs: this.#o.maxStaleMs };
     let unverified = 0;
     for (const session of sessions) {
       if (this.#revoked.has(session.id)) continue;
@@ -115,7 +122,7 @@ export class Revoker {
   /** Logins a deleted team may have granted: its cached members, and every live session it granted. */
   #loginsOfTeam(team: string): string[] {
     const t = team.toLowerCase();
-    const configured = this.#o.teams.some((c) => c.toLowerCase() === t);
+    const configured = this.#teams.some((c) => c.toLowerCase() === t);
     // A child team is not in any record (records list configured teams): any cached member and
     // any live session may owe its access to it. Re-asking them costs 304s, which are free.
     const out = new Set(this.#o.directory.cachedMembers(configured ? team : undefined).map((l) => l.toLowerCase()));

@@ -31,6 +31,8 @@ export interface RunningRevocation {
   /** Hand these to `startHttpListener` (empty without a webhook secret). */
   routes: Route[];
   revoker: Revoker;
+  /** Applies a reload: new teams at the next check, a changed interval with a fresh schedule. */
+  reconfigure(settings: Pick<RevocationSettings, 'teams' | 'revalidateIntervalMs'>): void;
   /** Stops revalidation and waits for the checks in flight. */
   stop(): Promise<void>;
 }
@@ -58,7 +60,10 @@ export function startRevocation(opts: RevocationOptions): RunningRevocation {
   if (opts.webhookSecret) {
     routes.push(webhookRoute({ secret: opts.webhookSecret, logger: log, onRequest: (req) => void revoker.request(req) }));
   }
-  const revalidator = opts.revalidateIntervalMs > 0 ? new Revalidator({ intervalMs: opts.revalidateIntervalMs, sessions: opts.sessions, revoker, logger: log }) : undefined;
+  const revalidatorFor = (intervalMs: number) => (intervalMs > 0 ? new Revalidator({ intervalMs, sessions: opts.sessions, revoker, logger: log }) : undefined);
+  let intervalMs = opts.revalidateIntervalMs;
+  let revalidator = revalidatorFor(intervalMs);
+  let stopped = false;
   revalidator?.start();
   log.info(
     { event: 'revocation_started', webhooks: routes.length > 0, revalidateIntervalSeconds: opts.revalidateIntervalMs / 1000, maxStaleSeconds: opts.maxStaleMs / 1000 },
@@ -67,7 +72,18 @@ export function startRevocation(opts: RevocationOptions): RunningRevocation {
   return {
     routes,
     revoker,
+    reconfigure: (s) => {
+      revoker.setTeams(s.teams);
+      if (stopped || s.revalidateIntervalMs === intervalMs) return;
+      // The old schedule ends after its check in flight; the new one starts one interval from now.
+      void revalidator?.stop();
+      intervalMs = s.revalidateIntervalMs;
+      revalidator = revalidatorFor(intervalMs);
+      revalidator?.start();
+      log.info({ event: 'revocation_started', revalidateIntervalSeconds: intervalMs / 1000 }, `revocation: revalidation ${revalidator ? `every ${intervalMs / 1000}s` : 'off'}`);
+    },
     stop: async () => {
+      stopped = true;
       await revalidator?.stop();
       await revoker.idle();
     },

@@ -24,6 +24,8 @@ import { ensureRecordingsDir } from '../recording/recordings-dir.js';
 import { recoverPartials } from '../recording/recover.js';
 import { loadSigningKey } from '../recording/signing-key.js';
 import { logContainment, useContainment } from '../launch/containment.js';
+import { LiveConfig } from '../config/live.js';
+import { reloadConfig, type ReloadOutcome, type Reread } from './reload.js';
 
 /** A running server, as `teamssh serve` and the tests hold it. */
 export interface RunningServer {
@@ -34,6 +36,10 @@ export interface RunningServer {
   directory: GitHubDirectory;
   /** The live sessions: the one place that owns them. */
   sessions: SessionRegistry<LiveSession>;
+  /** The configuration in effect; a reload changes its live settings. */
+  live: LiveConfig;
+  /** SIGHUP and `teamssh reload`: reopen the log file, re-read, validate and apply the configuration. */
+  reload(): Promise<ReloadOutcome>;
   /** Graceful stop: stop accepting, tell live sessions, wait the grace, end the rest, finish recordings. */
   shutdown(): Promise<void>;
 }
@@ -43,8 +49,11 @@ export interface RunningServer {
  * (signature, GitHub, hooks) → connection (sessions only) → LiveSession. Nothing downstream
  * reaches back up this chain.
  */
-export async function startServer(config: Config, logger: Logger, opts: { directory?: GitHubDirectory } = {}): Promise<RunningServer> {
+export async function startServer(config: Config, logger: Logger, opts: { directory?: GitHubDirectory; reread?: Reread } = {}): Promise<RunningServer> {
   const log = logger.child({ component: 'ssh' });
+  // Settings a reload may change are read from here when used; the rest were taken above and at start.
+  const live = new LiveConfig(config);
+  const cfg = () => live.current;
   try {
     await ensureRecordingsDir(config.recordings.dir);
   } catch (err) {
@@ -67,11 +76,20 @@ export async function startServer(config: Config, logger: Logger, opts: { direct
       negativeTtlMs: config.github.negativeCacheTtlMs,
       logger: logger.child({ component: 'github' }),
     });
-  const sources = [gitHubIdentitySource(directory), ...hookSources(config.auth.hooks, { timeoutMs: config.auth.hookTimeoutMs, path: config.sessions.path, logger: log })];
+  const github = gitHubIdentitySource(directory);
+  const sourcesNow = () => [github, ...hookSources(cfg().auth.hooks, { timeoutMs: cfg().auth.hookTimeoutMs, path: cfg().sessions.path, logger: log })];
 
-  const sessions = new SessionRegistry<LiveSession>(config.sessions.maxPerLogin);
+  const sessions = new SessionRegistry<LiveSession>(() => cfg().sessions.maxPerLogin);
   let connections = 0;
-  const gate = new ConnectionGate({ loginGraceMs: config.auth.loginGraceMs, maxUnauthenticated: config.auth.maxUnauthenticated, logger: log });
+  const gate = new ConnectionGate({
+    get loginGraceMs() {
+      return cfg().auth.loginGraceMs;
+    },
+    get maxUnauthenticated() {
+      return cfg().auth.maxUnauthenticated;
+    },
+    logger: log,
+  });
   const clients = new Set<ssh2.Connection>();
   const hostname = os.hostname();
   const pending = new Map<string, { socket: net.Socket; release: () => void }>();
@@ -88,15 +106,15 @@ export async function startServer(config: Config, logger: Logger, opts: { direct
     // One bad peer must never crash the process (docs/external-systems.md §4).
     client.on('error', (err: Error & { level?: string }) => conn.debug({ event: 'client_error', err: err.message, level: err.level }, 'client connection error'));
     client.on('close', () => clients.delete(client));
-    authenticate(client, info.ip, { sources, maxAuthTries: config.auth.maxAuthTries, logger: conn }).then(
+    authenticate(client, info.ip, { sources: sourcesNow(), maxAuthTries: cfg().auth.maxAuthTries, logger: conn }).then(
       (identity) => {
         waiting?.release();
         const localAddress = waiting?.socket.localAddress ?? config.listen.host;
         serveConnection(
           client,
           {
-            settings: config.sessions,
-            recordings: { ...config.recordings, signing },
+            settings: cfg().sessions,
+            recordings: { ...cfg().recordings, signing },
             logger: conn.child({ login: identity.login }),
             identity,
             ends: { remoteAddress: info.ip, remotePort: info.port, localAddress, localPort: address.port },
@@ -134,9 +152,21 @@ export async function startServer(config: Config, logger: Logger, opts: { direct
   });
   const bound = tcp.address() as net.AddressInfo;
   const address = { host: bound.address, port: bound.port };
-  const control = await startControlServer(config.controlSocket, sessionControl(sessions, log), log);
+  // One reload at a time: a SIGHUP during a `teamssh reload` waits for it.
+  let reloading: Promise<unknown> = Promise.resolve();
+  const reload = (): Promise<ReloadOutcome> => {
+    const next = reloading.then(() => reloadConfig(live, opts.reread ?? (() => config), logger));
+    reloading = next.catch(() => undefined);
+    return next;
+  };
+  const control = await startControlServer(config.controlSocket, { ...sessionControl(sessions, log), reload }, log);
   // Removed on GitHub means out: webhooks trigger re-checks, revalidation catches the rest.
   const revocation = startRevocation({ ...revocationSettings(config), directory, sessions: revocableSessions(sessions), logger: logger.child({ component: 'revocation' }) });
+  live.onChange((c, change) => {
+    if (change.applied.includes('TEAMSSH_LOG_LEVEL')) logger.level = c.logLevel;
+    directory.setTeams(c.github.teams);
+    revocation.reconfigure({ teams: c.github.teams, revalidateIntervalMs: c.github.revalidateIntervalMs });
+  });
   const http = config.http.listen ? await startHttpListener(config.http.listen, [...revocation.routes], logger.child({ component: 'http' })) : undefined;
   log.info({ event: 'listening', host: address.host, port: address.port, org: config.github.org, teams: config.github.teams, recordings: config.recordings.dir }, `teamssh listening on ${address.host}:${address.port}`);
 
@@ -149,16 +179,17 @@ export async function startServer(config: Config, logger: Logger, opts: { direct
       await control.close();
       await http?.close();
       await revocation.stop();
-      const live = sessions.all();
-      for (const s of live) s.notify(`server is shutting down; this session ends in ${config.sessions.shutdownGraceMs / 1000}s`);
-      const all = Promise.all(live.map((s) => s.done));
-      const graceOver = await Promise.race([all.then(() => false), sleep(config.sessions.shutdownGraceMs).then(() => true)]);
+      const running = sessions.all();
+      const { shutdownGraceMs, killGraceMs } = cfg().sessions;
+      for (const s of running) s.notify(`server is shutting down; this session ends in ${shutdownGraceMs / 1000}s`);
+      const all = Promise.all(running.map((s) => s.done));
+      const graceOver = await Promise.race([all.then(() => false), sleep(shutdownGraceMs).then(() => true)]);
       if (graceOver) for (const s of sessions.all()) s.end('shutdown', 'server shut down; session closed');
-      await Promise.race([Promise.all(sessions.all().map((s) => s.done)), all, sleep(config.sessions.killGraceMs + 5000)]);
+      await Promise.race([Promise.all(sessions.all().map((s) => s.done)), all, sleep(killGraceMs + 5000)]);
       for (const c of clients) c.end();
     })());
 
-  return { address, httpAddress: http?.address, directory, sessions, shutdown };
+  return { address, httpAddress: http?.address, directory, sessions, live, reload, shutdown };
 }
 
 /**

@@ -31,7 +31,8 @@ export class SessionRegistry<S extends RegisteredSession> {
   private readonly byIdMap = new Map<string, S>();
   private readonly slots = new Map<string, number>();
 
-  constructor(private readonly maxPerLogin: number) {}
+  /** `maxPerLogin` may be a getter: a reload changes the cap for the next admission. */
+  constructor(private readonly maxPerLogin: number | (() => number)) {}
 
   /**
    * Reserves a slot for `login`, or returns undefined when the login is at its cap. The
@@ -40,7 +41,7 @@ export class SessionRegistry<S extends RegisteredSession> {
   tryAdmit(login: string): Admission<S> | undefined {
     const key = login.toLowerCase();
     const used = this.slots.get(key) ?? 0;
-    if (used >= this.maxPerLogin) return undefined;
+    if (used >= (typeof this.maxPerLogin === 'number' ? this.maxPerLogin : this.maxPerLogin())) return undefined;
     this.slots.set(key, used + 1);
     let held = true;
     let session: S | undefined;

@@ -66,24 +66,24 @@ export async function startHarness(opts: { env?: Record<string, string>; github?
   const setupEnv = (await opts.setup?.(github, dir)) ?? {};
   await seedRsaHostKey(path.join(dir, 'state'));
   const apiUrl = await github.start();
-  const config = loadConfig({
-    env: {
-      TEAMSSH_LISTEN: '127.0.0.1:0',
-      TEAMSSH_STATE_DIR: path.join(dir, 'state'),
-      TEAMSSH_RECORDINGS_DIR: path.join(dir, 'recordings'),
-      TEAMSSH_GITHUB_ORG: 'acme',
-      TEAMSSH_GITHUB_TEAMS: 'ops',
-      GITHUB_TOKEN: 'ghp_testtoken123',
-      TEAMSSH_GITHUB_API_URL: apiUrl,
-      TEAMSSH_SHELL_USER: TEST_ACCOUNT,
-      TEAMSSH_LOG_LEVEL: 'debug',
-      TEAMSSH_KILL_GRACE: '1',
-      ...opts.env,
-      ...setupEnv,
-    },
-  });
+  const env: Record<string, string> = {
+    TEAMSSH_LISTEN: '127.0.0.1:0',
+    TEAMSSH_STATE_DIR: path.join(dir, 'state'),
+    TEAMSSH_RECORDINGS_DIR: path.join(dir, 'recordings'),
+    TEAMSSH_GITHUB_ORG: 'acme',
+    TEAMSSH_GITHUB_TEAMS: 'ops',
+    GITHUB_TOKEN: 'ghp_testtoken123',
+    TEAMSSH_GITHUB_API_URL: apiUrl,
+    TEAMSSH_SHELL_USER: TEST_ACCOUNT,
+    TEAMSSH_LOG_LEVEL: 'debug',
+    TEAMSSH_KILL_GRACE: '1',
+    ...opts.env,
+    ...setupEnv,
+  };
+  const config = loadConfig({ env });
   const log = new LogCapture();
-  const server = await startServer(config, createLogger({ level: 'debug', destination: log }));
+  // A reload re-reads the same environment, so what can change is the config file (TEAMSSH_CONFIG).
+  const server = await startServer(config, createLogger({ level: 'debug', destination: log }), { reread: () => loadConfig({ env }) });
   const port = server.address.port;
   return {
     dir,
