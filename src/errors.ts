@@ -43,6 +43,7 @@ export const ERROR_CODES = {
   ERR_HTTP_BAD_REQUEST: 'an HTTP request was malformed (missing header, body not JSON)',
   ERR_HTTP_INTERNAL: 'an HTTP route failed unexpectedly; the cause is in the log only',
   ERR_WEBHOOK_SIGNATURE: 'a webhook delivery had a missing or wrong X-Hub-Signature-256; it changed nothing',
+  ERR_METRICS_UNAUTHORIZED: 'a GET /metrics came without the bearer token TEAMSSH_METRICS_TOKEN asks for, or with a wrong one',
   ERR_REVALIDATION: 'a live session could not be re-checked against GitHub (the check is retried next interval)',
 } as const;
 

@@ -23,6 +23,10 @@ import { gitHubConnection } from '../github/connection-settings.js';
 import { ensureRecordingsDir } from '../recording/recordings-dir.js';
 import { recoverPartials } from '../recording/recover.js';
 import { logContainment, useContainment } from '../launch/containment.js';
+import { metricsRoute } from '../metrics/metrics-route.js';
+import { uploadPaused, watchRecordingsDir, watchServer } from '../metrics/live-gauges.js';
+import { Readiness, healthRoutes } from '../health/readiness.js';
+import { githubPulse } from '../github/pulse.js';
 
 /** A running server, as `teamssh serve` and the tests hold it. */
 export interface RunningServer {
@@ -33,6 +37,8 @@ export interface RunningServer {
   directory: GitHubDirectory;
   /** The live sessions: the one place that owns them. */
   sessions: SessionRegistry<LiveSession>;
+  /** What `GET /readyz` answers. */
+  readiness: Readiness;
   /** Graceful stop: stop accepting, tell live sessions, wait the grace, end the rest, finish recordings. */
   shutdown(): Promise<void>;
 }
@@ -134,17 +140,25 @@ export async function startServer(config: Config, logger: Logger, opts: { direct
   const control = await startControlServer(config.controlSocket, sessionControl(sessions, log), log);
   // Removed on GitHub means out: webhooks trigger re-checks, revalidation catches the rest.
   const revocation = startRevocation({ ...revocationSettings(config), directory, sessions: revocableSessions(sessions), logger: logger.child({ component: 'revocation' }) });
-  const http = config.http.listen ? await startHttpListener(config.http.listen, [...revocation.routes], logger.child({ component: 'http' })) : undefined;
+  const unwatch = [
+    watchServer({ connections: () => clients.size, unauthenticated: () => gate.size, sessionKinds: () => sessions.all().map((s) => s.kind) }),
+    watchRecordingsDir(config.recordings.dir),
+  ];
+  const readiness = new Readiness({ sshListening: () => tcp.listening, recordingsDir: config.recordings.dir, maxStaleMs: config.github.cacheMaxStaleMs, github: githubPulse, uploadPaused });
+  const routes = [...revocation.routes, metricsRoute({ token: config.http.metricsToken }), ...healthRoutes(readiness)];
+  const http = config.http.listen ? await startHttpListener(config.http.listen, routes, logger.child({ component: 'http' })) : undefined;
   log.info({ event: 'listening', host: address.host, port: address.port, org: config.github.org, teams: config.github.teams, recordings: config.recordings.dir }, `teamssh listening on ${address.host}:${address.port}`);
 
   let stopping: Promise<void> | undefined;
   const shutdown = () =>
     (stopping ??= (async () => {
+      // Not ready first, so a load balancer drains this node before sessions are told to end;
+      // the HTTP listener stays up until they have ended, answering /readyz with 503.
+      readiness.drain();
       log.info({ event: 'shutdown', liveSessions: sessions.size }, 'shutting down: no new connections');
       tcp.close();
       gate.closeAll();
       await control.close();
-      await http?.close();
       await revocation.stop();
       const live = sessions.all();
       for (const s of live) s.notify(`server is shutting down; this session ends in ${config.sessions.shutdownGraceMs / 1000}s`);
@@ -153,9 +167,11 @@ export async function startServer(config: Config, logger: Logger, opts: { direct
       if (graceOver) for (const s of sessions.all()) s.end('shutdown', 'server shut down; session closed');
       await Promise.race([Promise.all(sessions.all().map((s) => s.done)), all, sleep(config.sessions.killGraceMs + 5000)]);
       for (const c of clients) c.end();
+      await http?.close();
+      for (const stop of unwatch) stop();
     })());
 
-  return { address, httpAddress: http?.address, directory, sessions, shutdown };
+  return { address, httpAddress: http?.address, directory, sessions, readiness, shutdown };
 }
 
 /**
