@@ -18,6 +18,10 @@ export const TAKEN_EVENTS = [
   'org_block.blocked',
 ] as const;
 
+// Label values of teamssh_webhook_deliveries_total for deliveries that name no taken event.
+const OTHER = 'other';
+const UNVERIFIED = 'unverified';
+
 /** Settings of {@link webhookRoute}. */
 export interface WebhookRouteOptions {
   secret: string;
@@ -47,7 +51,7 @@ export function webhookRoute(opts: WebhookRouteOptions): Route {
     const refused = (why: string): HttpError => {
       log.warn({ event: 'webhook_refused', code: 'ERR_WEBHOOK_SIGNATURE', reason: why, deliveryId, webhookEvent: event, remoteAddress: req.remoteAddress }, 'webhook refused: signature check failed');
       // The event header is not trusted before the signature passed: it must not become a label.
-      metrics.webhookDeliveries.inc({ event: 'unverified', result: 'refused' });
+      metrics.webhookDeliveries.inc({ event: UNVERIFIED, result: 'refused' });
       return new HttpError(401, 'ERR_WEBHOOK_SIGNATURE', 'missing or wrong X-Hub-Signature-256');
     };
     if (!signature) throw refused('missing_signature');
@@ -59,7 +63,7 @@ export function webhookRoute(opts: WebhookRouteOptions): Route {
     if (!deliveryId || !event) throw badRequest(400, 'ERR_HTTP_BAD_REQUEST', 'X-GitHub-Delivery and X-GitHub-Event are required');
     if (seen.has(deliveryId)) {
       log.info({ event: 'webhook_duplicate', deliveryId, webhookEvent: event }, 'webhook delivery seen before; ignored');
-      return accepted('duplicate', 'other');
+      return accepted('duplicate', OTHER);
     }
     let payload: unknown;
     try {
@@ -72,7 +76,7 @@ export function webhookRoute(opts: WebhookRouteOptions): Route {
     const name = typeof action === 'string' ? `${event}.${action}` : event;
     if (!(TAKEN_EVENTS as readonly string[]).includes(name)) {
       log.debug({ event: 'webhook_ignored', deliveryId, webhookEvent: name }, 'webhook event not about access; ignored');
-      return accepted('ignored', 'other');
+      return accepted('ignored', OTHER);
     }
     const request = recheckRequestOf(name, deliveryId, payload);
     log.info({ event: 'webhook_received', deliveryId, webhookEvent: name, login: request?.kind === 'login' ? request.login : undefined, team: request?.kind === 'team' ? request.team : undefined, remoteAddress: req.remoteAddress }, 'webhook received');
@@ -120,6 +124,6 @@ function accepted(status: 'accepted' | 'duplicate' | 'ignored', event: string): 
 }
 
 function badRequest(...args: ConstructorParameters<typeof HttpError>): HttpError {
-  metrics.webhookDeliveries.inc({ event: 'other', result: 'bad_request' });
+  metrics.webhookDeliveries.inc({ event: OTHER, result: 'bad_request' });
   return new HttpError(...args);
 }
