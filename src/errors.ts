@@ -49,6 +49,7 @@ export const ERROR_CODES = {
   ERR_SIGNING_KEY: 'the recording-signing key (TEAMSSH_SIGNING_KEY) cannot be created or read, or is not an unencrypted ed25519 key',
   ERR_REC_SIGN: "a recording's signature chain or signature cannot be written (handled like a recording write failure)",
   ERR_UPLOAD_SIGNATURE: "a recording did not match its own signature when the uploader checked it; uploaded unsigned with a note",
+  ERR_METRICS_UNAUTHORIZED: 'a GET /metrics came without the bearer token TEAMSSH_METRICS_TOKEN asks for, or with a wrong one',
   ERR_REVALIDATION: 'a live session could not be re-checked against GitHub (the check is retried next interval)',
   ERR_GITHUB_APP_INSTALLATION: "GitHub answered the GitHub App's installation lookup (GET /orgs/{org}/installation) without an installation id",
   ERR_GITHUB_APP_TOKEN_REFUSED: 'GitHub refused an installation token before teamssh let it go (401: revoked); a new one is minted and the request repeated once',

@@ -20,6 +20,8 @@ export const REDACT_PATHS = [
   '*.keyLine',
   'webhookSecret',
   '*.webhookSecret',
+  'metricsToken',
+  '*.metricsToken',
   'secret',
   '*.secret',
 ];

@@ -71,6 +71,7 @@ export const configSchema = z.strictObject({
     .strictObject({
       // No default: an HTTP listener is opened only when the operator asks for one.
       listen: hostPort.optional(),
+      metricsToken: z.string().min(16, 'must be at least 16 characters').optional(),
     })
     .prefault({}),
   github: z

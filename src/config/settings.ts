@@ -29,7 +29,8 @@ export const SETTINGS: readonly Setting[] = [
   { path: 'controlSocket', env: 'TEAMSSH_CONTROL_SOCKET', kind: 'string', doc: 'Unix socket of `teamssh sessions` and `teamssh kill`, mode 0600 (default `<stateDir>/control.sock`)' },
   { path: 'logLevel', env: 'TEAMSSH_LOG_LEVEL', kind: 'string', doc: 'pino level: fatal, error, warn, info, debug, trace, silent (default `info`)' },
   { path: 'logFile', env: 'TEAMSSH_LOG_FILE', kind: 'string', doc: 'also append the JSON log lines to this file (default: stdout only)' },
-  { path: 'http.listen', env: 'TEAMSSH_HTTP_LISTEN', kind: 'string', doc: '`host:port` of the HTTP listener for GitHub webhooks (default none: no HTTP listener)' },
+  { path: 'http.listen', env: 'TEAMSSH_HTTP_LISTEN', kind: 'string', doc: '`host:port` of the HTTP listener for GitHub webhooks, `/metrics`, `/healthz` and `/readyz` (default none: no HTTP listener)' },
+  { path: 'http.metricsToken', env: 'TEAMSSH_METRICS_TOKEN', kind: 'string', doc: 'bearer token `GET /metrics` requires, at least 16 characters (default none: `/metrics` is open to whoever reaches the HTTP listener)' },
 
   { path: 'algorithms.kex', env: 'TEAMSSH_KEX_ALGORITHMS', kind: 'list', doc: 'key exchange algorithms offered, in order (default `mlkem768x25519-sha256,curve25519-sha256,curve25519-sha256@libssh.org`; see docs/algorithms.md)' },
   { path: 'algorithms.ciphers', env: 'TEAMSSH_CIPHERS', kind: 'list', doc: 'ciphers offered (default `chacha20-poly1305@openssh.com,aes256-gcm@openssh.com,aes128-gcm@openssh.com,aes256-ctr,aes192-ctr,aes128-ctr`)' },

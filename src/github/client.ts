@@ -4,6 +4,8 @@ import { throttling } from '@octokit/plugin-throttling';
 import { retry } from '@octokit/plugin-retry';
 import type { Logger } from '../log.js';
 import { appAuthStrategy, type GitHubAppCredentials } from './app-auth.js';
+import { instrumentOctokit } from '../metrics/github-hook.js';
+import { githubPulse } from './pulse.js';
 
 /** The GitHub REST base URL used when none is configured (GHES is `https://HOST/api/v3`). */
 export const DEFAULT_GITHUB_API_URL = 'https://api.github.com';
@@ -52,7 +54,7 @@ class GitHubTimeoutError extends Error {
 /** Builds the Octokit used for every GitHub call: it never waits for a rate-limit reset. */
 export function createGitHubClient(opts: GitHubClientOptions): GitHubClient {
   const log = opts.logger;
-  return new TeamOctokit({
+  const client = new TeamOctokit({
     ...(opts.app
       ? { authStrategy: appAuthStrategy, auth: { app: opts.app, org: opts.org ?? '', logger: log } }
       : { auth: opts.token }),
@@ -90,6 +92,9 @@ export function createGitHubClient(opts: GitHubClientOptions): GitHubClient {
       doNotRetry: [400, 401, 403, 404, 410, 422, 429, 451],
     },
   });
+  // Metrics and /readyz see every GitHub request this process makes.
+  instrumentOctokit(client, githubPulse);
+  return client;
 }
 
 /** Wraps global fetch so each attempt has its own timeout on top of any caller signal. */

@@ -5,6 +5,7 @@ import {
   type CachedPage, type GitHubClient, type GitHubClientOptions, type UnavailableReason,
 } from './client.js';
 import { isBlockedByOrg } from './blocks.js';
+import { metrics } from '../metrics/metrics.js';
 
 /** Settings of the cached GitHub identity source. */
 export interface GitHubDirectoryOptions extends Pick<GitHubClientOptions, 'app'> {
@@ -65,6 +66,8 @@ interface Entry {
    * entry is. The record stays for bounded-stale use, so a trigger never shortens an outage grace.
    */
   invalid?: boolean;
+  /** True when GitHub confirmed every answer of the previous entry with a 304. */
+  unchanged?: boolean;
 }
 
 /** Counters for logs, `teamssh check` and benchmarks. */
@@ -129,16 +132,20 @@ export class GitHubDirectory {
     const current = this.#cache.get(key);
     if (current && !current.invalid && now < current.verifiedAt + this.#freshFor(current.record)) {
       this.#stats.hits += 1;
+      metrics.githubCache.inc({ result: 'hit' });
       return current.record;
     }
     try {
       // forceRefresh makes a too-old entry wait for GitHub (a removed member must not get
       // one more login); concurrent callers join the in-flight fetch of the same key.
       const entry = await this.#cache.fetch(key, { forceRefresh: true });
-      if (entry) return entry.record;
-      throw new Error('lookup produced no entry');
+      if (!entry) throw new Error('lookup produced no entry');
+      metrics.githubCache.inc({ result: entry.unchanged ? 'not_modified' : 'miss' });
+      return entry.record;
     } catch (err) {
-      return this.#whenUnavailable(key, err, current);
+      const answer = this.#whenUnavailable(key, err, current);
+      metrics.githubCache.inc({ result: answer.status === 'ok' && answer.stale ? 'stale' : 'miss' });
+      return answer;
     }
   }
 
@@ -253,13 +260,16 @@ export class GitHubDirectory {
     const { org } = this.#opts;
     const teams = this.#teams;
     const pages = new Map<string, CachedPage>();
+    let changed = false;
     const get = async (url: string): Promise<unknown> => {
       try {
         const res = await conditionalGet(this.#client, url, previous?.pages.get(url), signal);
         if (res.etag) pages.set(url, { etag: res.etag, data: res.data, next: res.next });
         if (res.notModified) this.#stats.notModified += 1;
+        else changed = true;
         return res.data;
       } catch (err) {
+        changed = true;
         if (isHttpFailure(err) && err.status === 404) return null;
         throw err;
       }
@@ -271,7 +281,8 @@ export class GitHubDirectory {
       ...teams.map((slug) => get(`/orgs/${enc(org)}/teams/${enc(slug)}/memberships/${enc(key)}`)),
     ]);
     const now = this.#now();
-    if (user === null) return { record: freeze({ status: 'no_such_user', login: key }), verifiedAt: now, pages };
+    const unchanged = previous !== undefined && !changed;
+    if (user === null) return { record: freeze({ status: 'no_such_user', login: key }), verifiedAt: now, pages, unchanged };
     const login = stringField(user, 'login');
     const active: string[] = [];
     const pending: string[] = [];
@@ -286,12 +297,13 @@ export class GitHubDirectory {
     if (active.length > 0) {
       const list = await conditionalPaginate(this.#client, `/users/${enc(login)}/keys?per_page=100`, previous?.pages, pages, signal);
       this.#stats.notModified += list.notModified;
+      if (list.notModified < list.pages) changed = true;
       if (list.truncated) this.#log.warn({ login, pages: list.pages }, 'GitHub key list longer than the page cap; extra keys ignored');
       keys = list.items.map((k) => keyLine(stringField(k, 'key'))).filter((k): k is string => k !== undefined);
     }
     this.#log.debug({ login, teams: active, pendingTeams: pending, keys: keys.length }, 'verified against GitHub');
     const record: KnownRecord = { status: 'ok', login, teams: active, pendingTeams: pending, keys, verifiedAt: now, stale: false };
-    return { record: freeze(record), verifiedAt: now, pages };
+    return { record: freeze(record), verifiedAt: now, pages, unchanged: previous !== undefined && !changed };
   }
 }
 

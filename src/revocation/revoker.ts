@@ -3,6 +3,7 @@ import type { Logger } from '../log.js';
 import { KeyedQueue } from './keyed-queue.js';
 import type { LiveSessionSource, RecheckRequest, RevocableSession, Revocation, RevocationDirectory } from './types.js';
 import { judge } from './verdict.js';
+import { metrics } from '../metrics/metrics.js';
 
 /** Settings of the {@link Revoker}. */
 export interface RevokerOptions {
@@ -108,6 +109,7 @@ export class Revoker {
 
   #revoke(session: RevocableSession, r: Revocation): void {
     this.#revoked.set(session.id, true);
+    metrics.sessionsRevoked.inc({ reason: r.reason });
     this.#log.warn(
       { event: 'session_revoked', sessionId: session.id, login: session.login, fingerprint: session.fingerprint, team: session.team, reason: r.reason, trigger: r.trigger, deliveryId: r.deliveryId },
       `session revoked: ${r.message}`,

@@ -3,6 +3,7 @@ import { LRUCache } from 'lru-cache';
 import type { Logger } from '../log.js';
 import { HttpError, type HttpRequest, type HttpResponse, type Route } from '../http/route.js';
 import type { RecheckRequest } from './types.js';
+import { metrics } from '../metrics/metrics.js';
 
 /** Where GitHub delivers the org webhook. */
 export const WEBHOOK_PATH = '/webhooks/github';
@@ -16,6 +17,10 @@ export const TAKEN_EVENTS = [
   'team.deleted',
   'org_block.blocked',
 ] as const;
+
+// Label values of teamssh_webhook_deliveries_total for deliveries that name no taken event.
+const OTHER = 'other';
+const UNVERIFIED = 'unverified';
 
 /** Settings of {@link webhookRoute}. */
 export interface WebhookRouteOptions {
@@ -45,6 +50,8 @@ export function webhookRoute(opts: WebhookRouteOptions): Route {
     const raw = req.body.toString('utf8');
     const refused = (why: string): HttpError => {
       log.warn({ event: 'webhook_refused', code: 'ERR_WEBHOOK_SIGNATURE', reason: why, deliveryId, webhookEvent: event, remoteAddress: req.remoteAddress }, 'webhook refused: signature check failed');
+      // The event header is not trusted before the signature passed: it must not become a label.
+      metrics.webhookDeliveries.inc({ event: UNVERIFIED, result: 'refused' });
       return new HttpError(401, 'ERR_WEBHOOK_SIGNATURE', 'missing or wrong X-Hub-Signature-256');
     };
     if (!signature) throw refused('missing_signature');
@@ -53,29 +60,29 @@ export function webhookRoute(opts: WebhookRouteOptions): Route {
     if (!valid) throw refused('bad_signature');
     // Only now is the body trusted enough to read; dedupe after the check, or a forged
     // delivery could claim a genuine delivery's id in advance and have it ignored.
-    if (!deliveryId || !event) throw new HttpError(400, 'ERR_HTTP_BAD_REQUEST', 'X-GitHub-Delivery and X-GitHub-Event are required');
+    if (!deliveryId || !event) throw badRequest(400, 'ERR_HTTP_BAD_REQUEST', 'X-GitHub-Delivery and X-GitHub-Event are required');
     if (seen.has(deliveryId)) {
       log.info({ event: 'webhook_duplicate', deliveryId, webhookEvent: event }, 'webhook delivery seen before; ignored');
-      return accepted('duplicate');
+      return accepted('duplicate', OTHER);
     }
     let payload: unknown;
     try {
       payload = JSON.parse(raw);
     } catch {
-      throw new HttpError(400, 'ERR_HTTP_BAD_REQUEST', 'body is not JSON');
+      throw badRequest(400, 'ERR_HTTP_BAD_REQUEST', 'body is not JSON');
     }
     seen.set(deliveryId, true);
     const action = typeof payload === 'object' && payload !== null ? (payload as { action?: unknown }).action : undefined;
     const name = typeof action === 'string' ? `${event}.${action}` : event;
     if (!(TAKEN_EVENTS as readonly string[]).includes(name)) {
       log.debug({ event: 'webhook_ignored', deliveryId, webhookEvent: name }, 'webhook event not about access; ignored');
-      return accepted('ignored');
+      return accepted('ignored', OTHER);
     }
     const request = recheckRequestOf(name, deliveryId, payload);
     log.info({ event: 'webhook_received', deliveryId, webhookEvent: name, login: request?.kind === 'login' ? request.login : undefined, team: request?.kind === 'team' ? request.team : undefined, remoteAddress: req.remoteAddress }, 'webhook received');
-    if (!request) return accepted('ignored');
+    if (!request) return accepted('ignored', name);
     opts.onRequest(request);
-    return accepted('accepted');
+    return accepted('accepted', name);
   };
   return { method: 'POST', path: WEBHOOK_PATH, handle };
 }
@@ -110,6 +117,13 @@ function header(req: HttpRequest, name: string): string | undefined {
   return typeof v === 'string' && v.length > 0 ? v : undefined;
 }
 
-function accepted(status: 'accepted' | 'duplicate' | 'ignored'): HttpResponse {
+/** A 202 answer, counted under `event` (a taken event's name, else `other`: labels stay a closed set). */
+function accepted(status: 'accepted' | 'duplicate' | 'ignored', event: string): HttpResponse {
+  metrics.webhookDeliveries.inc({ event, result: status });
   return { status: 202, body: { status } };
+}
+
+function badRequest(...args: ConstructorParameters<typeof HttpError>): HttpError {
+  metrics.webhookDeliveries.inc({ event: OTHER, result: 'bad_request' });
+  return new HttpError(...args);
 }

@@ -2,6 +2,7 @@ import type { AuthContext, Connection } from 'ssh2';
 import type { Logger } from '../log.js';
 import { DENY_MESSAGES, type AuthDecision, type DenyReason, type Identity, type IdentitySource, type OfferedKey, type RefusalReason } from '../auth/types.js';
 import { checkSignature, fingerprint } from '../auth/verify.js';
+import { metrics } from '../metrics/metrics.js';
 
 /** What authentication needs from the rest of the server. */
 export interface AuthDeps {
@@ -48,8 +49,10 @@ export function authenticate(client: Connection, remoteAddress: string, deps: Au
   const refuse = (ctx: AuthContext, reason: RefusalReason, fields: Record<string, unknown>, why = 'authentication refused') => {
     failures += 1;
     log.warn({ event: 'auth_refused', user: ctx.username, remoteAddress, attempt: failures, reason, ...fields }, why);
+    metrics.authAttempts.inc({ result: reason });
     if (failures >= deps.maxAuthTries) {
       log.warn({ event: 'auth_refused', user: ctx.username, remoteAddress, reason: 'too_many_attempts', attempts: failures }, 'too many authentication attempts; disconnecting');
+      metrics.authAttempts.inc({ result: 'too_many_attempts' });
       ctx.reject([], false);
       client.end();
       return;
@@ -82,6 +85,7 @@ export function authenticate(client: Connection, remoteAddress: string, deps: Au
       return;
     }
     accepted = { login: granted.login, teams: granted.teams, fingerprint: fp, keyAlgo: ctx.key.algo, hookEnv: env, stale: granted.stale };
+    metrics.authAttempts.inc({ result: 'accepted' });
     log.info({ event: 'auth_accepted', login: granted.login, user: ctx.username, remoteAddress, teams: granted.teams, stale: granted.stale, ...base }, 'authenticated');
     ctx.accept();
   }

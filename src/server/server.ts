@@ -26,6 +26,10 @@ import { loadSigningKey } from '../recording/signing-key.js';
 import { logContainment, useContainment } from '../launch/containment.js';
 import { LiveConfig } from '../config/live.js';
 import { reloadConfig, type ReloadOutcome, type Reread } from './reload.js';
+import { metricsRoute } from '../metrics/metrics-route.js';
+import { uploadPaused, watchRecordingsDir, watchServer } from '../metrics/live-gauges.js';
+import { Readiness, healthRoutes } from '../health/readiness.js';
+import { githubPulse } from '../github/pulse.js';
 
 /** A running server, as `teamssh serve` and the tests hold it. */
 export interface RunningServer {
@@ -40,6 +44,8 @@ export interface RunningServer {
   live: LiveConfig;
   /** SIGHUP and `teamssh reload`: reopen the log file, re-read, validate and apply the configuration. */
   reload(): Promise<ReloadOutcome>;
+  /** What `GET /readyz` answers. */
+  readiness: Readiness;
   /** Graceful stop: stop accepting, tell live sessions, wait the grace, end the rest, finish recordings. */
   shutdown(): Promise<void>;
 }
@@ -167,17 +173,25 @@ export async function startServer(config: Config, logger: Logger, opts: { direct
     directory.setTeams(c.github.teams);
     revocation.reconfigure({ teams: c.github.teams, revalidateIntervalMs: c.github.revalidateIntervalMs });
   });
-  const http = config.http.listen ? await startHttpListener(config.http.listen, [...revocation.routes], logger.child({ component: 'http' })) : undefined;
+  const unwatch = [
+    watchServer({ connections: () => clients.size, unauthenticated: () => gate.size, sessionKinds: () => sessions.all().map((s) => s.kind) }),
+    watchRecordingsDir(config.recordings.dir),
+  ];
+  const readiness = new Readiness({ sshListening: () => tcp.listening, recordingsDir: config.recordings.dir, maxStaleMs: config.github.cacheMaxStaleMs, github: githubPulse, uploadPaused });
+  const routes = [...revocation.routes, metricsRoute({ token: config.http.metricsToken }), ...healthRoutes(readiness)];
+  const http = config.http.listen ? await startHttpListener(config.http.listen, routes, logger.child({ component: 'http' })) : undefined;
   log.info({ event: 'listening', host: address.host, port: address.port, org: config.github.org, teams: config.github.teams, recordings: config.recordings.dir }, `teamssh listening on ${address.host}:${address.port}`);
 
   let stopping: Promise<void> | undefined;
   const shutdown = () =>
     (stopping ??= (async () => {
+      // Not ready first, so a load balancer drains this node before sessions are told to end;
+      // the HTTP listener stays up until they have ended, answering /readyz with 503.
+      readiness.drain();
       log.info({ event: 'shutdown', liveSessions: sessions.size }, 'shutting down: no new connections');
       tcp.close();
       gate.closeAll();
       await control.close();
-      await http?.close();
       await revocation.stop();
       const running = sessions.all();
       const { shutdownGraceMs, killGraceMs } = cfg().sessions;
@@ -187,9 +201,11 @@ export async function startServer(config: Config, logger: Logger, opts: { direct
       if (graceOver) for (const s of sessions.all()) s.end('shutdown', 'server shut down; session closed');
       await Promise.race([Promise.all(sessions.all().map((s) => s.done)), all, sleep(killGraceMs + 5000)]);
       for (const c of clients) c.end();
+      await http?.close();
+      for (const stop of unwatch) stop();
     })());
 
-  return { address, httpAddress: http?.address, directory, sessions, live, reload, shutdown };
+  return { address, httpAddress: http?.address, directory, sessions, live, reload, readiness, shutdown };
 }
 
 /**

@@ -20,6 +20,7 @@ import { recordingRules } from '../recording/redact-rules.js';
 import { Redactor } from '../recording/redactor.js';
 import { sharedEchoProbe, type EchoProbe } from '../launch/echo-probe.js';
 import { InputGate } from './input-gate.js';
+import { metrics } from '../metrics/metrics.js';
 
 /** Why a session ended; these strings are part of the audit-log contract. */
 export type EndReason = 'exit' | 'client_closed' | 'connection_lost' | 'idle_timeout' | 'max_duration' | 'shutdown' | 'recording_failed' | 'refused' | 'killed' | 'revoked';
@@ -416,11 +417,14 @@ export class LiveSession implements RegisteredSession {
     const pty = this.req.pty ? { term: this.req.pty.term, cols: this.req.pty.cols, rows: this.req.pty.rows } : null;
     const { title: _title, ...facts } = this.facts();
     this.log.info({ event: 'session_start', ...facts, program: file, uid: this.account?.uid, pty, staleIdentity: this.deps.identity.stale }, 'session started');
+    metrics.sessionsTotal.inc({ kind: this.req.kind });
   }
 
   private auditEnd(e: ExitInfo, rec: { castPath: string; sha256: string; redactions?: Record<string, number> } | undefined): void {
     const endedAt = new Date();
     const { title: _title, ...facts } = this.facts();
+    metrics.sessionDuration.observe((endedAt.getTime() - this.startedAt.getTime()) / 1000);
+    metrics.sessionsEnded.inc({ reason: this.endReason ?? 'exit' });
     this.log.info(
       {
         event: 'session_end',

@@ -12,6 +12,7 @@ import { splitCast } from './split.js';
 import { SIGNATURE_ROOM, checkSourceSignature, signatureBlock, type SourceSignature } from './upload-signature.js';
 import type { SigningKey } from '../recording/signing-key.js';
 import { FAILED_DIR, UPLOADED_DIR, moveRecording, readSidecar, sidecarPath, writeSidecar, type Sidecar, type UploadFailure } from '../recording/sidecar.js';
+import { metrics } from '../metrics/metrics.js';
 
 /**
  * Ships one claimed recording to the end: uploaded (sidecar updated, moved to uploaded/) or
@@ -172,6 +173,7 @@ async function attempt(ctx: JobContext, file: UploadFile, fields: Record<string,
     n++;
     if (r.status === 429) ctx.gate.rateLimited(delay);
     ctx.log.warn({ recording: base, attempt: n, status: r.status, reason: r.reason, retryInMs: delay }, 'upload failed; will retry');
+    metrics.uploads.inc({ result: 'retry' });
     await sleep(delay, ctx.soft);
   }
 }

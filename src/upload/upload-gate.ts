@@ -1,4 +1,5 @@
 import type { Logger } from '../log.js';
+import { setUploadPaused } from '../metrics/live-gauges.js';
 
 /**
  * The one place that decides whether uploads may go out now. Two conditions hold back every
@@ -48,6 +49,7 @@ export class UploadGate {
     this.probing = false;
     if (this.paused) {
       this.paused = false;
+      setUploadPaused(this, false);
       this.log.info({ event: 'upload_resumed' }, 'the asciinema server accepts the install id again: uploads resume');
     }
     this.renew();
@@ -58,6 +60,7 @@ export class UploadGate {
     this.probing = false;
     if (!this.paused) {
       this.paused = true;
+      setUploadPaused(this, true);
       this.log.error(
         { event: 'upload_paused', code: 'ERR_UPLOAD_UNAUTHORIZED', serverMessage: message, retryInMs: this.unauthorizedMs },
         `the asciinema server refuses the install id (401): all uploads are paused and retried every ${Math.round(this.unauthorizedMs / 1000)} s; ${connectUrlHint}`,

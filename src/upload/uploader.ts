@@ -12,6 +12,8 @@ import { WorkQueue } from './queue.js';
 import { DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 import { shipRecording, type JobContext } from './job.js';
 import type { SigningKey } from '../recording/signing-key.js';
+import { metrics } from '../metrics/metrics.js';
+import { setUploadPaused, watchRecordingsDir } from '../metrics/live-gauges.js';
 
 
 /**
@@ -101,7 +103,10 @@ export async function startUploader(opts: UploaderOptions): Promise<UploaderHand
     try {
       const claimed = isCast(file) ? await claims.claim(base) : await claims.takeOver(file);
       if (!claimed) return; // another uploader has it, or it is gone
-      await shipRecording(ctx, base, claimed);
+      const timer = metrics.uploadDuration.startTimer();
+      const result = await shipRecording(ctx, base, claimed);
+      if (result === 'uploaded') timer();
+      metrics.uploads.inc({ result: result === 'uploaded' ? 'uploaded' : 'rejected' });
       claims.forget(base);
     } catch (err) {
       await claims.release(base);
@@ -114,6 +119,7 @@ export async function startUploader(opts: UploaderOptions): Promise<UploaderHand
 
   const watcher = new RecordingsWatcher(dir, queue, claims, log, opts.rescanMs ?? 30_000);
   await watcher.start();
+  const unwatch = watchRecordingsDir(dir);
 
   let stopping: Promise<void> | undefined;
   const stop = async () => {
@@ -125,6 +131,8 @@ export async function startUploader(opts: UploaderOptions): Promise<UploaderHand
     hard.abort();
     claims.close();
     await client.close();
+    unwatch();
+    setUploadPaused(gate, false);
     log.info({ event: 'upload_stopped' }, 'uploader stopped; recordings not uploaded stay in the directory for the next start');
   };
   return {
