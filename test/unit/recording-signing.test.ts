@@ -134,7 +134,7 @@ test('checkpoints while the session runs: a cut or an edit is found up to the la
     assert.equal(live.problem, undefined);
     // The header alone may get its own checkpoint before the first flush; a slow machine may merge rounds.
     const n = live.checkpoints.length;
-    assert.ok(n >= 3 && n <= 5, `one checkpoint per round with new data (${n})`);
+    assert.ok(n >= 2 && n <= 5, `one checkpoint per round with new data (${n})`);
     await sleep(200);
     assert.equal(readChain(await readFile(chainFile, 'utf8'), [key.publicBlob]).checkpoints.length, n, 'no checkpoint without new data');
     const fin = await rec.finish();
