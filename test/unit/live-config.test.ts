@@ -55,7 +55,7 @@ test('a reload that changes only restart-only settings, or nothing, leaves the c
   const live = new LiveConfig(first);
   let calls = 0;
   live.onChange(() => (calls += 1));
-  assert.deepEqual(live.apply(load({ TEAMSSH_STATE_DIR: '/var/lib/elsewhere' })), { applied: [], deferred: ['TEAMSSH_HOST_KEY', 'TEAMSSH_STATE_DIR', 'TEAMSSH_CONTROL_SOCKET'] });
+  assert.deepEqual(live.apply(load({ TEAMSSH_STATE_DIR: '/var/lib/elsewhere' })), { applied: [], deferred: ['TEAMSSH_HOST_KEY', 'TEAMSSH_SIGNING_KEY', 'TEAMSSH_STATE_DIR', 'TEAMSSH_CONTROL_SOCKET'] });
   assert.deepEqual(live.apply(load()), { applied: [], deferred: [] });
   assert.equal(live.current, first);
   assert.equal(calls, 0);
