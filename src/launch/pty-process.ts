@@ -1,6 +1,7 @@
 import { readSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import pty, { type IPty } from 'node-pty';
+import { readAhead } from './pty-read-ahead.js';
 import { buildLaunchCommand } from './launch-args.js';
 import { sessionContainment } from './containment.js';
 import { SESSION_MARKER } from './account-scan.js';
@@ -69,7 +70,11 @@ export function spawnPtyProgram(opts: SpawnOptions, size: { cols: number; rows: 
   let eofSent = false;
 
   // Typed as string, but with encoding: null node-pty hands out Buffers.
-  term.onData((d: string | Buffer) => out.emit(typeof d === 'string' ? Buffer.from(d) : d));
+  const fd = (term as unknown as { _fd?: number })._fd;
+  term.onData((d: string | Buffer) => {
+    const b = typeof d === 'string' ? Buffer.from(d) : d;
+    out.emit(typeof fd === 'number' ? readAhead(fd, b) : b);
+  });
   drainOnEnd(term, (b) => out.emit(b));
   // node-pty emits exit only after the master closed (output drained) or 200 ms after the child died.
   term.onExit(({ exitCode, signal }) => {
