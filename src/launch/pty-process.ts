@@ -2,6 +2,7 @@ import { readSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import pty, { type IPty } from 'node-pty';
 import { readAhead } from './pty-read-ahead.js';
+import { writeToPty } from './pty-write.js';
 import { buildLaunchCommand } from './launch-args.js';
 import { sessionContainment } from './containment.js';
 import { SESSION_MARKER } from './account-scan.js';
@@ -86,7 +87,7 @@ export function spawnPtyProgram(opts: SpawnOptions, size: { cols: number; rows: 
     onStdout: (cb) => out.add(cb),
     onStderr: () => {},
     write(b) {
-      if (!exit.done) term.write(b);
+      if (!exit.done) writeToPty(term, b);
       return true;
     },
     onInputDrain: () => {},
