@@ -14,10 +14,12 @@ import { nowMs, ratio, summarize } from './stats.js';
  * MaxSessions 1000, teamssh with a per-login cap of 2000), each left at its shell prompt;
  * `streaming` more run `while :; do seq 1 2000; sleep 0.05; done` (about 200 kB/s each, a
  * build log's pace) with the output read and dropped. Then one more pty session runs
- * `stty raw -echo; exec cat` and a byte is sent every 20 ms: latency is from the write to its
+ * `stty raw -echo; exec cat` and a byte is sent every 20 ms (for at most 60 s): latency is from the write to its
  * echo arriving. Memory is the server's own processes (proc-rss.ts) before and with the idle
  * sessions open; the targets run one after the other.
  */
+
+const PROBE_MAX_MS = 60_000;
 
 /** Counts for one run. */
 export interface EchoPlan {
@@ -102,7 +104,9 @@ async function probe(t: m.Target, privateKey: Buffer, samples: number, load: Loa
   // The command's own echo and prompt pass first; a marker byte's echo says cat is reading.
   await new Promise((r) => setTimeout(r, 1500));
   const out: number[] = [];
-  for (let i = 0; i < samples + 5; i++) {
+  // Bounded: a server that echoes slowly still finishes the run, with fewer samples (the row says n).
+  const end = nowMs() + PROBE_MAX_MS;
+  for (let i = 0; i < samples + 5 && nowMs() < end; i++) {
     const before = seen;
     const start = process.hrtime.bigint();
     const echoed = new Promise<void>((resolve, reject) => {

@@ -26,6 +26,9 @@ const EXPECTED: Array<{ row: RegExp; columns: Array<'openssh' | 'seed' | 'teamss
   { row: /^post-quantum login latency p50 \(OpenSSH 10 client, default kex: teamssh mlkem768x25519-sha256/, columns: ['openssh', 'teamssh'] },
   { row: /^post-quantum connection rate/, columns: ['openssh', 'teamssh'] },
   { row: /^pty throughput/, columns: ['openssh', 'seed', 'teamssh'] },
+  { row: /^server CPU per GB of pty output/, columns: ['openssh', 'teamssh'] },
+  { row: /^keystroke echo latency p99/, columns: ['openssh', 'teamssh'] },
+  { row: /^RSS per idle session, \d+ sessions/, columns: ['openssh', 'teamssh'] },
   { row: /^recording on server after session end p50/, columns: ['teamssh'] },
   { row: /^backlog drain \(/, columns: ['teamssh'] },
 ];
