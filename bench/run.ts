@@ -12,6 +12,8 @@ import { measureRedaction } from './redaction.js';
 import { environment, fmt, medianCell, page, table, valueCell, type Row } from './report.js';
 import { postQuantumTargets, measurePostQuantum } from './post-quantum.js';
 import { nowMs, ratio, summarize } from './stats.js';
+import { measurePtyCpu } from './pty-cpu.js';
+import { measureEchoUnderLoad, type EchoPlan } from './echo-load.js';
 
 /**
  * `npm run bench`: starts OpenSSH, the seed pipeline (sshd + asciinema rec) and teamssh on
@@ -20,7 +22,7 @@ import { nowMs, ratio, summarize } from './stats.js';
  * --profile DIR (teamssh runs under `node --cpu-prof`; the profile lands in DIR when the run ends).
  */
 
-const METRICS = ['memory', 'auth', 'conn', 'latency', 'pq', 'pty', 'upload', 'backlog', 'revocation', 'redaction'] as const;
+const METRICS = ['memory', 'auth', 'conn', 'latency', 'pq', 'pty', 'cpu', 'echo', 'upload', 'backlog', 'revocation', 'redaction'] as const;
 type Metric = (typeof METRICS)[number];
 
 /** Counts for one mode. */
@@ -28,17 +30,20 @@ interface Plan {
   conns: number; concurrency: number; connRuns: number; latencyCount: number; seqN: number; ptyRuns: number;
   idleSessions: number; members: number; authSamples: number; uploadCount: number; backlog: number; limitMs: number;
   revocation: RevocationPlan;
+  cpuSeqN: number; cpuRuns: number; echo: EchoPlan;
 }
 
 const FULL: Plan = {
   conns: 400, concurrency: 20, connRuns: 5, latencyCount: 100, seqN: 10_000_000, ptyRuns: 3,
   idleSessions: 200, members: 10_000, authSamples: 100_000, uploadCount: 20, backlog: 1000, limitMs: 30 * 60_000,
   revocation: { logins: 50, sessions: 200, revalidateLogins: 100, revalidateSessions: 1000, revalidateInterval: 10 },
+  cpuSeqN: 10_000_000, cpuRuns: 3, echo: { idle: 1000, streaming: 20, perConnection: 50, samples: 400 },
 };
 const QUICK: Plan = {
   conns: 40, concurrency: 5, connRuns: 1, latencyCount: 10, seqN: 200_000, ptyRuns: 1,
   idleSessions: 20, members: 1000, authSamples: 10_000, uploadCount: 5, backlog: 50, limitMs: 3 * 60_000,
   revocation: { logins: 3, sessions: 6, revalidateLogins: 3, revalidateSessions: 6, revalidateInterval: 2 },
+  cpuSeqN: 200_000, cpuRuns: 1, echo: { idle: 20, streaming: 2, perConnection: 10, samples: 20 },
 };
 const ACCOUNT = 'teamssh-bench';
 
@@ -79,7 +84,7 @@ async function queueEmpty(dir: string, maxMs: number): Promise<void> {
   while ((await pending()) && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
 }
 
-interface Targets { openssh?: m.Target; opensshPq?: m.Target; seed?: m.Target; teamssh?: m.Target; key: ClientKey; server?: RunningTeamssh; fakes?: Fakes }
+interface Targets { opensshPid?: number; openssh?: m.Target; opensshPq?: m.Target; seed?: m.Target; teamssh?: m.Target; key: ClientKey; server?: RunningTeamssh; fakes?: Fakes }
 
 
 async function measureMemory(t: Targets): Promise<void> {
@@ -228,10 +233,14 @@ async function main(): Promise<number> {
       stops.push(s.stop);
       return s;
     };
-    if (needs('conn', 'latency', 'pty')) t.openssh = { name: 'openssh', port: (await sshd('plain')).port, user: ACCOUNT };
+    if (needs('conn', 'latency', 'pty', 'cpu', 'echo')) {
+      const s = await sshd('plain');
+      t.openssh = { name: 'openssh', port: s.port, user: ACCOUNT };
+      t.opensshPid = s.pid;
+    }
     if (needs('latency', 'pq')) t.opensshPq = { name: 'openssh-pq', port: (await sshd('plain', 'default')).port, user: ACCOUNT };
     if (needs('pty')) t.seed = { name: 'seed', port: (await sshd('seed')).port, user: ACCOUNT };
-    if (needs('conn', 'latency', 'pq', 'pty', 'memory', 'upload')) {
+    if (needs('conn', 'latency', 'pq', 'pty', 'cpu', 'echo', 'memory', 'upload')) {
       try {
         t.fakes = await startFakes(key.publicLine);
         stops.push(t.fakes.stop);
@@ -253,7 +262,10 @@ async function main(): Promise<number> {
     }
     const steps: Record<Metric, () => Promise<void>> = {
       memory: () => measureMemory(t), auth: () => measureAuth(), conn: () => measureConn(t), latency: () => measureLatency(t),
-      pty: () => measurePty(t), upload: () => measureUpload(t), backlog: () => measureBacklog(dir, key),
+      pty: () => measurePty(t),
+      cpu: () => measurePtyCpu(t.openssh && { ...t.openssh, pid: t.opensshPid! }, t.teamssh && t.server && { ...t.teamssh, pid: t.server.pid }, key, { seqN: plan.cpuSeqN, runs: plan.cpuRuns, settle: () => settle(t) }, rows, notes),
+      echo: () => measureEchoUnderLoad(t.openssh && { ...t.openssh, pid: t.opensshPid! }, t.teamssh && t.server && { ...t.teamssh, pid: t.server.pid }, key, plan.echo, rows, notes),
+      upload: () => measureUpload(t), backlog: () => measureBacklog(dir, key),
       pq: async () => {
         await settle(t);
         const pq = await postQuantumTargets(t.opensshPq, t.teamssh, key);

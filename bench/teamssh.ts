@@ -72,7 +72,7 @@ export function teamsshEnv(o: { dir: string; recordingsDir: string; fakes: Fakes
     TEAMSSH_SHELL_USER: o.account,
     TEAMSSH_LOG_LEVEL: o.logLevel,
     TEAMSSH_CACHE_TTL: '3600',
-    TEAMSSH_MAX_SESSIONS_PER_LOGIN: '1000',
+    TEAMSSH_MAX_SESSIONS_PER_LOGIN: '2000',
     TEAMSSH_MAX_UNAUTHENTICATED: '1000',
     ASCIINEMA_SERVER_URL: o.fakes.asciinemaUrl,
     ASCIINEMA_INSTALL_ID: o.fakes.installId,

@@ -1,6 +1,8 @@
 import { readSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import pty, { type IPty } from 'node-pty';
+import { readAhead } from './pty-read-ahead.js';
+import { writeToPty } from './pty-write.js';
 import { buildLaunchCommand } from './launch-args.js';
 import { sessionContainment } from './containment.js';
 import { SESSION_MARKER } from './account-scan.js';
@@ -69,7 +71,11 @@ export function spawnPtyProgram(opts: SpawnOptions, size: { cols: number; rows: 
   let eofSent = false;
 
   // Typed as string, but with encoding: null node-pty hands out Buffers.
-  term.onData((d: string | Buffer) => out.emit(typeof d === 'string' ? Buffer.from(d) : d));
+  const fd = (term as unknown as { _fd?: number })._fd;
+  term.onData((d: string | Buffer) => {
+    const b = typeof d === 'string' ? Buffer.from(d) : d;
+    out.emit(typeof fd === 'number' ? readAhead(fd, b) : b);
+  });
   drainOnEnd(term, (b) => out.emit(b));
   // node-pty emits exit only after the master closed (output drained) or 200 ms after the child died.
   term.onExit(({ exitCode, signal }) => {
@@ -83,7 +89,7 @@ export function spawnPtyProgram(opts: SpawnOptions, size: { cols: number; rows: 
     onStdout: (cb) => out.add(cb),
     onStderr: () => {},
     write(b) {
-      if (!exit.done) term.write(b);
+      if (!exit.done) writeToPty(term, b);
       return true;
     },
     onInputDrain: () => {},
