@@ -16,7 +16,7 @@ import path from 'node:path';
  * `<host>` is a short hash of the hostname: a pid means nothing in another container or on
  * another machine sharing the directory, so claims from elsewhere go stale by heartbeat only.
  * The claim time is in the name rather than set with utimes at once, because every change in
- * the recordings directory wakes the watcher: fewer changes keep a big backlog cheap.
+ * the recordings directory makes chokidar re-list it: fewer changes keep a big backlog cheap.
  */
 
 const CLAIM = /^(.+)\.cast\.claim\.([a-f0-9]{8})\.(\d+)\.([a-f0-9]+)\.(\d+)$/;

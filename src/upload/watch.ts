@@ -1,19 +1,17 @@
-import { promises as fs, watch, type FSWatcher } from 'node:fs';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { watch, type FSWatcher } from 'chokidar';
 import type { Logger } from '../log.js';
 import { parseClaim, type Claims } from './claims.js';
 import type { WorkQueue } from './queue.js';
 
 /**
- * Finds recordings to upload: a directory watcher for new `*.cast` files (fast pickup), plus
+ * Finds recordings to upload: a chokidar watcher for new `*.cast` files (fast pickup), plus
  * directory scans for the backlog at start, for anything the watcher missed, and for claims
  * left by dead uploaders (which no event announces).
  *
- * The watcher is Node's fs.watch (inotify), which names the file of each event: a recording
- * being written costs one name check per write. chokidar, used before, re-listed and lstat()ed
- * the whole directory on every change in it; with 1,000 live recorded sessions (2,000 files) that
- * was ~1,700 lstat()s a second on libuv's thread pool and pushed typing echo p50 from 13 ms to
- * 233 ms (bench/echo-load.ts, 300 sessions, uploader off vs on). With a backlog of N recordings
- * each upload still changes the directory, so while more than `HIGH`
+ * chokidar re-lists and lstat()s the whole directory on every change in it, so with a backlog
+ * of N recordings each upload costs O(N) and draining costs O(N²). While more than `HIGH`
  * recordings wait, the watcher is closed and a cheap readdir scan runs every second instead;
  * it comes back once the queue is short again.
  *
@@ -118,31 +116,29 @@ export class RecordingsWatcher {
 
   private async openWatcher(): Promise<void> {
     if (this.closed) return;
-    let w: FSWatcher;
-    try {
-      w = watch(this.dir, { persistent: false });
-    } catch (err) {
-      this.log.error({ err }, 'recordings directory watcher failed');
-      return;
-    }
-    // Only finished recordings: `.part` files, claims, sidecars and subdirectories are not ours to see.
-    w.on('change', (_event, file) => {
-      const name = typeof file === 'string' ? file : file?.toString();
-      if (!name || !isCast(name) || this.closed) return;
-      this.queue.add(name.slice(0, -'.cast'.length), name);
-      // A burst of new files: hand over to scanning, which copes with a long queue.
+    const w = watch(this.dir, {
+      depth: 0,
+      ignoreInitial: true,
+      // Only finished recordings: `.part` files, claims, sidecars and subdirectories are not ours to see.
+      ignored: (p: string) => p !== this.dir && !isCast(path.basename(p)),
+    });
+    const onFile = (p: string) => {
+      if (path.dirname(p) === this.dir) this.queue.add(path.basename(p).slice(0, -'.cast'.length), path.basename(p));
+      // A burst of new files: hand over to scanning before chokidar's re-listing gets expensive.
       if (this.queue.queued > HIGH && !this.busy) {
         if (this.timer) clearTimeout(this.timer);
         void this.tick();
       }
-    });
-    w.on('error', (err) => this.log.error({ err }, 'recordings directory watcher failed'));
-    this.watcher = w;
+    };
+    w.on('add', onFile).on('change', onFile).on('error', (err) => this.log.error({ err }, 'recordings directory watcher failed'));
+    await new Promise<void>((resolve) => w.once('ready', () => resolve()));
+    if (this.closed) await w.close();
+    else this.watcher = w;
   }
 
   private async closeWatcher(): Promise<void> {
     const w = this.watcher;
     this.watcher = undefined;
-    w?.close();
+    await w?.close();
   }
 }

@@ -12,7 +12,7 @@ import { writeToPty } from '../../src/launch/pty-write.js';
 // of recording writes and directory scans does on a busy server.
 async function fillThreadPool(dir: string): Promise<() => Promise<void>> {
   const fifos = [0, 1, 2, 3].map((i) => path.join(dir, `fifo${i}`));
-  execFileSync('sh', ['-c', 'mkfifo "$@"', 'sh', ...fifos]);
+  for (const f of fifos) execFileSync('mkfifo', [f]);
   const opens = fifos.map((f) => open(f, 'r'));
   await new Promise((r) => setTimeout(r, 100));
   return async () => {
