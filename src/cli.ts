@@ -13,6 +13,7 @@ import { probeGitHub } from './github/probe.js';
 import { gitHubConnection } from './github/connection-settings.js';
 import { startServer } from './server/server.js';
 import { startConfiguredUploader } from './upload/start-configured.js';
+import { jumpKeyCommand } from './jump/jump-key-command.js';
 
 const envHelp = `\nEnvironment (wins over the config file):\n${SETTINGS.map((s) => `  ${s.env.padEnd(32)} ${s.doc.replace(/`/g, '')}`).join('\n')}\n`;
 
@@ -122,6 +123,19 @@ program
     const config = configFor(opts);
     const ok = await runCheck(config, (line) => process.stdout.write(`${line}\n`));
     process.exit(ok ? 0 : 1);
+  });
+
+program
+  .command('jump-key')
+  .description("print the jump key's public line for targets' authorized_keys (generated if missing)")
+  .option('-c, --config <file>', 'YAML config file (default: $TEAMSSH_CONFIG)')
+  .option('--known-hosts', 'print instead the known_hosts lines of the host keys teamssh presents for each target to `ssh -J`')
+  .action(async (opts: { config?: string; knownHosts?: boolean }) => {
+    try {
+      process.stdout.write(await jumpKeyCommand(configFor(opts), opts.knownHosts === true));
+    } catch (err) {
+      fail(err);
+    }
   });
 
 /** The control socket for `sessions` and `kill`: --socket, else the configured one. */

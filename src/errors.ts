@@ -44,6 +44,13 @@ export const ERROR_CODES = {
   ERR_HTTP_INTERNAL: 'an HTTP route failed unexpectedly; the cause is in the log only',
   ERR_WEBHOOK_SIGNATURE: 'a webhook delivery had a missing or wrong X-Hub-Signature-256; it changed nothing',
   ERR_REVALIDATION: 'a live session could not be re-checked against GitHub (the check is retried next interval)',
+  ERR_JUMP_KEY: 'the jump key (jump.key) cannot be created or read',
+  ERR_JUMP_NO_TARGET: 'a session asked for a target that is not configured or that none of the login\'s teams may reach',
+  ERR_JUMP_UNREACHABLE: 'a target refused or dropped the onward TCP connection, or its name did not resolve',
+  ERR_JUMP_TIMEOUT: 'a target did not finish connecting and authenticating within jump.connectTimeout',
+  ERR_JUMP_HOST_KEY: 'a target presented a host key that is not one of its pinned hostKeys; nothing was sent to it',
+  ERR_JUMP_AUTH: 'a target refused the jump key (its authorized_keys lacks the line `teamssh jump-key` prints)',
+  ERR_JUMP_CHANNEL: 'a target accepted the jump key but refused the session, pty or command',
 } as const;
 
 /** A stable error code from the catalogue above. */

@@ -10,7 +10,8 @@ export type RefusalReason =
   | 'hook_denied'
   | 'hook_unavailable'
   | 'internal_error'
-  | 'too_many_attempts';
+  | 'too_many_attempts'
+  | 'other_login';
 
 /**
  * The three-state answer every identity source gives: allow, deny, or unavailable (the
@@ -68,6 +69,8 @@ export interface Identity {
   hookEnv: Readonly<Record<string, string>>;
   /** True when GitHub was unavailable and a recently verified answer was used. */
   stale: boolean;
+  /** The jump target the SSH user named (`alice@db1` → `db1`); absent for a local session. */
+  target?: string | undefined;
 }
 
 /** One line per deny reason, for the server log (never key material or tokens). */

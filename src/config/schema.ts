@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { jumpSchema, targetsSchema } from '../jump/target-schema.js';
 import { DEFAULT_CIPHERS, DEFAULT_HOST_KEY_ALGORITHMS, DEFAULT_KEX, DEFAULT_MACS, unsupportedAlgorithms, type AlgorithmKind } from '../server/algorithms.js';
 
 /**
@@ -150,6 +151,8 @@ export const configSchema = z.strictObject({
     })
     .transform(({ timeout, ...u }) => ({ ...u, timeoutMs: timeout * 1000 }))
     .prefault({}),
+  jump: jumpSchema,
+  targets: targetsSchema,
 });
 
 /** Parsed configuration: file keys as written, durations converted to milliseconds. */

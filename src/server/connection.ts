@@ -2,9 +2,10 @@ import type { Connection, ServerChannel, Session } from 'ssh2';
 import type { Logger } from '../log.js';
 import { LiveSession, type SessionDeps, type SessionRequest } from '../session/live-session.js';
 import type { SessionRegistry } from '../session/registry.js';
+import { routeSession, type SessionRouting } from '../jump/session-route.js';
 
 /** What a connection's sessions share; each session gets its own admission from the registry. */
-export type ConnectionDeps = Omit<SessionDeps, 'admission'> & { registry: SessionRegistry<LiveSession> };
+export type ConnectionDeps = Omit<SessionDeps, 'admission' | 'onward'> & { registry: SessionRegistry<LiveSession> } & SessionRouting;
 
 /**
  * Serves one authenticated connection: session channels become LiveSessions; everything
@@ -12,7 +13,7 @@ export type ConnectionDeps = Omit<SessionDeps, 'admission'> & { registry: Sessio
  * sftp) is refused and logged, because each would be a path around the recording.
  */
 export function serveConnection(client: Connection, deps: ConnectionDeps, log: Logger): void {
-  const { registry, ...sessionDeps } = deps;
+  const { registry, jump: _jump, fixedTarget: _fixed, ...sessionDeps } = deps;
   const refused = (what: string, detail?: Record<string, unknown>) =>
     log.warn({ event: 'channel_refused', request: what, login: deps.identity.login, remoteAddress: deps.ends.remoteAddress, ...detail }, `${what} refused`);
 
@@ -81,6 +82,13 @@ export function serveConnection(client: Connection, deps: ConnectionDeps, log: L
       req.kind = kind;
       req.command = command;
       const channel = accept();
+      const route = routeSession(deps.identity, deps, log);
+      if (route.refused !== undefined) {
+        channel.stderr.write(`teamssh: ${route.refused}\r\n`);
+        channel.exit(1);
+        channel.end();
+        return;
+      }
       // The slot is reserved here, synchronously: channels opened at the same moment cannot overrun the cap.
       const admission = registry.tryAdmit(deps.identity.login);
       if (!admission) {
@@ -91,7 +99,7 @@ export function serveConnection(client: Connection, deps: ConnectionDeps, log: L
         channel.end();
         return;
       }
-      const session = new LiveSession(channel, req, { ...sessionDeps, admission });
+      const session = new LiveSession(channel, req, { ...sessionDeps, admission, onward: route.onward });
       current = session;
       void session.start();
     };

@@ -23,6 +23,7 @@ import { gitHubConnection } from '../github/connection-settings.js';
 import { ensureRecordingsDir } from '../recording/recordings-dir.js';
 import { recoverPartials } from '../recording/recover.js';
 import { logContainment, useContainment } from '../launch/containment.js';
+import { jumpServiceFor } from '../jump/start.js';
 
 /** A running server, as `teamssh serve` and the tests hold it. */
 export interface RunningServer {
@@ -54,6 +55,7 @@ export async function startServer(config: Config, logger: Logger, opts: { direct
   await recoverPartials(config.recordings.dir, log).catch((err: unknown) => log.error({ err }, 'recovering partial recordings failed'));
   const hostKeys = await loadHostKeys(config.hostKey);
   logContainment(log, useContainment(config.sessions.containment));
+  const jump = await jumpServiceFor(config);
 
   const directory =
     opts.directory ??
@@ -101,6 +103,7 @@ export async function startServer(config: Config, logger: Logger, opts: { direct
             hostname,
             version: VERSION,
             registry: sessions,
+            jump,
           },
           conn,
         );
