@@ -10,8 +10,7 @@ export type RefusalReason =
   | 'hook_denied'
   | 'hook_unavailable'
   | 'internal_error'
-  | 'too_many_attempts'
-  | 'other_login';
+  | 'too_many_attempts';
 
 /**
  * The three-state answer every identity source gives: allow, deny, or unavailable (the

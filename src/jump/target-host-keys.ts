@@ -19,12 +19,14 @@ export function loadTargetHostKey(stateDir: string, target: Pick<Target, 'name'>
 
 /**
  * The known_hosts line users add for a target reached with `ssh -J`: under its name and its
- * address, as the OpenSSH client looks it up (`[host]:port` when the port is not 22).
+ * address, as the OpenSSH client looks them up (`[host]:port` when the port is not 22).
  */
 export function knownHostsLine(target: Pick<Target, 'name' | 'host' | 'port'>, key: HostKey): string {
   const parsed = ssh2.utils.parseKey(key.pem);
   const k = Array.isArray(parsed) ? parsed[0] : parsed;
   if (!k || k instanceof Error) throw new Error(`host key ${key.file} cannot be parsed`);
-  const names = [target.name, target.host].map((h) => (target.port === 22 ? h : `[${h}]:${target.port}`));
+  // `ssh -J bastion db1` asks for db1 on port 22 (teamssh accepts a target's name on 22 or its own port).
+  const at = (h: string) => (target.port === 22 ? h : `[${h}]:${target.port}`);
+  const names = [target.name, at(target.name), at(target.host)];
   return `${[...new Set(names)].join(',')} ${k.type} ${k.getPublicSSH().toString('base64')}`;
 }

@@ -10,7 +10,10 @@ export interface AuthDeps {
   sources: readonly IdentitySource[];
   maxAuthTries: number;
   logger: Logger;
-  /** Only this GitHub login may authenticate (the inner connection of a ProxyJump). */
+  /**
+   * The inner connection of a ProxyJump: its SSH user is the target's account (`deploy@db1`),
+   * so the sources are asked about this login (the outer connection's) instead, and only it may authenticate.
+   */
   requireLogin?: string | undefined;
 }
 
@@ -71,16 +74,13 @@ export function authenticate(client: Connection, remoteAddress: string, deps: Au
     let granted: Extract<AuthDecision, { kind: 'allow' }> | undefined;
     const env: Record<string, string> = {};
     // `alice@db1` authenticates alice; the target is only a routing choice for her sessions.
-    const route = splitRoute(ctx.username);
+    const route = deps.requireLogin ? { login: deps.requireLogin, target: undefined } : splitRoute(ctx.username);
     for (const source of deps.sources) {
       // "Would this key do?" queries only ask the key sources; answering yes logs nobody in.
       if (source.stage === 'login' && !signed) continue;
       const d = await source.decide({ user: route.login, key: ctx.key, fingerprint: fp, remoteAddress, granted });
       const who = source.stage === 'login' ? { hook: source.name } : {};
       if (d.kind !== 'allow') return refuse(ctx, d.reason, { ...base, ...who, ...(d.detail ? { detail: d.detail } : {}) }, logText(d));
-      if (deps.requireLogin && d.login.toLowerCase() !== deps.requireLogin.toLowerCase()) {
-        return refuse(ctx, 'other_login', { ...base, login: d.login, required: deps.requireLogin }, 'authentication refused: the key belongs to another GitHub login than the outer connection');
-      }
       granted = { ...d, stale: (granted?.stale ?? false) || d.stale };
       Object.assign(env, d.env);
     }

@@ -3,9 +3,10 @@ import type { Logger } from '../log.js';
 import { LiveSession, type SessionDeps, type SessionRequest } from '../session/live-session.js';
 import type { SessionRegistry } from '../session/registry.js';
 import { routeSession, type SessionRouting } from '../jump/session-route.js';
+import type { ProxyJump } from '../jump/proxy-jump.js';
 
 /** What a connection's sessions share; each session gets its own admission from the registry. */
-export type ConnectionDeps = Omit<SessionDeps, 'admission' | 'onward'> & { registry: SessionRegistry<LiveSession> } & SessionRouting;
+export type ConnectionDeps = Omit<SessionDeps, 'admission' | 'onward'> & { registry: SessionRegistry<LiveSession>; proxyJump?: ProxyJump | undefined } & SessionRouting;
 
 /**
  * Serves one authenticated connection: session channels become LiveSessions; everything
@@ -13,11 +14,20 @@ export type ConnectionDeps = Omit<SessionDeps, 'admission' | 'onward'> & { regis
  * sftp) is refused and logged, because each would be a path around the recording.
  */
 export function serveConnection(client: Connection, deps: ConnectionDeps, log: Logger): void {
-  const { registry, jump: _jump, fixedTarget: _fixed, ...sessionDeps } = deps;
+  const { registry, jump: _jump, fixedTarget: _fixed, proxyJump, ...sessionDeps } = deps;
   const refused = (what: string, detail?: Record<string, unknown>) =>
     log.warn({ event: 'channel_refused', request: what, login: deps.identity.login, remoteAddress: deps.ends.remoteAddress, ...detail }, `${what} refused`);
 
-  client.on('tcpip', (_accept, reject, info) => {
+  client.on('tcpip', (accept, reject, info) => {
+    // ProxyJump to a target this login may reach: answered (and recorded) here, never forwarded.
+    const reach = proxyJump?.destination(info.destIP, info.destPort, deps.identity);
+    if (proxyJump && reach) {
+      log.info({ event: 'proxy_jump', login: deps.identity.login, target: reach.target.name, destination: `${info.destIP}:${info.destPort}` }, 'ProxyJump to a target');
+      proxyJump.terminate(accept(), reach, deps.identity, deps.ends.remoteAddress, log, (inner, identity, suffix) =>
+        serveConnection(inner, { ...deps, identity, connectionId: `${deps.connectionId}/${suffix}` }, log),
+      );
+      return;
+    }
     refused('port_forwarding_local', { destination: `${info.destIP}:${info.destPort}` });
     reject();
   });

@@ -24,6 +24,7 @@ import { ensureRecordingsDir } from '../recording/recordings-dir.js';
 import { recoverPartials } from '../recording/recover.js';
 import { logContainment, useContainment } from '../launch/containment.js';
 import { jumpServiceFor } from '../jump/start.js';
+import { ProxyJump } from '../jump/proxy-jump.js';
 
 /** A running server, as `teamssh serve` and the tests hold it. */
 export interface RunningServer {
@@ -68,6 +69,7 @@ export async function startServer(config: Config, logger: Logger, opts: { direct
     });
   const sources = [gitHubIdentitySource(directory), ...hookSources(config.auth.hooks, { timeoutMs: config.auth.hookTimeoutMs, path: config.sessions.path, logger: log })];
 
+  const proxyJump = jump ? new ProxyJump(jump, { config, sources, ident: `teamssh_${VERSION}` }) : undefined;
   const sessions = new SessionRegistry<LiveSession>(config.sessions.maxPerLogin);
   let connections = 0;
   const gate = new ConnectionGate({ loginGraceMs: config.auth.loginGraceMs, maxUnauthenticated: config.auth.maxUnauthenticated, logger: log });
@@ -104,6 +106,7 @@ export async function startServer(config: Config, logger: Logger, opts: { direct
             version: VERSION,
             registry: sessions,
             jump,
+            proxyJump,
           },
           conn,
         );

@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { makeKey, startHarness, type Harness } from '../support/teamssh.js';
+import { makeKey, spawnSsh, startHarness, type Harness } from '../support/teamssh.js';
 import { connect, exec, shell } from '../support/ssh2-client.js';
 import { freePort } from '../../bench/openssh.js';
 import { jumpSetup, type JumpSetup } from '../support/sshd-target.js';
@@ -165,5 +165,35 @@ describe('jump to internal hosts by username routing', () => {
     assert.equal(sidecar.targetUser, 'teamssh-tgt');
     assert.match(String(sidecar.targetHostKey), /^SHA256:/);
     assert.ok((await readdir(path.dirname(cast))).length > 0);
+  });
+
+  for (const [how, args] of [['with a pty', ['-tt']], ['without a pty', ['-T']]] as const) {
+    test(`a client killed mid-session ${how} leaves nothing running on the target`, async () => {
+      const marker = how === 'with a pty' ? '4241' : '4242';
+      const client = spawnSsh(h.port, 'alice@db1', h.alice, [...args, `sleep ${marker}`]);
+      client.stdout.resume();
+      client.stderr.resume();
+      const running = async () => (await run('pgrep', ['-u', 'teamssh-tgt', '-f', `sleep ${marker}`]).then((r) => r.stdout.trim(), () => '')) !== '';
+      await waitFor(running, { timeoutMs: 10_000, what: 'the sleep on the target' });
+      client.kill('SIGKILL');
+      await waitFor(async () => !(await running()), { timeoutMs: 10_000, what: 'the target session to be gone' });
+      await h.log.waitFor('session_end', (l) => l.target === 'db1' && l.command === `sleep ${marker}`);
+    });
+  }
+
+  test('teamssh kill ends a jump session like a local one', async () => {
+    const c = await connect(h.port, 'alice@db1', h.alice);
+    try {
+      const s = await exec(c, 'echo up; sleep 4243');
+      await s.waitFor('up');
+      const live = h.server.sessions.all().find((x) => x.command === 'echo up; sleep 4243');
+      assert.ok(live, 'the jump session is in the registry');
+      live.end('killed', 'session ended by an operator');
+      const exit = await s.exit;
+      assert.notEqual(exit.code, 0);
+      await h.log.waitFor('session_end', (l) => l.endReason === 'killed' && l.target === 'db1');
+    } finally {
+      c.end();
+    }
   });
 });
