@@ -10,6 +10,7 @@ import { freePort } from '../../bench/openssh.js';
 import { jumpSetup, type JumpSetup } from '../support/sshd-target.js';
 import { waitFor } from '../support/poll.js';
 import { asciinemaCat, hasAsciinema } from '../support/asciinema-cat.js';
+import { checkTargets } from '../../src/jump/check-targets.js';
 
 const run = promisify(execFile);
 
@@ -31,6 +32,8 @@ describe('jump to internal hosts by username routing', () => {
           { name: 'down1', host: '127.0.0.1', port: closedPort, user: 'teamssh-tgt', teams: ['ops'], hostKeys: [t.hostKeyLine] },
           { name: 'badkey', host: '127.0.0.1', port: t.port, user: 'teamssh-tgt', teams: ['ops'], hostKeys: [other.publicLine] },
           { name: 'devonly', host: '127.0.0.1', port: t.port, user: 'teamssh-tgt', teams: ['dev'], hostKeys: [t.hostKeyLine] },
+          // The target's sshd admits only teamssh-tgt: for this account the jump key is refused.
+          { name: 'keyrefused', host: '127.0.0.1', port: t.port, user: 'teamssh-t1', teams: ['ops'], hostKeys: [t.hostKeyLine] },
         ]);
         return { TEAMSSH_CONFIG: js.configFile };
       },
@@ -195,5 +198,25 @@ describe('jump to internal hosts by username routing', () => {
     } finally {
       c.end();
     }
+  });
+
+  test('a target that refuses the jump key: one line, logged with the reason', async () => {
+    const r = await h.ssh('alice@keyrefused', h.alice, ['true']);
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr.trim(), "teamssh: target keyrefused refused teamssh's key");
+    await h.log.waitFor('target_key_refused', (l) => l.target === 'keyrefused');
+  });
+
+  test('teamssh check connects to every target once and reports each', async () => {
+    const lines = await checkTargets(h.config);
+    const by = (name: string) => lines.find((l) => l.name === `target ${name}`);
+    assert.equal(lines.find((l) => l.name === 'jump key')?.ok, true);
+    assert.equal(by('db1')?.ok, true, by('db1')?.detail);
+    assert.match(by('db1')!.detail, /reachable, host key SHA256:\S+ pinned, jump key accepted/);
+    assert.equal(by('devonly')?.ok, true);
+    assert.deepEqual([by('down1')?.ok, by('badkey')?.ok, by('keyrefused')?.ok], [false, false, false]);
+    assert.match(by('down1')!.detail, /unreachable/);
+    assert.match(by('badkey')!.detail, /which is not pinned/);
+    assert.match(by('keyrefused')!.detail, /jump key was refused/);
   });
 });
