@@ -45,7 +45,6 @@ export const ERROR_CODES = {
   ERR_WEBHOOK_SIGNATURE: 'a webhook delivery had a missing or wrong X-Hub-Signature-256; it changed nothing',
   ERR_REVALIDATION: 'a live session could not be re-checked against GitHub (the check is retried next interval)',
   ERR_JUMP_KEY: 'the jump key (jump.key) cannot be created or read',
-  ERR_JUMP_NO_TARGET: 'a session asked for a target that is not configured or that none of the login\'s teams may reach',
   ERR_JUMP_UNREACHABLE: 'a target refused or dropped the onward TCP connection, or its name did not resolve',
   ERR_JUMP_TIMEOUT: 'a target did not finish connecting and authenticating within jump.connectTimeout',
   ERR_JUMP_HOST_KEY: 'a target presented a host key that is not one of its pinned hostKeys; nothing was sent to it',

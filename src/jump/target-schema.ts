@@ -36,17 +36,8 @@ export const jumpSchema = z
   .transform(({ connectTimeout, ...j }) => ({ ...j, connectTimeoutMs: connectTimeout * 1000 }))
   .prefault({});
 
-/** The target list; names are unique. */
-export const targetsSchema = z
-  .array(targetSchema)
-  .superRefine((targets, ctx) => {
-    const seen = new Set<string>();
-    targets.forEach((t, i) => {
-      if (seen.has(t.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `"${t.name}" is used by two targets` });
-      seen.add(t.name);
-    });
-  })
-  .default([]);
+/** The target list (unique names are checked by targetProblems, so they are reported even beside other errors). */
+export const targetsSchema = z.array(targetSchema).default([]);
 
 /** One configured target, as the rest of teamssh sees it. */
 export type Target = z.output<typeof targetSchema>;
@@ -66,6 +57,12 @@ export function targetProblems(env: Record<string, string | undefined>, raw: Rec
   const github = raw.github as { teams?: unknown } | undefined;
   const configured = Array.isArray(github?.teams) ? new Set(github.teams.filter((t): t is string => typeof t === 'string').map((t) => t.toLowerCase())) : undefined;
   const targets = Array.isArray(raw.targets) ? (raw.targets as Array<{ name?: unknown; teams?: unknown }>) : [];
+  const seen = new Set<string>();
+  targets.forEach((t, i) => {
+    if (typeof t?.name !== 'string') return;
+    if (seen.has(t.name)) out.push(`targets [${i}.name]: "${t.name}" is used by two targets`);
+    seen.add(t.name);
+  });
   if (!configured) return out;
   targets.forEach((t, i) => {
     for (const team of Array.isArray(t?.teams) ? t.teams : []) {
