@@ -8,6 +8,7 @@ import { makeClientKey, startSshd, unlockForPublicKeys, type ClientKey, type Run
 import { startFakes, startTeamssh, startUploaderCli, BENCH_LOGIN, type Fakes, type RunningTeamssh } from './teamssh.js';
 import * as m from './measure.js';
 import { measureRevocation, type RevocationPlan } from './revocation.js';
+import { measureJump } from './jump.js';
 import { environment, fmt, medianCell, page, table, valueCell, type Row } from './report.js';
 import { postQuantumTargets, measurePostQuantum } from './post-quantum.js';
 import { nowMs, ratio, summarize } from './stats.js';
@@ -15,11 +16,11 @@ import { nowMs, ratio, summarize } from './stats.js';
 /**
  * `npm run bench`: starts OpenSSH, the seed pipeline (sshd + asciinema rec) and teamssh on
  * 127.0.0.1, measures them with the same ssh client, and writes bench/results.md.
- * Flags: --quick (small counts, one run each), --out FILE, --only conn,latency,pq,pty,memory,auth,upload,backlog,revocation,
+ * Flags: --quick (small counts, one run each), --out FILE, --only conn,latency,pq,pty,memory,auth,upload,backlog,revocation,jump,
  * --profile DIR (teamssh runs under `node --cpu-prof`; the profile lands in DIR when the run ends).
  */
 
-const METRICS = ['memory', 'auth', 'conn', 'latency', 'pq', 'pty', 'upload', 'backlog', 'revocation'] as const;
+const METRICS = ['memory', 'auth', 'conn', 'latency', 'pq', 'pty', 'upload', 'backlog', 'revocation', 'jump'] as const;
 type Metric = (typeof METRICS)[number];
 
 /** Counts for one mode. */
@@ -259,6 +260,7 @@ async function main(): Promise<number> {
         await measurePostQuantum(pq, key, { latencyCount: plan.latencyCount, conns: plan.conns, concurrency: plan.concurrency, runs: plan.connRuns, beforeEach: () => settle(t, 50) }, rows, notes);
       },
       revocation: () => measureRevocation(path.join(dir, 'revocation'), ACCOUNT, plan.revocation, rows, notes),
+      jump: () => measureJump(path.join(dir, 'jump'), account, key, { latencyCount: plan.latencyCount, seqN: plan.seqN, runs: plan.ptyRuns }, rows, notes),
     };
     for (const metric of METRICS) {
       if (!only.has(metric)) continue;

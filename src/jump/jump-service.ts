@@ -3,7 +3,7 @@ import { buildSessionEnv } from '../launch/env.js';
 import type { Program } from '../launch/program.js';
 import type { JumpKey } from './jump-key.js';
 import { connectTarget, OnwardError, type OnwardConnection } from './onward-connect.js';
-import { openRemoteChannel, remoteProgram } from './remote-program.js';
+import { openRemoteProgram } from './remote-program.js';
 import type { Target } from './target-schema.js';
 
 /** A target a login may reach, and the configured team that lets it. */
@@ -87,8 +87,7 @@ export class JumpService {
         }
         facts.targetHostKey = conn.hostKeyFingerprint;
         try {
-          const channel = await openRemoteChannel(conn, { command: req.command, pty: req.pty, env: this.clientEnv(req.clientEnv) });
-          return remoteProgram(conn, channel);
+          return await openRemoteProgram(conn, { command: req.command, pty: req.pty, env: this.clientEnv(req.clientEnv) });
         } catch (err) {
           log.warn({ event: 'target_session_refused', ...facts, err }, 'target refused the session channel');
           conn.client.end();

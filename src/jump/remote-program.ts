@@ -12,12 +12,17 @@ export interface RemoteRequest {
   env: Record<string, string>;
 }
 
-/** Opens the session channel on an authenticated onward connection (pty, env, shell or exec). */
-export function openRemoteChannel(conn: OnwardConnection, req: RemoteRequest): Promise<ClientChannel> {
+/**
+ * Opens the session channel on an authenticated onward connection (pty, env, shell or exec)
+ * and wraps it at once, inside ssh2's callback: a short command's output, exit status and
+ * close can arrive in the same packet batch as the channel's confirmation, before any
+ * promise continuation would run, and their events would be lost.
+ */
+export function openRemoteProgram(conn: OnwardConnection, req: RemoteRequest): Promise<Program> {
   const pty = req.pty ? { term: req.pty.term, cols: req.pty.cols, rows: req.pty.rows, width: 0, height: 0 } : undefined;
   return new Promise((resolve, reject) => {
     const done = (err: Error | undefined, ch: ClientChannel) =>
-      err ? reject(new TeamsshError('ERR_JUMP_CHANNEL', 'the target refused the session', { cause: err })) : resolve(ch);
+      err ? reject(new TeamsshError('ERR_JUMP_CHANNEL', 'the target refused the session', { cause: err })) : resolve(remoteProgram(conn, ch));
     if (req.command !== undefined) conn.client.exec(req.command, { env: req.env, ...(pty ? { pty } : {}) }, done);
     else conn.client.shell(pty ?? false, { env: req.env }, done);
   });
@@ -29,7 +34,7 @@ export function openRemoteChannel(conn: OnwardConnection, req: RemoteRequest): P
  * pty (or stdout and stderr apart without one), input with back-pressure, EOF, window
  * changes and signals travel over the SSH channel, as the OpenSSH client carries them.
  */
-export function remoteProgram(conn: OnwardConnection, channel: ClientChannel): Program {
+function remoteProgram(conn: OnwardConnection, channel: ClientChannel): Program {
   const out = new ChunkFanout();
   const err = new ChunkFanout();
   const exit = new ExitOnce();

@@ -58,6 +58,13 @@ describe('jump to internal hosts by username routing', () => {
     assert.equal(end.targetHostKey, start.targetHostKey);
   });
 
+  test('short commands in a row each get their exit status (output, status and close may arrive in one batch)', async () => {
+    for (let i = 0; i < 25; i++) {
+      const r = await h.ssh('alice@db1', h.alice, [`exit ${i % 4}`]);
+      assert.equal(r.code, i % 4, `run ${i}: ${r.stderr}`);
+    }
+  });
+
   test('stdin and EOF reach the target', async () => {
     const r = await h.ssh('alice@db1', h.alice, ['wc -c; echo done'], { input: 'x'.repeat(100_000) });
     assert.equal(r.code, 0, r.stderr);
