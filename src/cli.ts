@@ -159,7 +159,7 @@ async function ask(socket: string, req: Parameters<typeof askServer>[1]): Promis
 }
 
 function sessionTable(sessions: SessionSummary[]): string {
-  const rows = sessions.map((s) => [s.id, s.login, s.team ?? '-', s.fingerprint, s.remoteAddress, s.kind, s.startedAt, String(s.idleSeconds), s.command ?? '']);
+  const rows = sessions.map((s) => [s.id, s.login, s.team ?? '-', s.fingerprint, s.remoteAddress, s.target ? `${s.kind}@${s.target}` : s.kind, s.startedAt, String(s.idleSeconds), s.command ?? '']);
   const head = ['ID', 'LOGIN', 'TEAM', 'KEY', 'FROM', 'KIND', 'STARTED', 'IDLE_S', 'COMMAND'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   return [head, ...rows].map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n');

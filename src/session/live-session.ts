@@ -119,6 +119,10 @@ export class LiveSession implements RegisteredSession {
   get command(): string | undefined {
     return this.req.command;
   }
+  /** The jump target the session runs on; undefined for a local session. */
+  get target(): string | undefined {
+    return this.deps.onward?.target.name;
+  }
   get remoteAddress(): string {
     return this.deps.ends.remoteAddress;
   }

@@ -198,6 +198,7 @@ describe('jump to internal hosts by username routing', () => {
       await s.waitFor('up');
       const live = h.server.sessions.all().find((x) => x.command === 'echo up; sleep 4243');
       assert.ok(live, 'the jump session is in the registry');
+      assert.equal(live.target, 'db1');
       live.end('killed', 'session ended by an operator');
       const exit = await s.exit;
       assert.notEqual(exit.code, 0);

@@ -22,19 +22,19 @@ function targetRows(results: string): TargetRow[] {
   return rows;
 }
 
-test('the README performance section states the teamssh numbers and verdicts of bench/results.md, results-revocation.md and results-pq.md', async () => {
+test('the README performance section states the teamssh numbers and verdicts of bench/results.md, results-revocation.md, results-pq.md and results-jump.md', async () => {
   const read = (f: string) => readFile(f, 'utf8');
-  const [readme, results, revocation, pq] = [await read('README.md'), await read('bench/results.md'), await read('bench/results-revocation.md'), await read('bench/results-pq.md')];
+  const [readme, results, revocation, pq, jump] = [await read('README.md'), await read('bench/results.md'), await read('bench/results-revocation.md'), await read('bench/results-pq.md'), await read('bench/results-jump.md')];
   const start = readme.indexOf('\n## Performance\n');
   assert.ok(start >= 0, 'the README has a "Performance" section');
   const section = readme.slice(start, readme.indexOf('\n## ', start + 1));
-  const rows = [...targetRows(results), ...targetRows(revocation), ...targetRows(pq)];
+  const rows = [...targetRows(results), ...targetRows(revocation), ...targetRows(pq), ...targetRows(jump)];
   assert.ok(targetRows(results).length >= 4 && targetRows(revocation).length >= 2 && targetRows(pq).length >= 2, 'every results file has rows with targets');
   for (const r of rows) assert.ok(section.includes(r.teamssh), `${r.metric}: teamssh's ${r.teamssh} is not in the README`);
   const verdicts = [...section.matchAll(/\| (met|\*\*missed\*\*(?: \([^)|]*\))?) \|$/gm)].map((m) => m[1]);
   assert.equal(verdicts.filter((v) => v === 'met').length, rows.filter((r) => r.passed).length, 'targets met');
   assert.equal(verdicts.filter((v) => v !== 'met').length, rows.filter((r) => !r.passed).length, 'targets missed');
-  for (const r of [results, revocation, pq]) {
+  for (const r of [results, revocation, pq, jump]) {
     const run = /^Run (\d{4}-\d{2}-\d{2})/m.exec(r)?.[1];
     assert.ok(run && section.includes(run), `the README names the run of ${run}`);
   }
