@@ -47,6 +47,8 @@ export interface SshdOptions {
    * which costs far more CPU per connection on both ends.
    */
   kex?: 'curve25519' | 'default';
+  /** Let clients open direct-tcpip channels (an OpenSSH bastion for `ssh -J`); off by default. */
+  allowTcpForwarding?: boolean;
 }
 
 /** Generates an unencrypted ed25519 key pair named `name` in `dir`. */
@@ -119,7 +121,7 @@ function sshdConfig(o: SshdOptions, port: number, hostKey: string, authorizedKey
     'PrintMotd no',
     'PrintLastLog no',
     'X11Forwarding no',
-    'AllowTcpForwarding no',
+    `AllowTcpForwarding ${o.allowTcpForwarding ? 'local' : 'no'}`,
   ];
   if ((o.kex ?? 'curve25519') === 'curve25519') lines.push('KexAlgorithms curve25519-sha256,curve25519-sha256@libssh.org');
   if (castDir) {

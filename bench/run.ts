@@ -9,6 +9,7 @@ import { startFakes, startTeamssh, startUploaderCli, BENCH_LOGIN, type Fakes, ty
 import * as m from './measure.js';
 import { measureRevocation, type RevocationPlan } from './revocation.js';
 import { measureRedaction } from './redaction.js';
+import { measureJump } from './jump.js';
 import { environment, fmt, medianCell, page, table, valueCell, type Row } from './report.js';
 import { postQuantumTargets, measurePostQuantum } from './post-quantum.js';
 import { nowMs, ratio, summarize } from './stats.js';
@@ -18,11 +19,11 @@ import { measureEchoUnderLoad, type EchoPlan } from './echo-load.js';
 /**
  * `npm run bench`: starts OpenSSH, the seed pipeline (sshd + asciinema rec) and teamssh on
  * 127.0.0.1, measures them with the same ssh client, and writes bench/results.md.
- * Flags: --quick (small counts, one run each), --out FILE, --only conn,latency,pq,pty,memory,auth,upload,backlog,revocation,redaction,
+ * Flags: --quick (small counts, one run each), --out FILE, --only conn,latency,pq,pty,memory,auth,upload,backlog,revocation,redaction,jump,
  * --profile DIR (teamssh runs under `node --cpu-prof`; the profile lands in DIR when the run ends).
  */
 
-const METRICS = ['memory', 'auth', 'conn', 'latency', 'pq', 'pty', 'cpu', 'echo', 'upload', 'backlog', 'revocation', 'redaction'] as const;
+const METRICS = ['memory', 'auth', 'conn', 'latency', 'pq', 'pty', 'cpu', 'echo', 'upload', 'backlog', 'revocation', 'redaction', 'jump'] as const;
 type Metric = (typeof METRICS)[number];
 
 /** Counts for one mode. */
@@ -273,6 +274,7 @@ async function main(): Promise<number> {
       },
       revocation: () => measureRevocation(path.join(dir, 'revocation'), ACCOUNT, plan.revocation, rows, notes),
       redaction: () => measureRedaction(path.join(dir, 'redaction'), ACCOUNT, key, { seqN: plan.seqN, runs: Math.max(3, plan.ptyRuns) }, rows, notes),
+      jump: () => measureJump(path.join(dir, 'jump'), ACCOUNT, key, { latencyCount: plan.latencyCount, seqN: plan.seqN, runs: plan.ptyRuns }, rows, notes),
     };
     for (const metric of METRICS) {
       if (!only.has(metric)) continue;

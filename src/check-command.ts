@@ -10,6 +10,7 @@ import { loadHostKeys } from './server/host-key.js';
 import { serverAlgorithmsOptions } from './server/algorithms.js';
 import { ensureRecordingsDir } from './recording/recordings-dir.js';
 import { probeContainment } from './launch/containment.js';
+import { checkTargets } from './jump/check-targets.js';
 
 /** One line of the `teamssh check` report. */
 interface Line {
@@ -60,6 +61,7 @@ export async function runCheck(config: Config, print: (line: string) => void): P
   } else {
     lines.push({ name: 'asciinema server', ok: true, detail: `none configured: recordings stay in ${config.recordings.dir}` });
   }
+  lines.push(...(await checkTargets(config)));
   for (const l of lines) print(`${l.ok ? 'ok  ' : 'FAIL'}  ${l.name}: ${l.detail}`);
   const ok = lines.every((l) => l.ok);
   print(ok ? 'all checks passed' : 'some checks failed');

@@ -15,6 +15,7 @@ import { startServer } from './server/server.js';
 import { startConfiguredUploader } from './upload/start-configured.js';
 import { signingKeyCommand, verifyCommand } from './recording/verify-command.js';
 import { startLiveUploader } from './upload/live-uploader.js';
+import { jumpKeyCommand } from './jump/jump-key-command.js';
 
 const envHelp = `\nEnvironment (wins over the config file):\n${SETTINGS.map((s) => `  ${s.env.padEnd(32)} ${s.doc.replace(/`/g, '')}`).join('\n')}\n`;
 
@@ -147,6 +148,19 @@ program
     process.exit(ok ? 0 : 1);
   });
 
+program
+  .command('jump-key')
+  .description("print the jump key's public line for targets' authorized_keys (generated if missing)")
+  .option('-c, --config <file>', 'YAML config file (default: $TEAMSSH_CONFIG)')
+  .option('--known-hosts', 'print instead the known_hosts lines of the host keys teamssh presents for each target to `ssh -J`')
+  .action(async (opts: { config?: string; knownHosts?: boolean }) => {
+    try {
+      process.stdout.write(await jumpKeyCommand(configFor(opts), opts.knownHosts === true));
+    } catch (err) {
+      fail(err);
+    }
+  });
+
 /** The control socket for `sessions` and `kill`: --socket, else the configured one. */
 function socketFor(opts: { config?: string; socket?: string }): string {
   try {
@@ -168,7 +182,7 @@ async function ask(socket: string, req: Parameters<typeof askServer>[1]): Promis
 }
 
 function sessionTable(sessions: SessionSummary[]): string {
-  const rows = sessions.map((s) => [s.id, s.login, s.team ?? '-', s.fingerprint, s.remoteAddress, s.kind, s.startedAt, String(s.idleSeconds), s.command ?? '']);
+  const rows = sessions.map((s) => [s.id, s.login, s.team ?? '-', s.fingerprint, s.remoteAddress, s.target ? `${s.kind}@${s.target}` : s.kind, s.startedAt, String(s.idleSeconds), s.command ?? '']);
   const head = ['ID', 'LOGIN', 'TEAM', 'KEY', 'FROM', 'KIND', 'STARTED', 'IDLE_S', 'COMMAND'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   return [head, ...rows].map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n');

@@ -53,6 +53,12 @@ export const ERROR_CODES = {
   ERR_REVALIDATION: 'a live session could not be re-checked against GitHub (the check is retried next interval)',
   ERR_GITHUB_APP_INSTALLATION: "GitHub answered the GitHub App's installation lookup (GET /orgs/{org}/installation) without an installation id",
   ERR_GITHUB_APP_TOKEN_REFUSED: 'GitHub refused an installation token before teamssh let it go (401: revoked); a new one is minted and the request repeated once',
+  ERR_JUMP_KEY: 'the jump key (jump.key) cannot be created or read',
+  ERR_JUMP_UNREACHABLE: 'a target refused or dropped the onward TCP connection, or its name did not resolve',
+  ERR_JUMP_TIMEOUT: 'a target did not finish connecting and authenticating within jump.connectTimeout',
+  ERR_JUMP_HOST_KEY: 'a target presented a host key that is not one of its pinned hostKeys; nothing was sent to it',
+  ERR_JUMP_AUTH: 'a target refused the jump key (its authorized_keys lacks the line `teamssh jump-key` prints)',
+  ERR_JUMP_CHANNEL: 'a target accepted the jump key but refused the session, pty or command',
 } as const;
 
 /** A stable error code from the catalogue above. */

@@ -68,6 +68,8 @@ export interface Identity {
   hookEnv: Readonly<Record<string, string>>;
   /** True when GitHub was unavailable and a recently verified answer was used. */
   stale: boolean;
+  /** The jump target the SSH user named (`alice@db1` → `db1`); absent for a local session. */
+  target?: string | undefined;
 }
 
 /** One line per deny reason, for the server log (never key material or tokens). */

@@ -6,6 +6,7 @@ import { SETTINGS, type Setting } from './settings.js';
 import { TeamsshError } from '../errors.js';
 import { validateUploadTarget } from './upload-target.js';
 import { gitHubAuthChoiceProblems } from './github-app.js';
+import { targetProblems } from '../jump/target-schema.js';
 
 /** The validated, frozen configuration every other module receives. Nothing else reads `process.env`. */
 export type Config = Readonly<RawConfig & { hostKey: string[]; signingKey: string; controlSocket: string; configFile: string | undefined }>;
@@ -109,7 +110,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     }
   }
   // Cross-field rules run on what was written even when single settings are bad, so one run names every problem.
-  problems.push(...crossChecks(raw, opts.runningAsRoot ?? false));
+  problems.push(...crossChecks(raw, opts.runningAsRoot ?? false), ...targetProblems(env, raw));
   if (!parsed.success || problems.length > 0) throw new ConfigError(dedupe(problems));
 
   const c = parsed.data;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { loadRedactPatterns } from '../recording/redact-patterns.js';
 import { gitHubAppSchema } from './github-app.js';
+import { jumpSchema, targetsSchema } from '../jump/target-schema.js';
 import { DEFAULT_CIPHERS, DEFAULT_HOST_KEY_ALGORITHMS, DEFAULT_KEX, DEFAULT_MACS, unsupportedAlgorithms, type AlgorithmKind } from '../server/algorithms.js';
 
 /**
@@ -164,6 +165,8 @@ export const configSchema = z.strictObject({
     })
     .transform(({ timeout, ...u }) => ({ ...u, timeoutMs: timeout * 1000 }))
     .prefault({}),
+  jump: jumpSchema,
+  targets: targetsSchema,
 });
 
 /** Parsed configuration: file keys as written, durations converted to milliseconds. */

@@ -13,6 +13,8 @@ export interface SessionSummary {
   remoteAddress: string;
   kind: 'shell' | 'exec';
   command: string | null;
+  /** Jump sessions: the target the session runs on. */
+  target?: string | null;
   state: string;
   startedAt: string;
   idleSeconds: number;

@@ -29,6 +29,12 @@ export type SessionFacts = {
   teamsshVersion: string;
   /** Title for the asciinema server (the same as the cast header's, at most 128 characters). */
   title: string;
+  /** Jump sessions: the target's name, address, account and the host key it presented. */
+  target?: string;
+  targetHost?: string;
+  targetPort?: number;
+  targetUser?: string;
+  targetHostKey?: string | null;
 };
 
 /** Why a session was ended from outside, beyond its end reason: revoked or killed. */

@@ -3,6 +3,7 @@ import type { Logger } from '../log.js';
 import { DENY_MESSAGES, type AuthDecision, type DenyReason, type Identity, type IdentitySource, type OfferedKey, type RefusalReason } from '../auth/types.js';
 import { checkSignature, fingerprint } from '../auth/verify.js';
 import { metrics } from '../metrics/metrics.js';
+import { splitRoute } from '../jump/route.js';
 
 /** What authentication needs from the rest of the server. */
 export interface AuthDeps {
@@ -10,6 +11,11 @@ export interface AuthDeps {
   sources: readonly IdentitySource[];
   maxAuthTries: number;
   logger: Logger;
+  /**
+   * The inner connection of a ProxyJump: its SSH user is the target's account (`deploy@db1`),
+   * so the sources are asked about this login (the outer connection's) instead, and only it may authenticate.
+   */
+  requireLogin?: string | undefined;
 }
 
 type PublicKeyContext = AuthContext & {
@@ -70,10 +76,12 @@ export function authenticate(client: Connection, remoteAddress: string, deps: Au
     }
     let granted: Extract<AuthDecision, { kind: 'allow' }> | undefined;
     const env: Record<string, string> = {};
+    // `alice@db1` authenticates alice; the target is only a routing choice for her sessions.
+    const route = deps.requireLogin ? { login: deps.requireLogin, target: undefined } : splitRoute(ctx.username);
     for (const source of deps.sources) {
       // "Would this key do?" queries only ask the key sources; answering yes logs nobody in.
       if (source.stage === 'login' && !signed) continue;
-      const d = await source.decide({ user: ctx.username, key: ctx.key, fingerprint: fp, remoteAddress, granted });
+      const d = await source.decide({ user: route.login, key: ctx.key, fingerprint: fp, remoteAddress, granted });
       const who = source.stage === 'login' ? { hook: source.name } : {};
       if (d.kind !== 'allow') return refuse(ctx, d.reason, { ...base, ...who, ...(d.detail ? { detail: d.detail } : {}) }, logText(d));
       granted = { ...d, stale: (granted?.stale ?? false) || d.stale };
@@ -84,7 +92,7 @@ export function authenticate(client: Connection, remoteAddress: string, deps: Au
       ctx.accept();
       return;
     }
-    accepted = { login: granted.login, teams: granted.teams, fingerprint: fp, keyAlgo: ctx.key.algo, hookEnv: env, stale: granted.stale };
+    accepted = { login: granted.login, teams: granted.teams, fingerprint: fp, keyAlgo: ctx.key.algo, hookEnv: env, stale: granted.stale, ...(route.target ? { target: route.target } : {}) };
     metrics.authAttempts.inc({ result: 'accepted' });
     log.info({ event: 'auth_accepted', login: granted.login, user: ctx.username, remoteAddress, teams: granted.teams, stale: granted.stale, ...base }, 'authenticated');
     ctx.accept();

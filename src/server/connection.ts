@@ -2,9 +2,11 @@ import type { Connection, ServerChannel, Session } from 'ssh2';
 import type { Logger } from '../log.js';
 import { LiveSession, type SessionDeps, type SessionRequest } from '../session/live-session.js';
 import type { SessionRegistry } from '../session/registry.js';
+import { routeSession, type SessionRouting } from '../jump/session-route.js';
+import type { ProxyJump } from '../jump/proxy-jump.js';
 
 /** What a connection's sessions share; each session gets its own admission from the registry. */
-export type ConnectionDeps = Omit<SessionDeps, 'admission'> & { registry: SessionRegistry<LiveSession> };
+export type ConnectionDeps = Omit<SessionDeps, 'admission' | 'onward'> & { registry: SessionRegistry<LiveSession>; proxyJump?: ProxyJump | undefined } & SessionRouting;
 
 /**
  * Serves one authenticated connection: session channels become LiveSessions; everything
@@ -12,11 +14,20 @@ export type ConnectionDeps = Omit<SessionDeps, 'admission'> & { registry: Sessio
  * sftp) is refused and logged, because each would be a path around the recording.
  */
 export function serveConnection(client: Connection, deps: ConnectionDeps, log: Logger): void {
-  const { registry, ...sessionDeps } = deps;
+  const { registry, jump: _jump, fixedTarget: _fixed, proxyJump, ...sessionDeps } = deps;
   const refused = (what: string, detail?: Record<string, unknown>) =>
     log.warn({ event: 'channel_refused', request: what, login: deps.identity.login, remoteAddress: deps.ends.remoteAddress, ...detail }, `${what} refused`);
 
-  client.on('tcpip', (_accept, reject, info) => {
+  client.on('tcpip', (accept, reject, info) => {
+    // ProxyJump to a target this login may reach: answered (and recorded) here, never forwarded.
+    const reach = proxyJump?.destination(info.destIP, info.destPort, deps.identity);
+    if (proxyJump && reach) {
+      log.info({ event: 'proxy_jump', login: deps.identity.login, target: reach.target.name, destination: `${info.destIP}:${info.destPort}` }, 'ProxyJump to a target');
+      proxyJump.terminate(accept(), reach, deps.identity, deps.ends.remoteAddress, log, (inner, identity, suffix) =>
+        serveConnection(inner, { ...deps, identity, connectionId: `${deps.connectionId}/${suffix}` }, log),
+      );
+      return;
+    }
     refused('port_forwarding_local', { destination: `${info.destIP}:${info.destPort}` });
     reject();
   });
@@ -81,6 +92,13 @@ export function serveConnection(client: Connection, deps: ConnectionDeps, log: L
       req.kind = kind;
       req.command = command;
       const channel = accept();
+      const route = routeSession(deps.identity, deps, log);
+      if (route.refused !== undefined) {
+        channel.stderr.write(`teamssh: ${route.refused}\r\n`);
+        channel.exit(1);
+        channel.end();
+        return;
+      }
       // The slot is reserved here, synchronously: channels opened at the same moment cannot overrun the cap.
       const admission = registry.tryAdmit(deps.identity.login);
       if (!admission) {
@@ -91,7 +109,7 @@ export function serveConnection(client: Connection, deps: ConnectionDeps, log: L
         channel.end();
         return;
       }
-      const session = new LiveSession(channel, req, { ...sessionDeps, admission });
+      const session = new LiveSession(channel, req, { ...sessionDeps, admission, onward: route.onward });
       current = session;
       void session.start();
     };

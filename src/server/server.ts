@@ -30,6 +30,8 @@ import { metricsRoute } from '../metrics/metrics-route.js';
 import { uploadPaused, watchRecordingsDir, watchServer } from '../metrics/live-gauges.js';
 import { Readiness, healthRoutes } from '../health/readiness.js';
 import { githubPulse } from '../github/pulse.js';
+import { jumpServiceFor } from '../jump/start.js';
+import { ProxyJump } from '../jump/proxy-jump.js';
 
 /** A running server, as `teamssh serve` and the tests hold it. */
 export interface RunningServer {
@@ -72,6 +74,7 @@ export async function startServer(config: Config, logger: Logger, opts: { direct
   // Loaded (or generated) before the first session, so a bad key fails the start, not a session.
   const signing = { key: await loadSigningKey(config.signingKey) };
   logContainment(log, useContainment(config.sessions.containment));
+  const jump = await jumpServiceFor(config);
 
   const directory =
     opts.directory ??
@@ -85,6 +88,7 @@ export async function startServer(config: Config, logger: Logger, opts: { direct
   const github = gitHubIdentitySource(directory);
   const sourcesNow = () => [github, ...hookSources(cfg().auth.hooks, { timeoutMs: cfg().auth.hookTimeoutMs, path: cfg().sessions.path, logger: log })];
 
+  const proxyJump = jump ? new ProxyJump(jump, { config: cfg, sources: sourcesNow, ident: `teamssh_${VERSION}` }) : undefined;
   const sessions = new SessionRegistry<LiveSession>(() => cfg().sessions.maxPerLogin);
   let connections = 0;
   const gate = new ConnectionGate({
@@ -128,6 +132,8 @@ export async function startServer(config: Config, logger: Logger, opts: { direct
             hostname,
             version: VERSION,
             registry: sessions,
+            jump,
+            proxyJump,
           },
           conn,
         );

@@ -15,6 +15,7 @@ export function sessionControl(sessions: SessionRegistry<LiveSession>, log: Logg
         remoteAddress: s.remoteAddress,
         kind: s.kind,
         command: s.command ?? null,
+        target: s.target ?? null,
         state: s.state,
         startedAt: s.startedAt.toISOString(),
         idleSeconds: s.idleSeconds,

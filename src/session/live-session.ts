@@ -21,6 +21,7 @@ import { Redactor } from '../recording/redactor.js';
 import { sharedEchoProbe, type EchoProbe } from '../launch/echo-probe.js';
 import { InputGate } from './input-gate.js';
 import { metrics } from '../metrics/metrics.js';
+import type { Onward } from '../jump/jump-service.js';
 
 /** Why a session ended; these strings are part of the audit-log contract. */
 export type EndReason = 'exit' | 'client_closed' | 'connection_lost' | 'idle_timeout' | 'max_duration' | 'shutdown' | 'recording_failed' | 'refused' | 'killed' | 'revoked';
@@ -60,6 +61,8 @@ export interface SessionDeps {
   spawn?: (opts: SpawnOptions) => Program;
   /** Reads a pty's echo state (default: the server's shared probe helper). */
   echoProbe?: EchoProbe;
+  /** Present for a jump session: the program is a session on this target, not a local one. */
+  onward?: Onward | undefined;
 }
 
 /**
@@ -125,6 +128,10 @@ export class LiveSession implements RegisteredSession {
   get command(): string | undefined {
     return this.req.command;
   }
+  /** The jump target the session runs on; undefined for a local session. */
+  get target(): string | undefined {
+    return this.deps.onward?.target.name;
+  }
   get remoteAddress(): string {
     return this.deps.ends.remoteAddress;
   }
@@ -150,8 +157,9 @@ export class LiveSession implements RegisteredSession {
   }
 
   private async begin(): Promise<void> {
-    const { identity } = this.deps;
+    const { identity, onward } = this.deps;
     const s = this.deps.settings;
+    if (onward) return this.beginOnward(onward);
     this.grant = grantFor(identity.teams, s);
     if (!this.grant) return this.refuse('no session policy applies to your teams', 'no_policy');
     try {
@@ -163,17 +171,7 @@ export class LiveSession implements RegisteredSession {
     if (this.current !== 'starting') return this.windDown({ code: null, signal: null });
     if (this.account.uid === 0 && !s.allowRoot) return this.refuse('session account unavailable', 'root_refused');
 
-    const rec = this.deps.recordings;
-    try {
-      this.recorder = await (this.deps.createRecorder ?? Recorder.create)(this.recorderOptions(this.account));
-      this.recorder.onError((err) => this.onRecordingError(err));
-    } catch (err) {
-      if (!rec.failOpen) {
-        this.log.error({ event: 'recording_failed', err }, 'recording cannot be written; session refused (fail closed)');
-        return this.refuse('session recording unavailable; try again later', 'recording_failed');
-      }
-      this.log.error({ event: 'recording_failed', unrecorded: true, err }, 'UNRECORDED SESSION: recording cannot be written and recordings.failOpen is on');
-    }
+    if (!(await this.openRecording(this.account.shell))) return;
     // Ended (client gone, shutdown, revoked) while the recording was being opened: spawn nothing.
     if (this.current !== 'starting') return this.windDown({ code: null, signal: null });
     try {
@@ -191,7 +189,47 @@ export class LiveSession implements RegisteredSession {
     this.wire(this.proc);
   }
 
-  private recorderOptions(account: Account): RecorderOptions {
+  /** Opens the recording; false when the session was refused because it cannot be recorded (fail closed). */
+  private async openRecording(shell: string | undefined): Promise<boolean> {
+    try {
+      this.recorder = await (this.deps.createRecorder ?? Recorder.create)(this.recorderOptions(shell));
+      this.recorder.onError((err) => this.onRecordingError(err));
+    } catch (err) {
+      if (!this.deps.recordings.failOpen) {
+        this.log.error({ event: 'recording_failed', err }, 'recording cannot be written; session refused (fail closed)');
+        this.refuse('session recording unavailable; try again later', 'recording_failed');
+        return false;
+      }
+      this.log.error({ event: 'recording_failed', unrecorded: true, err }, 'UNRECORDED SESSION: recording cannot be written and recordings.failOpen is on');
+    }
+    return true;
+  }
+
+  /**
+   * A jump session: the onward connection first (its failures refuse the session with one
+   * line and leave no recording), then the recording, then the remote session runs as this
+   * session's Program, so everything after this is the same as for a local program.
+   */
+  private async beginOnward(onward: Onward): Promise<void> {
+    this.grant = { team: onward.team, account: onward.target.user, handler: undefined };
+    let proc: Program;
+    try {
+      proc = await onward.start(this.req);
+    } catch (err) {
+      const reason = err instanceof Error && 'reason' in err ? String(err.reason) : 'target_session_refused';
+      return this.refuse(err instanceof Error ? err.message : 'target unavailable', reason);
+    }
+    const stop = () => proc.terminate(this.deps.settings.killGraceMs).catch(() => undefined);
+    if (this.current !== 'starting') return void stop().then(() => this.windDown({ code: null, signal: null }));
+    if (!(await this.openRecording(undefined))) return void stop();
+    if (this.current !== 'starting') return void stop().then(() => this.windDown({ code: null, signal: null }));
+    this.proc = proc;
+    this.auditStart(`ssh://${onward.target.user}@${onward.target.host}:${onward.target.port}`);
+    this.current = 'running';
+    this.wire(proc);
+  }
+
+  private recorderOptions(shell: string | undefined): RecorderOptions {
     const size = this.req.pty ?? { cols: 80, rows: 24, term: undefined };
     const facts = this.facts();
     return {
@@ -202,7 +240,7 @@ export class LiveSession implements RegisteredSession {
       timestamp: Math.floor(this.startedAt.getTime() / 1000),
       ...(facts.command !== null ? { command: facts.command } : {}),
       title: facts.title,
-      env: { ...(size.term ? { TERM: size.term } : {}), SHELL: account.shell },
+      env: { ...(size.term ? { TERM: size.term } : {}), ...(shell ? { SHELL: shell } : {}) },
       recordInput: this.deps.recordings.recordInput,
       signing: this.deps.recordings.signing,
       redact: recordingRules(this.deps.recordings),
@@ -383,7 +421,8 @@ export class LiveSession implements RegisteredSession {
   private facts(): SessionFacts {
     const { identity, ends } = this.deps;
     const command = this.recordedCommand();
-    const title = `${identity.login}@${this.deps.hostname}: ${command ?? 'shell'} from ${ends.remoteAddress}`;
+    const target = this.deps.onward?.facts();
+    const title = `${identity.login}@${target ? `${target.target} via ${this.deps.hostname}` : this.deps.hostname}: ${command ?? 'shell'} from ${ends.remoteAddress}`;
     return {
       sessionId: this.id,
       login: identity.login,
@@ -391,13 +430,14 @@ export class LiveSession implements RegisteredSession {
       fingerprint: identity.fingerprint,
       remoteAddress: ends.remoteAddress,
       remotePort: ends.remotePort,
-      account: this.account?.name ?? null,
+      account: this.account?.name ?? (target ? target.targetUser : null),
       kind: this.req.kind,
       command,
       handler: this.grant?.handler ?? null,
       startedAt: this.startedAt.toISOString(),
       teamsshVersion: this.deps.version,
       title: title.slice(0, 128),
+      ...target,
     };
   }
 
