@@ -26,8 +26,8 @@ export class Redactor {
   readonly counts: Record<string, number> = {};
   private readonly rules: RedactRule[];
   private readonly utf8 = new Utf8Stream();
-  /** Every rule has a byte-level quick test: reads that pass it skip decoding and scanning. */
-  private readonly quick: boolean;
+  /** Every rule's byte-level quick test (needles as Buffers, searched natively), or null when a rule has none. */
+  private readonly quick: Array<{ contains: Buffer[]; tail: number; within: number }> | null;
   private readonly scanner = new VisibleText();
   /** Text not yet written, with the end offset and arrival time of each piece. */
   private raw = '';
@@ -52,7 +52,9 @@ export class Redactor {
   ) {
     this.rules = compileRules(rules);
     this.doneTo = this.rules.map(() => 0);
-    this.quick = this.rules.every((r) => r.quick);
+    this.quick = this.rules.every((r) => r.quick)
+      ? this.rules.map(({ quick }) => ({ contains: quick!.contains.map((c) => Buffer.from(c)), tail: quick!.tail.charCodeAt(0), within: quick!.within }))
+      : null;
     for (const r of this.rules) this.counts[r.name] = 0;
   }
 
@@ -99,9 +101,9 @@ export class Redactor {
   /** True when no rule can match in `b` or start a match at its end (and no escape sequence can hide one). */
   private plain(b: Buffer): boolean {
     if (!this.quick || !this.scanner.ground || b.includes(0x1b)) return false;
-    for (const { quick } of this.rules) {
-      const { contains, tail, within } = quick!;
-      if (contains.some((c) => b.includes(c)) || b.lastIndexOf(tail) >= b.length - within) return false;
+    for (const { contains, tail, within } of this.quick) {
+      if (b.lastIndexOf(tail) >= b.length - within) return false;
+      for (const c of contains) if (b.includes(c)) return false;
     }
     return true;
   }
