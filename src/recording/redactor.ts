@@ -36,7 +36,7 @@ export class Redactor {
   private vis = '';
   private ctx = 0;
   /** Index in `raw` of each pending visible character; null while they are the same text. */
-  private map: number[] | null = null;
+  private map: Int32Array | null = null;
   /** Absolute index of vis[0] since the session start. */
   private base = 0;
   /** Per rule: absolute end of its last accepted match (rescans skip what was counted). */
@@ -102,7 +102,8 @@ export class Redactor {
   private plain(b: Buffer): boolean {
     if (!this.quick || !this.scanner.ground || b.includes(0x1b)) return false;
     for (const { contains, tail, within } of this.quick) {
-      if (b.lastIndexOf(tail) >= b.length - within) return false;
+      const last = b.lastIndexOf(tail);
+      if (last >= 0 && last >= b.length - within) return false;
       for (const c of contains) if (b.includes(c)) return false;
     }
     return true;
@@ -121,10 +122,14 @@ export class Redactor {
   private append(text: string, at: number): void {
     const { vis, map } = this.scanner.feed(text);
     const offset = this.raw.length;
-    if (map !== null || this.map !== null) {
-      this.map ??= Array.from({ length: this.raw.length }, (_, i) => i);
-      if (map === null) for (let i = 0; i < text.length; i++) this.map.push(offset + i);
-      else for (const i of map) this.map.push(offset + i);
+    if (offset === 0 && this.map === null) this.map = map;
+    else if (map !== null || this.map !== null) {
+      // Text held from an earlier read: join the two maps (the identity where a map is null).
+      const pending = this.vis.length - this.ctx;
+      const joined = new Int32Array(pending + vis.length);
+      for (let i = 0; i < pending; i++) joined[i] = this.map ? this.map[i]! : i;
+      for (let i = 0; i < vis.length; i++) joined[pending + i] = offset + (map ? map[i]! : i);
+      this.map = joined;
     }
     this.raw += text;
     this.vis += vis;
