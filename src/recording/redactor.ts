@@ -26,8 +26,8 @@ export class Redactor {
   readonly counts: Record<string, number> = {};
   private readonly rules: RedactRule[];
   private readonly utf8 = new Utf8Stream();
-  /** Every rule has a byte-level quick test: reads that pass it skip decoding and scanning. */
-  private readonly quick: boolean;
+  /** Every rule's byte-level quick test (needles as Buffers, searched natively), or null when a rule has none. */
+  private readonly quick: Array<{ contains: Buffer[]; tail: number; within: number }> | null;
   private readonly scanner = new VisibleText();
   /** Text not yet written, with the end offset and arrival time of each piece. */
   private raw = '';
@@ -36,7 +36,7 @@ export class Redactor {
   private vis = '';
   private ctx = 0;
   /** Index in `raw` of each pending visible character; null while they are the same text. */
-  private map: number[] | null = null;
+  private map: Int32Array | null = null;
   /** Absolute index of vis[0] since the session start. */
   private base = 0;
   /** Per rule: absolute end of its last accepted match (rescans skip what was counted). */
@@ -52,7 +52,9 @@ export class Redactor {
   ) {
     this.rules = compileRules(rules);
     this.doneTo = this.rules.map(() => 0);
-    this.quick = this.rules.every((r) => r.quick);
+    this.quick = this.rules.every((r) => r.quick)
+      ? this.rules.map(({ quick }) => ({ contains: quick!.contains.map((c) => Buffer.from(c)), tail: quick!.tail.charCodeAt(0), within: quick!.within }))
+      : null;
     for (const r of this.rules) this.counts[r.name] = 0;
   }
 
@@ -99,9 +101,10 @@ export class Redactor {
   /** True when no rule can match in `b` or start a match at its end (and no escape sequence can hide one). */
   private plain(b: Buffer): boolean {
     if (!this.quick || !this.scanner.ground || b.includes(0x1b)) return false;
-    for (const { quick } of this.rules) {
-      const { contains, tail, within } = quick!;
-      if (contains.some((c) => b.includes(c)) || b.lastIndexOf(tail) >= b.length - within) return false;
+    for (const { contains, tail, within } of this.quick) {
+      const last = b.lastIndexOf(tail);
+      if (last >= 0 && last >= b.length - within) return false;
+      for (const c of contains) if (b.includes(c)) return false;
     }
     return true;
   }
@@ -119,10 +122,14 @@ export class Redactor {
   private append(text: string, at: number): void {
     const { vis, map } = this.scanner.feed(text);
     const offset = this.raw.length;
-    if (map !== null || this.map !== null) {
-      this.map ??= Array.from({ length: this.raw.length }, (_, i) => i);
-      if (map === null) for (let i = 0; i < text.length; i++) this.map.push(offset + i);
-      else for (const i of map) this.map.push(offset + i);
+    if (offset === 0 && this.map === null) this.map = map;
+    else if (map !== null || this.map !== null) {
+      // Text held from an earlier read: join the two maps (the identity where a map is null).
+      const pending = this.vis.length - this.ctx;
+      const joined = new Int32Array(pending + vis.length);
+      for (let i = 0; i < pending; i++) joined[i] = this.map ? this.map[i]! : i;
+      for (let i = 0; i < vis.length; i++) joined[pending + i] = offset + (map ? map[i]! : i);
+      this.map = joined;
     }
     this.raw += text;
     this.vis += vis;

@@ -23,11 +23,13 @@ const enum State {
 // control characters stay in the projection, where they are never replaced, so text without
 // ESC (and a parser in Ground) is its own projection: the common case costs one indexOf.
 const ESC = '\x1b';
+// A whole CSI sequence (colours, cursor moves), the most common kind: skipped in one step.
+const CSI = /\x1b\[[0-?]*[ -/]*[@-~]/y;
 
 /** One chunk's visible projection: `map[i]` is the index in the chunk of visible char i; null when text and projection are the same. */
 export interface Projection {
   vis: string;
-  map: number[] | null;
+  map: Int32Array | null;
 }
 
 /** A streaming ECMA-48 parser that projects terminal output onto the characters a reader sees. */
@@ -42,16 +44,35 @@ export class VisibleText {
   /** Projects one chunk; its state carries into the next call. */
   feed(text: string): Projection {
     if (this.state === State.Ground && !text.includes(ESC)) return { vis: text, map: null };
-    const map: number[] = [];
-    let vis = '';
+    const map = new Int32Array(text.length);
+    let n = 0;
+    const parts: string[] = [];
     let runStart = -1;
     const endRun = (i: number) => {
       if (runStart >= 0) {
-        vis += text.slice(runStart, i);
+        parts.push(text.slice(runStart, i));
         runStart = -1;
       }
     };
     for (let i = 0; i < text.length; i++) {
+      // Text between sequences is taken a run at a time, up to the next ESC.
+      if (this.state === State.Ground && runStart < 0) {
+        const esc = text.indexOf(ESC, i);
+        const end = esc < 0 ? text.length : esc;
+        if (end > i) {
+          parts.push(text.slice(i, end));
+          for (let k = i; k < end; k++) map[n++] = k;
+          i = end;
+          if (i >= text.length) break;
+        }
+      }
+      if (this.state === State.Ground) {
+        CSI.lastIndex = i;
+        if (CSI.test(text)) {
+          i = CSI.lastIndex - 1;
+          continue;
+        }
+      }
       const c = text.charCodeAt(i);
       let visible = false;
       // A line feed that stands for a payload's start or end (see the file comment).
@@ -95,17 +116,17 @@ export class VisibleText {
       }
       if (visible) {
         if (runStart < 0) runStart = i;
-        map.push(i);
+        map[n++] = i;
       } else {
         endRun(i);
         if (boundary) {
-          vis += '\n';
-          map.push(i);
+          parts.push('\n');
+          map[n++] = i;
         }
       }
     }
     endRun(text.length);
-    return { vis, map };
+    return { vis: parts.join(''), map: map.subarray(0, n) };
   }
 }
 

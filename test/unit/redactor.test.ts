@@ -55,6 +55,13 @@ test('a secret split between any two reads is found, and each piece keeps the ti
   assert.deepEqual(three.pieces, [['*'.repeat(10), 0], ['*'.repeat(10), 1], [`${'*'.repeat(TOKEN.length - 20)}\n`, 2]]);
 });
 
+test('a read that can hold no secret passes as it came, and its end still serves as context for the next read', () => {
+  const r = run([Buffer.from('ordinary output 12345\r\nX'), `${AWS} `, Buffer.from('more\r\n '), `${AWS}.`]);
+  assert.equal(r.text, `ordinary output 12345\r\nX${AWS} more\r\n ${stars(AWS)}.`, 'an id glued to the X before it is no key id; one after a space is');
+  assert.equal(r.counts['aws-access-key-id'], 1);
+  assert.ok(r.pieces.some((p) => p[0] === 'ordinary output 12345\r\nX'), 'the plain read is written whole, at once');
+});
+
 test('escape sequences inside a secret are kept and skipped over, also when a read ends inside one', () => {
   // grep --color highlights the match in the middle of the token.
   const coloured = `x \x1b[01;31m\x1b[K${TOKEN.slice(0, 4)}\x1b[m\x1b[K${TOKEN.slice(4)}\r\n`;
