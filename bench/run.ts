@@ -274,7 +274,7 @@ async function main(): Promise<number> {
       },
       revocation: () => measureRevocation(path.join(dir, 'revocation'), ACCOUNT, plan.revocation, rows, notes),
       redaction: () => measureRedaction(path.join(dir, 'redaction'), ACCOUNT, key, { seqN: plan.seqN, runs: Math.max(3, plan.ptyRuns) }, rows, notes),
-      jump: () => measureJump(path.join(dir, 'jump'), ACCOUNT, key, { latencyCount: plan.latencyCount, seqN: plan.seqN, runs: plan.ptyRuns }, rows, notes),
+      jump: () => measureJump(path.join(dir, 'jump'), account, key, { latencyCount: plan.latencyCount, seqN: plan.seqN, runs: plan.ptyRuns }, rows, notes),
     };
     for (const metric of METRICS) {
       if (!only.has(metric)) continue;

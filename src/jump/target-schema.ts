@@ -41,8 +41,6 @@ export const targetsSchema = z.array(targetSchema).default([]);
 
 /** One configured target, as the rest of teamssh sees it. */
 export type Target = z.output<typeof targetSchema>;
-/** The parsed `jump:` section. */
-export type JumpSettings = z.output<typeof jumpSchema>;
 
 /**
  * Problems the loader reports for targets beyond the schema: targets set through the
