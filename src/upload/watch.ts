@@ -10,7 +10,7 @@ import type { WorkQueue } from './queue.js';
  * directory scans for the backlog at start, for anything the watcher missed, and for claims
  * left by dead uploaders (which no event announces).
  *
- * chokidar re-lists and lstat()s the whole directory on every change in it, so with a backlog
+ * chokidar re-lists and lstat()s the whole directory whenever it sees the directory change, so with a backlog
  * of N recordings each upload costs O(N) and draining costs O(N²). While more than `HIGH`
  * recordings wait, the watcher is closed and a cheap readdir scan runs every second instead;
  * it comes back once the queue is short again.
@@ -24,6 +24,7 @@ import type { WorkQueue } from './queue.js';
 const HIGH = 64;
 const LOW = 8;
 const BACKLOG_SCAN_MS = 1000;
+const POLL_MS = 200;
 
 const isCast = (name: string) => name.endsWith('.cast');
 
@@ -119,6 +120,15 @@ export class RecordingsWatcher {
     const w = watch(this.dir, {
       depth: 0,
       ignoreInitial: true,
+      // Polling, not inotify: chokidar's inotify watcher re-lists and lstat()s the directory on
+      // any change in it, and every live session appends to its `.part` in it, so 1,000 recorded
+      // sessions cost ~1,700 lstat()s a second on libuv's thread pool and typing echo waited
+      // behind them (bench/results-perf.md). Polled, chokidar stats the directory itself, whose
+      // mtime changes only when an entry is created, renamed or removed (a recording finished),
+      // and only the few `.cast` files `ignored` lets through; pickup takes up to POLL_MS.
+      usePolling: true,
+      interval: POLL_MS,
+      binaryInterval: POLL_MS,
       // Only finished recordings: `.part` files, claims, sidecars and subdirectories are not ours to see.
       ignored: (p: string) => p !== this.dir && !isCast(path.basename(p)),
     });
