@@ -125,8 +125,9 @@ export class LiveSession implements RegisteredSession {
   get kind(): 'shell' | 'exec' {
     return this.req.kind;
   }
+  /** The command as recorded and audited: redacted, so `teamssh sessions` shows no secret either. */
   get command(): string | undefined {
-    return this.req.command;
+    return this.recordedCommand() ?? undefined;
   }
   /** The jump target the session runs on; undefined for a local session. */
   get target(): string | undefined {

@@ -25,7 +25,9 @@ test('teamssh sessions lists live sessions; teamssh kill ends one, then every se
     const sh = await shell(c);
     sh.channel.write('echo ready\n');
     await sh.waitFor('ready');
-    const cmd = await exec(c, 'echo go; sleep 60');
+    // A secret in the command line is listed as the recording shows it: redacted.
+    const token = `ghp_${'A1b2'.repeat(9)}`;
+    const cmd = await exec(c, `echo go; sleep 60 # ${token}`);
     await cmd.waitFor('go');
 
     const listed = await cli(['sessions', '--json', '--socket', socket]);
@@ -38,7 +40,8 @@ test('teamssh sessions lists live sessions; teamssh kill ends one, then every se
     assert.match(s.fingerprint, /^SHA256:/);
     assert.equal(s.remoteAddress, '127.0.0.1');
     assert.equal(s.state, 'running');
-    assert.equal(sessions.find((x) => x.kind === 'exec')?.command, 'echo go; sleep 60');
+    assert.equal(sessions.find((x) => x.kind === 'exec')?.command, `echo go; sleep 60 # ${'*'.repeat(token.length)}`);
+    assert.ok(!listed.stdout.includes(token), 'the token is not listed');
     const table = await cli(['sessions', '--socket', socket]);
     assert.match(table.stdout, /^ID\s+LOGIN\s+TEAM/);
     assert.match(table.stdout, new RegExp(`${s.id}\\s+Alice\\s+ops`));
