@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, createPrivateKey, sign } from 'node:crypto';
 import { mkdir, open, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -65,7 +65,12 @@ async function readKey(file: string): Promise<SigningKey> {
     throw new TeamsshError('ERR_SIGNING_KEY', `recording-signing key ${file} is not an unencrypted ed25519 private key`);
   }
   const publicBlob = key.getPublicSSH();
-  return { file, signer: key, publicBlob, publicLine: publicLineOf(publicBlob), fingerprint: fingerprintOf(publicBlob) };
+  // ssh2's key.sign() hands crypto.sign a PEM string, parsed again on every call (~770 µs); a
+  // KeyObject made once signs the same bytes in ~46 µs (ed25519 is deterministic), and with a
+  // checkpoint per live session every 30 s that is the difference at 1,000 sessions.
+  const privateKey = createPrivateKey(key.getPrivatePEM());
+  const signer: SshSigner = { getPublicSSH: () => publicBlob, sign: (data) => sign(null, data, privateKey) };
+  return { file, signer, publicBlob, publicLine: publicLineOf(publicBlob), fingerprint: fingerprintOf(publicBlob) };
 }
 
 /** `ssh-ed25519 BASE64 teamssh-recording-signing` for a public key blob. */
