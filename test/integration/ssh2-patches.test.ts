@@ -21,7 +21,14 @@ const dir = await mkdtemp(path.join(os.tmpdir(), 'teamssh-ssh2-'));
 after(() => rm(dir, { recursive: true, force: true }));
 
 const { utils } = ssh2;
-const ed25519Host = utils.generateKeyPairSync('ed25519').private;
+// ssh2 1.17 writes an ed25519 key its own parser refuses about 1 time in 250 (a leading zero
+// byte of the public key is dropped; src/server/host-key.ts draws again for the same reason).
+const ed25519Host = (() => {
+  for (;;) {
+    const pem = utils.generateKeyPairSync('ed25519').private;
+    if (!(utils.parseKey(pem) instanceof Error)) return pem;
+  }
+})();
 const rsaHost = utils.generateKeyPairSync('rsa', { bits: 2048 }).private;
 
 type Auth = (ctx: ssh2.AuthContext) => void;
