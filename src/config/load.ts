@@ -127,29 +127,29 @@ function signingKeyOf(c: { signingKey?: string | undefined; stateDir: string }):
   return c.signingKey ?? path.join(c.stateDir, 'recording_signing_ed25519_key');
 }
 
-/** Where the recording-signing key is, for `teamssh signing-key` and `teamssh verify` (no GitHub settings needed). */
-export function loadSigningKeyPath(opts: LoadOptions = {}): string {
+/**
+ * One path setting and the state directory, read from the environment and the config file
+ * only: the operator commands below run on the box and need no GitHub settings.
+ */
+function readLocalPath(opts: LoadOptions, envName: string, key: string): { value: string | undefined; stateDir: string } {
   const env = opts.env ?? {};
   const problems: string[] = [];
   const configFile = opts.file ?? (env.TEAMSSH_CONFIG || undefined);
   const raw = configFile ? readFile(configFile, problems) : {};
   if (problems.length > 0) throw new ConfigError(problems);
-  const key = env.TEAMSSH_SIGNING_KEY || at(raw, 'signingKey', isString);
-  return signingKeyOf({ signingKey: key, stateDir: env.TEAMSSH_STATE_DIR || at(raw, 'stateDir', isString) || './state' });
+  return { value: env[envName] || at(raw, key, isString), stateDir: env.TEAMSSH_STATE_DIR || at(raw, 'stateDir', isString) || './state' };
 }
 
-/**
- * Where the control socket is, for `teamssh sessions` and `teamssh kill`: they run on the box
- * as an operator and need no GitHub token, so only this setting and the state directory are read.
- */
+/** Where the recording-signing key is, for `teamssh signing-key` and `teamssh verify`. */
+export function loadSigningKeyPath(opts: LoadOptions = {}): string {
+  const { value, stateDir } = readLocalPath(opts, 'TEAMSSH_SIGNING_KEY', 'signingKey');
+  return signingKeyOf({ signingKey: value, stateDir });
+}
+
+/** Where the control socket is, for `teamssh sessions`, `kill` and `reload`. */
 export function loadControlSocketPath(opts: LoadOptions = {}): string {
-  const env = opts.env ?? {};
-  const problems: string[] = [];
-  const configFile = opts.file ?? (env.TEAMSSH_CONFIG || undefined);
-  const raw = configFile ? readFile(configFile, problems) : {};
-  if (problems.length > 0) throw new ConfigError(problems);
-  const socket = env.TEAMSSH_CONTROL_SOCKET || at(raw, 'controlSocket', isString);
-  return controlSocketOf({ controlSocket: socket, stateDir: env.TEAMSSH_STATE_DIR || at(raw, 'stateDir', isString) || './state' });
+  const { value, stateDir } = readLocalPath(opts, 'TEAMSSH_CONTROL_SOCKET', 'controlSocket');
+  return controlSocketOf({ controlSocket: value, stateDir });
 }
 
 /** Reads a value at a dotted path of the unvalidated input, if it has the expected type. */
