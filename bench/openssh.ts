@@ -101,8 +101,12 @@ export async function waitForBanner(port: number, timeoutMs: number, child?: Chi
   throw new Error(`no SSH banner on 127.0.0.1:${port} within ${timeoutMs} ms`);
 }
 
-function sshdConfig(o: SshdOptions, port: number, hostKey: string, authorizedKeys: string, castDir: string | undefined): string {
-  const lines = [
+/**
+ * The sshd_config lines every private sshd here starts from (the bench's baselines and the
+ * tests' jump targets): its own port, host key and AuthorizedKeysFile, public keys only, one account.
+ */
+export function privateSshdLines(port: number, hostKey: string, authorizedKeys: string, account: string): string[] {
+  return [
     `Port ${port}`,
     'ListenAddress 127.0.0.1',
     `HostKey ${hostKey}`,
@@ -113,7 +117,13 @@ function sshdConfig(o: SshdOptions, port: number, hostKey: string, authorizedKey
     'PubkeyAuthentication yes',
     'PasswordAuthentication no',
     'KbdInteractiveAuthentication no',
-    `AllowUsers ${o.account.name}`,
+    `AllowUsers ${account}`,
+  ];
+}
+
+function sshdConfig(o: SshdOptions, port: number, hostKey: string, authorizedKeys: string, castDir: string | undefined): string {
+  const lines = [
+    ...privateSshdLines(port, hostKey, authorizedKeys, o.account.name),
     // The connection-rate run opens 20 at once: sshd's default 10:30:100 would drop some.
     'MaxStartups 100:30:200',
     'MaxSessions 1000',

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import { ownChild } from '../../bench/child.js';
-import { freePort, unlockForPublicKeys, waitForBanner } from '../../bench/openssh.js';
+import { freePort, privateSshdLines, unlockForPublicKeys, waitForBanner } from '../../bench/openssh.js';
 import { ensureTestAccount } from './accounts.js';
 import { loadJumpKey, type JumpKey } from '../../src/jump/jump-key.js';
 
@@ -41,17 +41,7 @@ export async function startSshdTarget(dir: string, account: string, authorizedKe
   const port = await freePort();
   const config = path.join(dir, 'sshd_config');
   const lines = [
-    `Port ${port}`,
-    'ListenAddress 127.0.0.1',
-    `HostKey ${hostKey}`,
-    'PidFile none',
-    `AuthorizedKeysFile ${authorized}`,
-    'StrictModes no',
-    'UsePAM no',
-    'PubkeyAuthentication yes',
-    'PasswordAuthentication no',
-    'KbdInteractiveAuthentication no',
-    `AllowUsers ${account}`,
+    ...privateSshdLines(port, hostKey, authorized, account),
     'AcceptEnv LANG LC_* JUMPTEST_*',
     'UseDNS no',
     'PrintMotd no',
