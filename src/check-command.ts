@@ -35,9 +35,9 @@ export async function runCheck(config: Config, print: (line: string) => void): P
   lines.push(...gh.lines);
   try {
     const keys = await loadHostKeys(config.hostKey);
-    const offered = new Set(serverAlgorithmsOptions(config.algorithms, keys, '').hostKeys as Buffer[]);
+    const offered = new Set((serverAlgorithmsOptions(config.algorithms, keys, '').hostKeys as Array<{ key: unknown }>).map((e) => e.key));
     for (const k of keys) {
-      const use = offered.has(k.pem) ? 'offered' : 'not offered (no algorithm for it in TEAMSSH_HOST_KEY_ALGORITHMS)';
+      const use = offered.has(k.signer) ? 'offered' : 'not offered (no algorithm for it in TEAMSSH_HOST_KEY_ALGORITHMS)';
       lines.push({ name: 'host key', ok: true, detail: `${k.file}: ${k.type} ${k.fingerprint}, ${use}` });
     }
   } catch (err) {

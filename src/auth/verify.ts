@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import ssh2 from 'ssh2';
+import ssh2, { type ParsedKey } from 'ssh2';
+import { withKeyObjects } from './key-object-key.js';
 
 import type { OfferedKey } from './types.js';
 
@@ -27,10 +28,35 @@ export type SignatureProblem = 'sha1_signature' | 'bad_signature';
 export function checkSignature(key: OfferedKey, blob: Buffer, signature: Buffer, hashAlgo: string | undefined): SignatureProblem | undefined {
   // ssh-rsa with no hash algorithm means the legacy SHA-1 signature, which is refused.
   if (key.algo === 'ssh-rsa' && (hashAlgo === undefined || hashAlgo === 'sha1')) return 'sha1_signature';
-  const parsed = utils.parseKey(key.data);
-  if (parsed instanceof Error) return 'bad_signature';
-  const k = Array.isArray(parsed) ? parsed[0] : parsed;
-  if (!k || k.type !== key.algo) return 'bad_signature';
+  const k = verifierFor(key);
+  if (!k) return 'bad_signature';
   // verify() may return an Error object instead of false: only a literal true proves possession.
   return (k.verify(blob, signature, hashAlgo as never) as unknown) === true ? undefined : 'bad_signature';
+}
+
+/**
+ * Parsed public keys with a KeyObject each, by key blob: a member logs in with the same key
+ * again and again, and ssh2's verify() re-parses a PEM per call (~0.75 ms per login). Bounded,
+ * oldest out first, so keys offered by strangers cannot grow it.
+ */
+const verifiers = new Map<string, ParsedKey>();
+const MAX_VERIFIERS = 1024;
+
+function verifierFor(key: OfferedKey): ParsedKey | undefined {
+  const id = `${key.algo} ${key.data.toString('base64')}`;
+  const cached = verifiers.get(id);
+  if (cached) {
+    // Refresh its place so the keys in use stay while one-off keys age out.
+    verifiers.delete(id);
+    verifiers.set(id, cached);
+    return cached;
+  }
+  const parsed = utils.parseKey(key.data);
+  if (parsed instanceof Error) return undefined;
+  const k = Array.isArray(parsed) ? parsed[0] : parsed;
+  if (!k || k.type !== key.algo) return undefined;
+  const fast = withKeyObjects(k);
+  if (verifiers.size >= MAX_VERIFIERS) verifiers.delete(verifiers.keys().next().value!);
+  verifiers.set(id, fast);
+  return fast;
 }

@@ -65,7 +65,7 @@ export function serverAlgorithmsOptions(algorithms: AlgorithmSettings, hostKeys:
     throw new Error(`no host key can sign with any of TEAMSSH_HOST_KEY_ALGORITHMS (${algorithms.hostKeyAlgorithms.join(',')}); host keys: ${hostKeys.map((k) => k.type).join(',')}`);
   }
   return {
-    hostKeys: offered.map((k) => k.pem),
+    hostKeys: offered.map((k) => ({ key: k.signer })),
     ident,
     algorithms: {
       kex: [...algorithms.kex],

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { mkdir, open, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import ssh2 from 'ssh2';
+import ssh2, { type ParsedKey } from 'ssh2';
+import { withKeyObjects } from '../auth/key-object-key.js';
 import { TeamsshError } from '../errors.js';
 
 const { utils } = ssh2;
@@ -12,8 +13,10 @@ export interface HostKey {
   file: string;
   /** ssh2's key type: `ssh-ed25519`, `ecdsa-sha2-nistp256`, `ssh-rsa`, ... */
   type: string;
-  /** The private key file's contents, as ssh2.Server takes them. */
+  /** The private key file's contents. */
   pem: Buffer;
+  /** The parsed key ssh2.Server signs with (`{ key: signer }`), through a KeyObject made once. */
+  signer: ParsedKey;
   /** `SHA256:...` as `ssh-keygen -l` and the OpenSSH client print it. */
   fingerprint: string;
 }
@@ -84,7 +87,7 @@ async function readAndCheck(file: string): Promise<HostKey> {
     throw new TeamsshError('ERR_HOST_KEY', `host key ${file} is not an unencrypted private key`);
   }
   const digest = createHash('sha256').update(key.getPublicSSH()).digest('base64').replace(/=+$/, '');
-  return { file, type: key.type, pem, fingerprint: `SHA256:${digest}` };
+  return { file, type: key.type, pem, signer: withKeyObjects(key), fingerprint: `SHA256:${digest}` };
 }
 
 const generateKeyPair = promisify(utils.generateKeyPair) as (type: string, opts: { bits?: number }) => Promise<{ private: string }>;

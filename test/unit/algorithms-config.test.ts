@@ -51,10 +51,10 @@ test('TEAMSSH_HOST_KEY is a comma-separated list; the file still takes the old s
 });
 
 test('ssh2 is handed only the host keys an offered algorithm can use, and the exact server-sig-algs', () => {
-  const key = (type: string): HostKey => ({ file: type, type, pem: Buffer.from(type), fingerprint: '' });
+  const key = (type: string): HostKey => ({ file: type, type, pem: Buffer.from(type), signer: { type } as HostKey['signer'], fingerprint: '' });
   const keys = [key('ssh-ed25519'), key('ecdsa-sha2-nistp256'), key('ssh-rsa')];
-  const opts = serverAlgorithmsOptions({ kex: ['curve25519-sha256'], ciphers: ['aes128-ctr'], macs: ['hmac-sha2-256-etm@openssh.com'], hostKeyAlgorithms: ['ssh-ed25519', 'rsa-sha2-256'] }, keys, 'x') as { hostKeys: Buffer[]; serverSigAlgs: string[] };
-  assert.deepEqual(opts.hostKeys.map(String), ['ssh-ed25519', 'ssh-rsa']);
+  const opts = serverAlgorithmsOptions({ kex: ['curve25519-sha256'], ciphers: ['aes128-ctr'], macs: ['hmac-sha2-256-etm@openssh.com'], hostKeyAlgorithms: ['ssh-ed25519', 'rsa-sha2-256'] }, keys, 'x') as unknown as { hostKeys: Array<{ key: { type: string } }>; serverSigAlgs: string[] };
+  assert.deepEqual(opts.hostKeys.map((e) => e.key.type), ['ssh-ed25519', 'ssh-rsa']);
   assert.deepEqual(opts.serverSigAlgs, ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256']);
   assert.throws(() => serverAlgorithmsOptions({ kex: ['curve25519-sha256'], ciphers: ['aes128-ctr'], macs: ['hmac-sha2-256-etm@openssh.com'], hostKeyAlgorithms: ['ssh-ed25519'] }, [key('ssh-rsa')], 'x'), /no host key/);
 });
