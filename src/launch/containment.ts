@@ -70,7 +70,7 @@ class CgroupContainment implements Containment {
       async terminate(graceMs) {
         await terminateReach(reach, graceMs);
         // Empty now; should the kernel still call it busy for a moment, retry in the background.
-        if (!cg.remove()) removeWhenEmpty([cg.dir]);
+        if (!(await cg.remove())) removeWhenEmpty([cg.dir]);
       },
     };
   }
