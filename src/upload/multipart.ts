@@ -55,7 +55,9 @@ export function multipartBody(fields: Record<string, string>, file: FilePart): M
   async function* generate(): AsyncGenerator<Buffer> {
     for (const h of heads) yield h;
     // Opened only when undici starts sending, so an attempt that never sends leaks no descriptor.
-    const stream = createReadStream(file.path, { highWaterMark: READ_CHUNK });
+    // ReadStream allocates a whole highWaterMark per read: 1 MiB pieces for big files (fewer
+    // reads and socket writes), no more than the file for the many small ones.
+    const stream = createReadStream(file.path, { highWaterMark: Math.max(1, Math.min(READ_CHUNK, file.bytes)) });
     try {
       for await (const chunk of stream) yield chunk as Buffer;
     } finally {

@@ -81,13 +81,14 @@ export function signatureInDescription(description: string): string | undefined 
   return m && dearmor(m[0]) ? `${m[0]}\n` : undefined;
 }
 
-/** SHA-512 of a whole file, read in 1 MiB pieces. */
+/** SHA-512 of a whole file, read in pieces of up to 1 MiB. */
 export async function fileDigest(file: string): Promise<Buffer> {
   const h = sshsigHash();
   const fh = await open(file, 'r');
   try {
-    const chunk = Buffer.allocUnsafe(READ_CHUNK);
-    for (let n; (n = (await fh.read(chunk, 0, READ_CHUNK, null)).bytesRead) > 0; ) h.update(chunk.subarray(0, n));
+    // Most recordings are small: 1 MiB of memory per check would only feed the garbage collector.
+    const chunk = Buffer.allocUnsafe(Math.max(1, Math.min(READ_CHUNK, (await fh.stat()).size)));
+    for (let n; (n = (await fh.read(chunk, 0, chunk.length, null)).bytesRead) > 0; ) h.update(chunk.subarray(0, n));
   } finally {
     await fh.close();
   }
