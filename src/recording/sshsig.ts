@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import ssh2 from 'ssh2';
+import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto';
 
 /**
  * SSHSIG, the signature format of `ssh-keygen -Y sign` (PROTOCOL.sshsig in OpenSSH; summarised
@@ -7,8 +6,6 @@ import ssh2 from 'ssh2';
  * which is what `ssh-keygen -Y sign` uses by default, so `ssh-keygen -Y verify` checks our files
  * with no teamssh code involved.
  */
-
-const { utils } = ssh2;
 
 const MAGIC = Buffer.from('SSHSIG');
 const VERSION = 1;
@@ -113,13 +110,38 @@ export function verifyDigest(blob: Buffer, namespace: string, digest: Buffer, tr
   if (!sig || sig.hashAlg !== HASH) return 'malformed';
   if (sig.namespace !== namespace) return 'wrong namespace';
   if (!trusted.some((k) => k.equals(sig.publicKey))) return 'unknown key';
-  const key = utils.parseKey(sig.publicKey);
-  const parsed = key instanceof Error ? undefined : Array.isArray(key) ? key[0] : key;
-  if (!parsed || parsed.type !== 'ssh-ed25519') return 'malformed';
+  const key = ed25519Key(sig.publicKey);
+  if (!key) return 'malformed';
   // The SSH signature encoding wraps the raw 64 bytes: string(type) || string(raw).
   const inner = parseSshStrings(sig.signature);
   if (!inner || inner.length !== 2 || inner[0]!.toString() !== 'ssh-ed25519') return 'malformed';
-  return parsed.verify(signedData(namespace, HASH, digest), inner[1]!) === true ? 'ok' : 'mismatch';
+  try {
+    return verify(null, signedData(namespace, HASH, digest), key, inner[1]!) ? 'ok' : 'mismatch';
+  } catch {
+    return 'mismatch';
+  }
+}
+
+// ssh2's key.verify() hands crypto.verify a PEM string that OpenSSL parses again on every call:
+// 520-550 µs per verify here, against 175-230 µs with a KeyObject made once per key (what is
+// left is the ed25519 verification itself). Only trusted keys get here, so the cache holds
+// the few keys this process has ever trusted.
+const publicKeys = new Map<string, KeyObject>();
+
+/** The KeyObject of an ed25519 public key blob (`string("ssh-ed25519") || string(32 bytes)`); undefined when it is not one. */
+function ed25519Key(blob: Buffer): KeyObject | undefined {
+  const id = blob.toString('base64');
+  let key = publicKeys.get(id);
+  if (key) return key;
+  const fields = parseSshStrings(blob);
+  if (!fields || fields.length !== 2 || fields[0]!.toString() !== 'ssh-ed25519' || fields[1]!.length !== 32) return undefined;
+  try {
+    key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: fields[1]!.toString('base64url') }, format: 'jwk' });
+  } catch {
+    return undefined;
+  }
+  publicKeys.set(id, key);
+  return key;
 }
 
 /** Checks an SSHSIG blob over a message held in memory. */

@@ -9,7 +9,7 @@ import { sleep } from './upload-gate.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 import { fieldsBytes } from './multipart.js';
 import { splitCast } from './split.js';
-import { SIGNATURE_ROOM, checkSourceSignature, signatureBlock, type SourceSignature } from './upload-signature.js';
+import { SIGNATURE_ROOM, checkSourceSignature, fileDigest, signatureBlock } from './upload-signature.js';
 import type { SigningKey } from '../recording/signing-key.js';
 import { FAILED_DIR, UPLOADED_DIR, moveRecording, readSidecar, sidecarPath, writeSidecar, type Sidecar, type UploadFailure } from '../recording/sidecar.js';
 import { metrics } from '../metrics/metrics.js';
@@ -79,28 +79,40 @@ export async function shipRecording(ctx: JobContext, base: string, claimed: stri
   const data: Sidecar = read?.data ?? {};
   if (data.uploadedAt) return finishUploaded(ctx, base, claimed, data, true);
 
-  const source = await checkSourceSignature(ctx.dir, base, claimed, ctx.signingKey);
-  if (source.state === 'mismatch') {
-    ctx.log.error({ event: 'recording_signature_mismatch', code: 'ERR_UPLOAD_SIGNATURE', recording: base, sessionId: data.sessionId }, 'the recording does not match its signature (changed on disk?); uploaded unsigned, with a note saying so');
-  }
   const fields: Record<string, string> = { ...(typeof data.title === 'string' && data.title ? { title: data.title } : {}), description: describe(data), visibility: ctx.visibility };
-  const room = ctx.maxBytes - fieldsBytes(fields) - FRAMING - (source.state === 'off' ? 0 : SIGNATURE_ROOM);
+  const room = ctx.maxBytes - fieldsBytes(fields) - FRAMING - (ctx.signingKey ? SIGNATURE_ROOM : 0);
   const bytes = (await fs.stat(claimed)).size;
   let limit = data.partLimit;
   if (limit === undefined && bytes > room) limit = room;
   if (limit === undefined) {
-    const signed = { ...fields, description: fields.description + (await signatureBlock(source, claimed, ctx.signingKey)) };
+    // A recording that goes up whole is hashed here; one that is split is hashed by the
+    // splitter as it writes the parts (one pass over the file instead of two).
+    const source = await checkSourceSignature(ctx.dir, base, () => fileDigest(claimed), ctx.signingKey);
+    if (source.state === 'mismatch') logMismatch(ctx, base, data);
+    const signed = { ...fields, description: fields.description + (await signatureBlock(source, { file: claimed }, ctx.signingKey)) };
     const r = await attempt(ctx, { path: claimed, filename: `${base}.cast`, bytes }, signed, base);
     if (r.kind === 'ok') return finishUploaded(ctx, base, claimed, { ...data, url: r.url }, true);
     if (r.kind === 'permanent') return fail(ctx, base, claimed, data, r);
     // 413 below our configured limit: this server's limit is smaller; split at half what failed.
     limit = Math.floor(Math.min(room, bytes) / 2);
     ctx.log.warn({ recording: base, bytes, partLimit: limit }, 'the server refused the recording as too large (413); splitting it into parts');
+    return shipParts(ctx, base, claimed, data, fields, limit, source.state === 'mismatch');
   }
-  return shipParts(ctx, base, claimed, data, fields, limit, source);
+  return shipParts(ctx, base, claimed, data, fields, limit, false);
 }
 
-async function shipParts(ctx: JobContext, base: string, claimed: string, data: Sidecar, fields: Record<string, string>, first: number, source: SourceSignature): Promise<'uploaded' | 'failed'> {
+/** The splitter's digest of the whole file; it takes one whenever a signing key is configured. */
+async function splitDigest(sha512: Buffer | undefined): Promise<Buffer> {
+  if (!sha512) throw new Error('the recording was split without digests');
+  return sha512;
+}
+
+/** The audit event for a recording that does not match its own signature. */
+function logMismatch(ctx: JobContext, base: string, data: Sidecar): void {
+  ctx.log.error({ event: 'recording_signature_mismatch', code: 'ERR_UPLOAD_SIGNATURE', recording: base, sessionId: data.sessionId }, 'the recording does not match its signature (changed on disk?); uploaded unsigned, with a note saying so');
+}
+
+async function shipParts(ctx: JobContext, base: string, claimed: string, data: Sidecar, fields: Record<string, string>, first: number, warned: boolean): Promise<'uploaded' | 'failed'> {
   const side = sidecarPath(ctx.dir, base);
   const workDir = path.join(ctx.dir, '.parts', base);
   let limit = first;
@@ -108,24 +120,33 @@ async function shipParts(ctx: JobContext, base: string, claimed: string, data: S
   try {
     for (;;) {
       if (limit < MIN_PART) return fail(ctx, base, claimed, data, { status: 413, type: 'content_too_large', message: `the server refuses parts even of ${limit * 2} bytes` });
-      let parts;
+      let split;
       try {
-        parts = await splitCast({
+        split = await splitCast({
           file: claimed,
           workDir,
           limit,
           baseTitle: typeof data.title === 'string' ? data.title : undefined,
           skipEvents: data.parts.reduce((n, p) => n + p.events, 0),
           partsBefore: data.parts.length,
+          digests: ctx.signingKey !== undefined,
         });
       } catch (err) {
         if (!hasCode(err, 'ERR_UPLOAD_SPLIT')) throw err;
         return fail(ctx, base, claimed, data, { status: 413, type: 'split_failed', message: (err as Error).message });
       }
+      const { parts, sha512 } = split;
       ctx.log.info({ recording: base, parts: parts.length + data.parts.length, partLimit: limit }, 'recording split into parts for upload');
+      // The whole is checked against the session's signature with the digest of the very bytes
+      // the parts were cut from, before any part is signed.
+      const source = await checkSourceSignature(ctx.dir, base, () => splitDigest(sha512), ctx.signingKey);
+      if (source.state === 'mismatch' && !warned) {
+        logMismatch(ctx, base, data);
+        warned = true;
+      }
       let shrunk = false;
       for (const part of parts) {
-        const description = fields.description + (await signatureBlock(source, part.path, ctx.signingKey, part));
+        const description = fields.description + (await signatureBlock(source, { part }, ctx.signingKey));
         const r = await attempt(ctx, { path: part.path, filename: `${base}-part${part.index}.cast`, bytes: part.bytes }, { ...fields, title: part.title, description }, base);
         if (r.kind === 'permanent') return fail(ctx, base, claimed, data, r);
         if (r.kind === 'too_large') {

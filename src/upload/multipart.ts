@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { READ_CHUNK } from './cast-lines.js';
 
 /**
  * A multipart/form-data body built as a stream with a known length. undici's FormData
@@ -54,7 +55,9 @@ export function multipartBody(fields: Record<string, string>, file: FilePart): M
   async function* generate(): AsyncGenerator<Buffer> {
     for (const h of heads) yield h;
     // Opened only when undici starts sending, so an attempt that never sends leaks no descriptor.
-    const stream = createReadStream(file.path, { highWaterMark: 256 * 1024 });
+    // ReadStream allocates a whole highWaterMark per read: 1 MiB pieces for big files (fewer
+    // reads and socket writes), no more than the file for the many small ones.
+    const stream = createReadStream(file.path, { highWaterMark: Math.max(1, Math.min(READ_CHUNK, file.bytes)) });
     try {
       for await (const chunk of stream) yield chunk as Buffer;
     } finally {

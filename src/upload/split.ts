@@ -1,34 +1,26 @@
-import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { promises as fs } from 'node:fs';
-import { once } from 'node:events';
-import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { TeamsshError } from '../errors.js';
+import { sshsigHash } from '../recording/sshsig.js';
+import { isBlank, lineBatches } from './cast-lines.js';
+import { PartWriter, type CastPart } from './part-writer.js';
+
+
 
 /**
  * Splits an asciicast v2 recording that is too large for the server into consecutive parts,
  * each a valid recording under a byte limit: the original header with ` (part N/M)` added to
- * the title, and at least one event. It streams line by line from disk in two passes (plan,
- * then write) so a recording of any size never sits in memory.
+ * the title, and at least one event. It streams the file in two passes (plan, then write) so a
+ * recording of any size never sits in memory; the plan pass only finds lines and their times.
  *
  * Times are rebased: each part starts at its first event's time = 0, so a part plays without
  * a long blank lead-in. The original offset is reported as `start` for the sidecar. Event
  * data is copied byte for byte; only the leading time number is rewritten.
+ *
+ * With `digests`, the write pass also hashes the whole file as it reads it and each part as it
+ * writes it (SHA-512, what SSHSIG signs): the caller checks the whole against the session's
+ * signature and signs the parts with no further read, and the check covers exactly the bytes
+ * the parts were cut from (a file changed between two reads cannot slip into signed parts).
  */
-
-/** One written part. */
-export interface CastPart {
-  /** 1-based number of this part in the whole recording. */
-  index: number;
-  /** Number of parts of the whole recording. */
-  total: number;
-  path: string;
-  bytes: number;
-  events: number;
-  title: string;
-  /** Original time (seconds) of this part's first event. */
-  start: number;
-}
 
 /** What to split and how. */
 export interface SplitOptions {
@@ -43,6 +35,14 @@ export interface SplitOptions {
   skipEvents?: number;
   /** Parts already uploaded; numbering continues after them. */
   partsBefore?: number;
+  /** Hash the whole file and each part (SHA-512) while writing; for signing. */
+  digests?: boolean;
+}
+
+/** The parts written, and with `digests` the SHA-512 of the whole file as the write pass read it. */
+export interface SplitResult {
+  parts: CastPart[];
+  sha512: Buffer | undefined;
 }
 
 /** Longest title the server keeps. */
@@ -61,80 +61,100 @@ interface Plan {
   sizes: number[];
 }
 
+/** Where the parts go and how they are named; absent in the plan pass. */
+interface Output {
+  writer: PartWriter;
+  baseTitle: string;
+  before: number;
+  total: number;
+}
+
 /** Splits `opts.file` into part files; throws ERR_UPLOAD_SPLIT when it cannot (bad header, an event larger than the limit). */
-export async function splitCast(opts: SplitOptions): Promise<CastPart[]> {
+export async function splitCast(opts: SplitOptions): Promise<SplitResult> {
   const before = opts.partsBefore ?? 0;
   const plan = await walk(opts, undefined);
   const total = before + plan.sizes.length;
   await fs.rm(opts.workDir, { recursive: true, force: true });
   await fs.mkdir(opts.workDir, { recursive: true, mode: 0o700 });
   const headerTitle = typeof plan.header.title === 'string' ? plan.header.title : '';
-  const writer = new PartWriter(plan.header, opts.workDir, opts.baseTitle ?? headerTitle, before, total);
-  await walk(opts, writer);
-  return writer.done();
+  const writer = new PartWriter(opts.workDir, opts.digests === true);
+  const whole = opts.digests ? sshsigHash() : undefined;
+  try {
+    await walk(opts, { writer, baseTitle: opts.baseTitle ?? headerTitle, before, total }, whole && ((chunk) => whole.update(chunk)));
+    return { parts: await writer.done(), sha512: whole?.digest() };
+  } finally {
+    await writer.release();
+  }
 }
 
 const TIME = /^\[\s*(-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)\s*,/;
+// Bytes of a line decoded to find its time: an event's time field is far shorter.
+const HEAD = 64;
 
-/** Rewrites the event's time relative to `t0`; lines we cannot read are kept as they are. */
-function rebase(line: string, t0: number): string {
-  const m = TIME.exec(line);
-  if (!m) return line;
-  const t = Math.round((Number(m[1]) - t0) * 1e6) / 1e6;
-  return `[${t},${line.slice(m[0].length)}`;
+/** An event's leading time: its value and how many bytes `[ time ,` takes; undefined when the line has none. */
+function timeOf(line: Buffer): { t: number; bytes: number } | undefined {
+  let m = TIME.exec(line.toString('utf8', 0, Math.min(line.length, HEAD)));
+  if (!m && line.length > HEAD) m = TIME.exec(line.toString('utf8'));
+  return m ? { t: Number(m[1]), bytes: Buffer.byteLength(m[0]) } : undefined;
 }
 
-function eventTime(line: string): number {
-  const m = TIME.exec(line);
-  return m ? Number(m[1]) : 0;
+/** The line with its time made relative to `t0`, as the ASCII head to write and the bytes after it. Lines we cannot read are kept as they are. */
+function rebase(line: Buffer, time: { t: number; bytes: number } | undefined, t0: number): { head: string; rest: Buffer } {
+  if (!time) return { head: '', rest: line };
+  const t = Math.round((time.t - t0) * 1e6) / 1e6;
+  return { head: `[${t},`, rest: line.subarray(time.bytes) };
 }
 
-/** One pass over the file: decides part boundaries by size (plan) and, with a writer, writes them. */
-async function walk(opts: SplitOptions, writer: PartWriter | undefined): Promise<Plan> {
-  const rl = createInterface({ input: createReadStream(opts.file, { highWaterMark: 256 * 1024 }), crlfDelay: Infinity });
+/** One pass over the file: decides part boundaries by size (plan) and, with an output, writes them. */
+async function walk(opts: SplitOptions, out: Output | undefined, onChunk?: (chunk: Buffer) => void): Promise<Plan> {
   let header: Record<string, unknown> | undefined;
   let headerBound = 0;
   const sizes: number[] = [];
   let skip = opts.skipEvents ?? 0;
   let cur = 0; // bytes of the current part, header included; 0 = no part open
   let t0 = 0;
-  try {
-    for await (const raw of rl) {
-      const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+  for await (const lines of lineBatches(opts.file, onChunk)) {
+    for (const line of lines) {
       if (header === undefined) {
-        header = parseHeader(line);
+        header = parseHeader(line.toString('utf8'));
         // Worst case: the whole base title plus the longest suffix we could ever append.
         const base = opts.baseTitle ?? (typeof header.title === 'string' ? header.title : '');
         const bound = { ...header, title: `${base} (part 9999999/9999999)` };
         headerBound = Buffer.byteLength(JSON.stringify(bound)) + 1;
         continue;
       }
-      if (line.trim() === '') continue;
+      if (isBlank(line)) continue;
       if (skip > 0) {
         skip--;
         continue;
       }
+      const time = timeOf(line);
       if (cur > 0) {
-        const n = Buffer.byteLength(rebase(line, t0)) + 1;
+        const ev = rebase(line, time, t0);
+        const n = ev.head.length + ev.rest.length + 1;
         if (cur + n <= opts.limit) {
           cur += n;
           sizes[sizes.length - 1]! += 1;
-          if (writer) await writer.event(rebase(line, t0));
+          out?.writer.event(ev.head, ev.rest);
           continue;
         }
       }
-      t0 = eventTime(line);
-      const first = rebase(line, t0);
-      const n = Buffer.byteLength(first) + 1;
+      t0 = time?.t ?? 0;
+      const first = rebase(line, time, t0);
+      const n = first.head.length + first.rest.length + 1;
       if (headerBound + n > opts.limit) {
         throw new TeamsshError('ERR_UPLOAD_SPLIT', `an event of ${n} bytes does not fit in a part of ${opts.limit} bytes`);
       }
       cur = headerBound + n;
       sizes.push(1);
-      if (writer) await writer.open(t0, first);
+      if (out) {
+        const index = out.before + sizes.length;
+        const title = partTitle(out.baseTitle, index, out.total);
+        out.writer.open(index, out.total, title, t0, Buffer.from(`${JSON.stringify({ ...header, title })}\n`));
+        out.writer.event(first.head, first.rest);
+      }
     }
-  } finally {
-    rl.close();
+    await out?.writer.flush();
   }
   if (header === undefined) throw new TeamsshError('ERR_UPLOAD_SPLIT', 'the recording is empty');
   return { header, sizes };
@@ -149,53 +169,4 @@ function parseHeader(line: string): Record<string, unknown> {
   }
   if (!h || typeof h !== 'object' || Array.isArray(h)) throw new TeamsshError('ERR_UPLOAD_SPLIT', 'the first line is not an asciicast header');
   return h as Record<string, unknown>;
-}
-
-/** Writes part files with exact headers (the plan pass already knows how many there are). */
-class PartWriter {
-  private ws: WriteStream | undefined;
-  private readonly parts: CastPart[] = [];
-
-  constructor(
-    private readonly header: Record<string, unknown>,
-    private readonly workDir: string,
-    private readonly baseTitle: string,
-    private readonly before: number,
-    private readonly total: number,
-  ) {}
-
-  async open(start: number, firstLine: string): Promise<void> {
-    await this.close();
-    const index = this.before + this.parts.length + 1;
-    const title = partTitle(this.baseTitle, index, this.total);
-    const file = path.join(this.workDir, `part-${String(index).padStart(4, '0')}.cast`);
-    this.ws = createWriteStream(file, { mode: 0o600 });
-    const head = `${JSON.stringify({ ...this.header, title })}\n`;
-    this.parts.push({ index, total: this.total, path: file, bytes: 0, events: 0, title, start });
-    await this.write(head);
-    await this.event(firstLine);
-  }
-
-  async event(line: string): Promise<void> {
-    this.parts[this.parts.length - 1]!.events++;
-    await this.write(`${line}\n`);
-  }
-
-  async done(): Promise<CastPart[]> {
-    await this.close();
-    return this.parts;
-  }
-
-  private async write(s: string): Promise<void> {
-    this.parts[this.parts.length - 1]!.bytes += Buffer.byteLength(s);
-    if (!this.ws!.write(s)) await once(this.ws!, 'drain');
-  }
-
-  private async close(): Promise<void> {
-    if (!this.ws) return;
-    const ws = this.ws;
-    this.ws = undefined;
-    ws.end();
-    await once(ws, 'finish');
-  }
 }

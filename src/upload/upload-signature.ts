@@ -1,8 +1,10 @@
-import { createReadStream, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
+import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { sigPathOf } from '../recording/hash-chain.js';
 import { RECORDING_NAMESPACE, type SigningKey } from '../recording/signing-key.js';
 import { armor, dearmor, signDigest, sshsigHash, verifyDigest } from '../recording/sshsig.js';
+import { READ_CHUNK } from './cast-lines.js';
 
 /**
  * The signature that travels with an upload. The asciinema server keeps `title`, `description`
@@ -14,7 +16,9 @@ import { armor, dearmor, signDigest, sshsigHash, verifyDigest } from '../recordi
  * A whole recording goes up with the session's own `NAME.cast.sig`. Parts of a split recording
  * (and recordings recovered after a crash, which have no signature of their own) are signed by
  * the uploader, but only after it checked the whole recording against the session's
- * signature: signing parts of a file edited on disk would launder the edit.
+ * signature: signing parts of a file edited on disk would launder the edit. The check uses the
+ * digest the splitter took of the very bytes it cut the parts from, and each part is signed
+ * from the digest taken as it was written, so no second read can see (and sign) other bytes.
  */
 
 /** What the recording's own signature says about the file the uploader holds. */
@@ -28,8 +32,11 @@ export type SourceSignature =
 /** Room kept in the size limit for the signature block in the description. */
 export const SIGNATURE_ROOM = 640;
 
-/** Checks `claimed` (the recording `base`) against its `NAME.cast.sig` in `dir`. */
-export async function checkSourceSignature(dir: string, base: string, claimed: string, key: SigningKey | undefined): Promise<SourceSignature> {
+/**
+ * Checks the recording `base` against its `NAME.cast.sig` in `dir`. `digest` gives the SHA-512
+ * of the bytes being uploaded; it is asked for only when there is a signature to check.
+ */
+export async function checkSourceSignature(dir: string, base: string, digest: () => Promise<Buffer>, key: SigningKey | undefined): Promise<SourceSignature> {
   if (!key) return { state: 'off' };
   let armored: string;
   try {
@@ -39,24 +46,29 @@ export async function checkSourceSignature(dir: string, base: string, claimed: s
     throw err;
   }
   const blob = dearmor(armored);
-  const ok = blob !== undefined && verifyDigest(blob, RECORDING_NAMESPACE, await fileDigest(claimed), [key.publicBlob]) === 'ok';
+  const ok = blob !== undefined && verifyDigest(blob, RECORDING_NAMESPACE, await digest(), [key.publicBlob]) === 'ok';
   return ok ? { state: 'signed', armored } : { state: 'mismatch' };
 }
 
-/**
- * The text appended to the description of one upload: the whole recording (`part` undefined)
- * or one part file. Empty when signing is off.
- */
-export async function signatureBlock(source: SourceSignature, file: string, key: SigningKey | undefined, part?: { index: number; total: number }): Promise<string> {
+/** What one upload is: the whole recording (`file`), or a part with the SHA-512 taken as it was written. */
+export type UploadTarget = { file: string } | { part: { index: number; total: number; sha512?: Buffer | undefined } };
+
+/** The text appended to the description of one upload. Empty when signing is off. */
+export async function signatureBlock(source: SourceSignature, target: UploadTarget, key: SigningKey | undefined): Promise<string> {
   if (source.state === 'off' || !key) return '';
   if (source.state === 'mismatch') return '\n\nNOT SIGNED: the recording did not match its own signature when it was uploaded.';
+  const part = 'part' in target ? target.part : undefined;
   let armored: string;
   let note: string;
   if (source.state === 'signed' && !part) {
     armored = source.armored;
     note = 'signed by the session';
   } else {
-    armored = armor(signDigest(key.signer, RECORDING_NAMESPACE, await fileDigest(file)));
+    // A part is signed from the digest the splitter took while writing it, never by reading
+    // the part file back: an edit to a part file before its upload fails its signature.
+    const digest = 'part' in target ? target.part.sha512 : await fileDigest(target.file);
+    if (!digest) throw new Error('a part to sign was split without digests');
+    armored = armor(signDigest(key.signer, RECORDING_NAMESPACE, digest));
     const whole = source.state === 'signed' ? "after checking the whole recording's signature" : 'the recording has no signature of its own (recovered after a crash)';
     note = part ? `part ${part.index}/${part.total} signed by the uploader; ${whole}` : `signed by the uploader; ${whole}`;
   }
@@ -69,8 +81,16 @@ export function signatureInDescription(description: string): string | undefined 
   return m && dearmor(m[0]) ? `${m[0]}\n` : undefined;
 }
 
-async function fileDigest(file: string): Promise<Buffer> {
+/** SHA-512 of a whole file, read in pieces of up to 1 MiB. */
+export async function fileDigest(file: string): Promise<Buffer> {
   const h = sshsigHash();
-  for await (const chunk of createReadStream(file, { highWaterMark: 256 * 1024 })) h.update(chunk as Buffer);
+  const fh = await open(file, 'r');
+  try {
+    // Most recordings are small: 1 MiB of memory per check would only feed the garbage collector.
+    const chunk = Buffer.allocUnsafe(Math.max(1, Math.min(READ_CHUNK, (await fh.stat()).size)));
+    for (let n; (n = (await fh.read(chunk, 0, chunk.length, null)).bytesRead) > 0; ) h.update(chunk.subarray(0, n));
+  } finally {
+    await fh.close();
+  }
   return h.digest();
 }
