@@ -105,6 +105,13 @@ export function spawnPipeProgram(opts: SpawnOptions): Program {
     },
     exited(info) {
       status = info;
+      // child_process resumes a child's output streams once it exits (flushStdio in Node's
+      // lib/internal/child_process.js), paused or not, so a session whose client stopped
+      // reading still ends; the spawner's streams must do the same (sessions.test.ts).
+      process.nextTick(() => {
+        child?.stdout.resume();
+        child?.stderr.resume();
+      });
       if (openOutputs === 0) return finish();
       linger = setInterval(() => {
         if (paused || Date.now() - lastOutput < LINGER_IDLE_MS) return;
@@ -121,7 +128,8 @@ export function spawnPipeProgram(opts: SpawnOptions): Program {
 
   try {
     const cmd = buildLaunchCommand({ ...opts, cgroupDir: container.cgroupArg === '-' ? undefined : container.cgroupArg });
-    if (!launchThroughSpawner(cmd, opts.env, events)) spawnDirect(cmd, opts.env, events);
+    const direct = () => spawnDirect(cmd, opts.env, events);
+    if (!launchThroughSpawner(cmd, opts.env, events, direct)) direct();
   } catch (e) {
     void container.terminate(0).catch(() => undefined); // nothing started: this only removes the cgroup
     throw e;

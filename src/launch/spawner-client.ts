@@ -75,8 +75,11 @@ class Spawner {
     return this.state === 'running' && this.proc.connected;
   }
 
-  /** Asks for one launch; the answer comes through `events`. */
-  launch(cmd: LaunchCommand, env: Record<string, string>, events: LaunchEvents): void {
+  /**
+   * Asks for one launch; the answer comes through `events`. If the request provably never
+   * reached the spawner (the write failed), `direct` starts it instead.
+   */
+  launch(cmd: LaunchCommand, env: Record<string, string>, events: LaunchEvents, direct: () => void): void {
     const id = this.nextId++;
     const argv = [cmd.launcher, ...cmd.args];
     const envList = Object.entries(env).map(([k, v]) => `${k}=${v}`);
@@ -88,7 +91,15 @@ class Spawner {
     this.pending.set(id, { events, pid: -1, streams: [], child: undefined });
     this.refresh();
     this.proc.send({ cmd: 'spawn', id, argv, env: envList }, (err) => {
-      if (err) this.die();
+      if (!err) return;
+      if (this.pending.delete(id)) {
+        try {
+          direct();
+        } catch (e) {
+          events.failed(e instanceof Error ? e : new Error(String(e)));
+        }
+      }
+      this.die();
     });
   }
 
@@ -184,6 +195,7 @@ export function launchThroughSpawner(
   cmd: LaunchCommand,
   env: Record<string, string>,
   events: LaunchEvents,
+  direct: () => void,
   spawnerPath = DEFAULT_SPAWNER_PATH,
 ): boolean {
   if (restarts > MAX_RESTARTS || !Spawner.fits(cmd, env)) return false;
@@ -205,6 +217,6 @@ export function launchThroughSpawner(
     }
     spawners.set(launcher, s);
   }
-  s.launch(cmd, env, events);
+  s.launch(cmd, env, events, direct);
   return true;
 }

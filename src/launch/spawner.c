@@ -49,6 +49,8 @@ static struct child {
 	long long id;
 } children[MAX_CHILDREN];
 static size_t nchildren;
+/* Set while skipping the rest of an over-long line. */
+static int discarding;
 
 static void fail(const char *what) {
 	dprintf(2, "teamssh-spawner: %s: %s\n", what, strerror(errno));
@@ -235,14 +237,18 @@ static void read_channel(char **buf, size_t *used, size_t *cap) {
 	for (size_t i = *used - (size_t)n; i < *used; i++) {
 		if ((*buf)[i] != '\n')
 			continue;
-		handle_line(*buf + start, i - start);
+		if (!discarding)
+			handle_line(*buf + start, i - start);
+		discarding = 0;
 		start = i + 1;
 	}
 	memmove(*buf, *buf + start, *used - start);
 	*used -= start;
-	if (*used > MAX_LINE) {
-		/* A line this long is not a request we sent; drop it and everything up to its end. */
-		dprintf(2, "teamssh-spawner: dropping an over-long request\n");
+	if (*used > MAX_LINE || (discarding && *used > 0)) {
+		/* A line this long is not a request we sent: drop it, up to and including its newline. */
+		if (!discarding)
+			dprintf(2, "teamssh-spawner: dropping an over-long request\n");
+		discarding = 1;
 		*used = 0;
 	}
 }
