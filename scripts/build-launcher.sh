@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Compiles the session launcher (src/launch/launcher.c) into dist/teamssh-launch, and the
-# terminal echo probe (src/launch/echo-probe.c) into dist/teamssh-echo-probe.
+# Compiles the session launcher (src/launch/launcher.c) into dist/teamssh-launch, the session
+# spawner (src/launch/spawner.c) into dist/teamssh-spawner, and the terminal echo probe (src/launch/echo-probe.c) into dist/teamssh-echo-probe.
 # Sessions cannot start without it, so a missing compiler is a build failure, not a warning.
 set -euo pipefail
 
@@ -20,6 +20,12 @@ mkdir -p "$root/dist"
 chmod 0755 "$out.tmp"
 mv -f "$out.tmp" "$out"
 echo "build-launcher: built $out"
+
+spawner="$root/dist/teamssh-spawner"
+"$cc" -O2 -Wall -Wextra -Werror -o "$spawner.tmp" "$root/src/launch/spawner.c" "$root/src/launch/spawner-json.c"
+chmod 0755 "$spawner.tmp"
+mv -f "$spawner.tmp" "$spawner"
+echo "build-launcher: built $spawner"
 
 probe="$root/dist/teamssh-echo-probe"
 "$cc" -O2 -Wall -Wextra -Werror -o "$probe.tmp" "$root/src/launch/echo-probe.c"
