@@ -15,9 +15,10 @@ const FULL_READ = 4000;
  * with node-pty's 4 KiB reads those per-piece costs dominate bulk output. The earlier fix read
  * ahead with readSync on the non-blocking master after a full read, but Linux's n_tty_read
  * waits for the tty flip-buffer worker (tty_buffer_flush_work) whenever its buffer is empty,
- * O_NONBLOCK or not: strace showed such reads taking up to 8 ms, and they held the event loop
- * for 23 s of 40 s in a bench profile. Here libuv's own reads (which only happen when epoll
- * says bytes are waiting) are collected instead, and handed on when:
+ * O_NONBLOCK or not: strace showed such reads taking up to 8 ms, and in six `--only pty,cpu`
+ * bench runs they held the event loop for 50 s of its 125 s of main-thread time (joined
+ * instead: 62 s in all, the live path's own share about the same, ~10 s). Here libuv's own
+ * reads (which only happen when epoll says bytes are waiting) are collected, and handed on when:
  * - a read is short: the kernel had no more, so the burst is over. A lone short read with
  *   nothing collected (a keystroke's echo, a prompt) goes out in the same turn, untouched;
  * - the next full read could not fit under the cap;
