@@ -1,7 +1,7 @@
 import { readSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import pty, { type IPty } from 'node-pty';
-import { readAhead } from './pty-read-ahead.js';
+import { PtyCoalescer } from './pty-coalescer.js';
 import { writeToPty } from './pty-write.js';
 import { buildLaunchCommand } from './launch-args.js';
 import { sessionContainment } from './containment.js';
@@ -17,25 +17,28 @@ const VEOF = Buffer.from([0x04]);
  * it sees POLLHUP after a short read, and a pty master hands out a few KiB per read, so when
  * the program exits up to a pty buffer of output is still in the kernel. At 'end' the fd is
  * still open: read it dry (EIO = empty and the slave is closed, EAGAIN = someone still holds
- * the slave). Uses node-pty internals (_socket, _fd), pinned to the installed 1.1.0.
+ * the slave). Uses node-pty internals (_socket, _fd), pinned to the installed 1.1.0. What the
+ * coalescer still holds goes out first, so the tail follows it in order.
  */
-function drainOnEnd(term: IPty, emit: (b: Buffer) => void): void {
+function drainOnEnd(term: IPty, joined: PtyCoalescer): void {
   const internals = term as unknown as { _socket?: Readable; _fd?: number };
   const socket = internals._socket;
   const fd = internals._fd;
   if (!socket || typeof fd !== 'number') return;
   socket.once('end', () => {
+    joined.flush();
     const buf = Buffer.alloc(64 * 1024);
     for (;;) {
       let n: number;
       try {
         n = readSync(fd, buf);
       } catch {
-        return;
+        break;
       }
-      if (n <= 0) return;
-      emit(Buffer.from(buf.subarray(0, n)));
+      if (n <= 0) break;
+      joined.push(Buffer.from(buf.subarray(0, n)));
     }
+    joined.flush();
   });
 }
 
@@ -70,15 +73,15 @@ export function spawnPtyProgram(opts: SpawnOptions, size: { cols: number; rows: 
   const exit = new ExitOnce();
   let eofSent = false;
 
+  // Bulk output leaves in pieces of up to 32 KiB instead of node-pty's 4 KiB reads.
+  const joined = new PtyCoalescer((b) => out.emit(b));
   // Typed as string, but with encoding: null node-pty hands out Buffers.
-  const fd = (term as unknown as { _fd?: number })._fd;
-  term.onData((d: string | Buffer) => {
-    const b = typeof d === 'string' ? Buffer.from(d) : d;
-    out.emit(typeof fd === 'number' ? readAhead(fd, b) : b);
-  });
-  drainOnEnd(term, (b) => out.emit(b));
-  // node-pty emits exit only after the master closed (output drained) or 200 ms after the child died.
+  term.onData((d: string | Buffer) => joined.push(typeof d === 'string' ? Buffer.from(d) : d));
+  drainOnEnd(term, joined);
+  // node-pty emits exit only after the master closed (output drained) or 200 ms after the child
+  // died; either way every byte read must be out before the exit is reported.
   term.onExit(({ exitCode, signal }) => {
+    joined.flush();
     exit.fire(signal ? { code: null, signal: signalName(signal) } : { code: exitCode, signal: null });
   });
 
