@@ -112,6 +112,7 @@ class Spawner {
   }
 
   private onMessage(m: HandleMsg, handle: unknown): void {
+    if (typeof m !== 'object' || m === null) return; // not from our spawner's protocol
     const p = this.pending.get(m.id);
     if (handle !== undefined) {
       const k = m.stream ?? -1;
