@@ -227,12 +227,18 @@ export class Recorder {
     this.lastT = t;
     const prefix = `[${t}, "${code}", `;
     const literal = typeof data === 'string' ? JSON.stringify(data) : null;
-    const dataMax = literal === null ? 6 * (data as Buffer).length + 2 : Buffer.byteLength(literal);
+    let dataMax = literal === null ? 6 * (data as Buffer).length + 2 : Buffer.byteLength(literal);
+    // Escaped ahead when the worst case (6 bytes a byte) does not fit the room left: else every
+    // 32-64 KiB chunk sealed early and allocated a batch of up to 384 KiB of its own. A/B, seq
+    // output through a signing, redacting recorder: 32 KiB chunks 13.5 -> 9.6 s CPU per GB.
+    const staged = literal === null && this.pos + prefix.length + dataMax + 2 > this.batch.length && dataMax <= STAGE_MAX ? stage(data as Buffer) : -1;
+    if (staged >= 0) dataMax = staged;
     // The whole line goes into one batch, so every write ends on a line boundary.
     this.reserve(prefix.length + dataMax + 2);
     const b = this.batch;
     let p = this.pos + b.write(prefix, this.pos, 'latin1');
-    p = literal === null ? escapeJson(data as Buffer, b, p) : p + b.write(literal, p, 'utf8');
+    if (staged >= 0) p += stageBuf.copy(b, p, 0, staged);
+    else p = literal === null ? escapeJson(data as Buffer, b, p) : p + b.write(literal, p, 'utf8');
     b[p++] = 0x5d; // ]
     b[p++] = 0x0a; // \n
     this.pos = p;
@@ -306,6 +312,17 @@ export class Recorder {
     this.drainWaiters = [];
     for (const w of waiters) w();
   }
+}
+
+/** Largest escaped chunk escaped ahead into `stageBuf` (larger ones get a batch of their own). */
+const STAGE_MAX = 1024 * 1024;
+// One for the process: event() runs synchronously, so no two recorders use it at once.
+let stageBuf = Buffer.allocUnsafeSlow(0);
+
+/** Escapes `data` into `stageBuf` and returns its exact escaped length. */
+function stage(data: Buffer): number {
+  if (stageBuf.length < 6 * data.length + 2) stageBuf = Buffer.allocUnsafeSlow(6 * data.length + 2);
+  return escapeJson(data, stageBuf, 0);
 }
 
 function headerLine(opts: RecorderOptions): string {
