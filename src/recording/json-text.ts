@@ -64,8 +64,9 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 export function escapeJson(src: Buffer, dst: Buffer, p: number): number {
   dst[p++] = 0x22;
   const n = src.length;
-  // Up to the first 4-byte aligned source address byte by byte, then a word at a time.
-  const head = LITTLE_ENDIAN ? Math.min(n, (4 - (src.byteOffset & 3)) & 3) : n;
+  // Up to the first 4-byte aligned source address byte by byte, then a word at a time (short
+  // chunks, such as typed echo, byte by byte: a word view per call would cost more than it saves).
+  const head = LITTLE_ENDIAN && n >= 16 ? (4 - (src.byteOffset & 3)) & 3 : n;
   for (let i = 0; i < head; i++) p = escapeByte(src[i]!, dst, p);
   if (head < n) {
     const words = new Uint32Array(src.buffer, src.byteOffset + head, (n - head) >>> 2);
