@@ -96,6 +96,17 @@ export function escapeJson(src: Buffer, dst: Buffer, p: number): number {
   return p;
 }
 
+/** Largest escaped size `escapeAhead` takes (a larger chunk is escaped straight into a batch of its own). */
+export const AHEAD_MAX = 1024 * 1024;
+// One for the process: event lines are built synchronously, so no two recorders use it at once.
+let ahead = Buffer.allocUnsafeSlow(0);
+
+/** Escapes `src` like escapeJson into a buffer the process shares (valid until the next call), sized exactly. */
+export function escapeAhead(src: Buffer): Buffer {
+  if (ahead.length < 6 * src.length + 2) ahead = Buffer.allocUnsafeSlow(6 * src.length + 2);
+  return ahead.subarray(0, escapeJson(src, ahead, 0));
+}
+
 /** Escapes one byte (the reference every fast path must agree with). */
 function escapeByte(b: number, dst: Buffer, p: number): number {
   const kind = ESC_KIND[b];

@@ -3,7 +3,7 @@ import { constants as fsc } from 'node:fs';
 import { createHash, type Hash } from 'node:crypto';
 import { basename, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { escapeJson } from './json-text.js';
+import { AHEAD_MAX, escapeAhead, escapeJson } from './json-text.js';
 import { RecordedContent } from './recorded-content.js';
 import type { RedactRule } from './redact-rules.js';
 import { RecordingError } from './recording-error.js';
@@ -231,13 +231,13 @@ export class Recorder {
     // Escaped ahead when the worst case (6 bytes a byte) does not fit the room left: else every
     // 32-64 KiB chunk sealed early and allocated a batch of up to 384 KiB of its own. A/B, seq
     // output through a signing, redacting recorder: 32 KiB chunks 13.5 -> 9.6 s CPU per GB.
-    const staged = literal === null && this.pos + prefix.length + dataMax + 2 > this.batch.length && dataMax <= STAGE_MAX ? stage(data as Buffer) : -1;
-    if (staged >= 0) dataMax = staged;
+    const ahead = literal === null && this.pos + prefix.length + dataMax + 2 > this.batch.length && dataMax <= AHEAD_MAX ? escapeAhead(data as Buffer) : null;
+    if (ahead) dataMax = ahead.length;
     // The whole line goes into one batch, so every write ends on a line boundary.
     this.reserve(prefix.length + dataMax + 2);
     const b = this.batch;
     let p = this.pos + b.write(prefix, this.pos, 'latin1');
-    if (staged >= 0) p += stageBuf.copy(b, p, 0, staged);
+    if (ahead) p += ahead.copy(b, p);
     else p = literal === null ? escapeJson(data as Buffer, b, p) : p + b.write(literal, p, 'utf8');
     b[p++] = 0x5d; // ]
     b[p++] = 0x0a; // \n
@@ -312,17 +312,6 @@ export class Recorder {
     this.drainWaiters = [];
     for (const w of waiters) w();
   }
-}
-
-/** Largest escaped chunk escaped ahead into `stageBuf` (larger ones get a batch of their own). */
-const STAGE_MAX = 1024 * 1024;
-// One for the process: event() runs synchronously, so no two recorders use it at once.
-let stageBuf = Buffer.allocUnsafeSlow(0);
-
-/** Escapes `data` into `stageBuf` and returns its exact escaped length. */
-function stage(data: Buffer): number {
-  if (stageBuf.length < 6 * data.length + 2) stageBuf = Buffer.allocUnsafeSlow(6 * data.length + 2);
-  return escapeJson(data, stageBuf, 0);
 }
 
 function headerLine(opts: RecorderOptions): string {

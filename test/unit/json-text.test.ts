@@ -90,7 +90,7 @@ test('Buffers (escaped byte by byte) and the same text as strings (JSON.stringif
   try {
     const rnd = prng(56);
     for (let round = 0; round < 40; round++) {
-      // Every fourth round is big enough for chunks that are escaped ahead (recorder.ts `stage`).
+      // Every fourth round is big enough for chunks that are escaped ahead (json-text.ts `escapeAhead`).
       const all = Buffer.from(randomText(rnd, round % 4 === 3 ? 8000 : 400));
       const bufs: Buffer[] = [];
       for (let off = 0; off < all.length; ) {

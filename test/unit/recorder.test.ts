@@ -365,7 +365,7 @@ test('32 KiB chunks reuse the batch buffers instead of allocating one per event'
     const text = await readFile((await rec.finish()).castPath, 'utf8');
     assert.equal(events(text).map((e) => e[2]).join(''), chunk.toString().repeat(64));
     // Worst-case room for a 32 KiB chunk is 192 KiB, more than a 128 KiB batch: without the
-    // staging every event sealed early and allocated a batch of its own (64 here).
+    // escaping ahead every event sealed early and allocated a batch of its own (64 here).
     assert.ok(big <= 8, `${big} batch-sized allocations for 64 events`);
   } finally {
     Buffer.allocUnsafeSlow = real;
