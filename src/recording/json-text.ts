@@ -64,8 +64,9 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 export function escapeJson(src: Buffer, dst: Buffer, p: number): number {
   dst[p++] = 0x22;
   const n = src.length;
-  // Up to the first 4-byte aligned source address byte by byte, then a word at a time.
-  const head = LITTLE_ENDIAN ? Math.min(n, (4 - (src.byteOffset & 3)) & 3) : n;
+  // Up to the first 4-byte aligned source address byte by byte, then a word at a time (short
+  // chunks, such as typed echo, byte by byte: a word view per call would cost more than it saves).
+  const head = LITTLE_ENDIAN && n >= 16 ? (4 - (src.byteOffset & 3)) & 3 : n;
   for (let i = 0; i < head; i++) p = escapeByte(src[i]!, dst, p);
   if (head < n) {
     const words = new Uint32Array(src.buffer, src.byteOffset + head, (n - head) >>> 2);
@@ -93,6 +94,17 @@ export function escapeJson(src: Buffer, dst: Buffer, p: number): number {
   }
   dst[p++] = 0x22;
   return p;
+}
+
+/** Largest escaped size `escapeAhead` takes (a larger chunk is escaped straight into a batch of its own). */
+export const AHEAD_MAX = 1024 * 1024;
+// One for the process: event lines are built synchronously, so no two recorders use it at once.
+let ahead = Buffer.allocUnsafeSlow(0);
+
+/** Escapes `src` like escapeJson into a buffer the process shares (valid until the next call), sized exactly. */
+export function escapeAhead(src: Buffer): Buffer {
+  if (ahead.length < 6 * src.length + 2) ahead = Buffer.allocUnsafeSlow(6 * src.length + 2);
+  return ahead.subarray(0, escapeJson(src, ahead, 0));
 }
 
 /** Escapes one byte (the reference every fast path must agree with). */

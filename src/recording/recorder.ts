@@ -3,7 +3,7 @@ import { constants as fsc } from 'node:fs';
 import { createHash, type Hash } from 'node:crypto';
 import { basename, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { escapeJson } from './json-text.js';
+import { AHEAD_MAX, escapeAhead, escapeJson } from './json-text.js';
 import { RecordedContent } from './recorded-content.js';
 import type { RedactRule } from './redact-rules.js';
 import { RecordingError } from './recording-error.js';
@@ -227,12 +227,18 @@ export class Recorder {
     this.lastT = t;
     const prefix = `[${t}, "${code}", `;
     const literal = typeof data === 'string' ? JSON.stringify(data) : null;
-    const dataMax = literal === null ? 6 * (data as Buffer).length + 2 : Buffer.byteLength(literal);
+    let dataMax = literal === null ? 6 * (data as Buffer).length + 2 : Buffer.byteLength(literal);
+    // Escaped ahead when the worst case (6 bytes a byte) does not fit the room left: else every
+    // 32-64 KiB chunk sealed early and allocated a batch of up to 384 KiB of its own. A/B, seq
+    // output through a signing, redacting recorder: 32 KiB chunks 13.5 -> 9.6 s CPU per GB.
+    const ahead = literal === null && this.pos + prefix.length + dataMax + 2 > this.batch.length && dataMax <= AHEAD_MAX ? escapeAhead(data as Buffer) : null;
+    if (ahead) dataMax = ahead.length;
     // The whole line goes into one batch, so every write ends on a line boundary.
     this.reserve(prefix.length + dataMax + 2);
     const b = this.batch;
     let p = this.pos + b.write(prefix, this.pos, 'latin1');
-    p = literal === null ? escapeJson(data as Buffer, b, p) : p + b.write(literal, p, 'utf8');
+    if (ahead) p += ahead.copy(b, p);
+    else p = literal === null ? escapeJson(data as Buffer, b, p) : p + b.write(literal, p, 'utf8');
     b[p++] = 0x5d; // ]
     b[p++] = 0x0a; // \n
     this.pos = p;

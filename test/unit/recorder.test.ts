@@ -344,3 +344,31 @@ test('the validator fails each rule of docs/external-systems.md §3 it checks', 
     assert.ok(problems.some((p) => re.test(p)), `${label}: expected ${re}, got ${JSON.stringify(problems)}`);
   }
 });
+
+test('32 KiB chunks reuse the batch buffers instead of allocating one per event', async () => {
+  const dir = await tempDir();
+  const real = Buffer.allocUnsafeSlow;
+  let big = 0;
+  try {
+    const rec = await Recorder.create(opts(dir));
+    const chunk = Buffer.from('1234567\r\n'.repeat(3641)).subarray(0, 32 * 1024);
+    Buffer.allocUnsafeSlow = (n: number) => {
+      if (n >= 64 * 1024) big++;
+      return real(n);
+    };
+    for (let i = 0; i < 64; i++) {
+      rec.output(chunk);
+      // Let the writes finish, as a session's event loop would between pty reads.
+      if (i % 4 === 3) await new Promise((r) => setTimeout(r, 5));
+    }
+    Buffer.allocUnsafeSlow = real;
+    const text = await readFile((await rec.finish()).castPath, 'utf8');
+    assert.equal(events(text).map((e) => e[2]).join(''), chunk.toString().repeat(64));
+    // Worst-case room for a 32 KiB chunk is 192 KiB, more than a 128 KiB batch: without the
+    // escaping ahead every event sealed early and allocated a batch of its own (64 here).
+    assert.ok(big <= 8, `${big} batch-sized allocations for 64 events`);
+  } finally {
+    Buffer.allocUnsafeSlow = real;
+    await rm(dir, { recursive: true, force: true });
+  }
+});
