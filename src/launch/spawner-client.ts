@@ -186,6 +186,26 @@ function killGroup(pid: number): void {
 const spawners = new Map<string, Spawner>();
 let restarts = 0;
 
+/** What a spawner's death means for the sessions after it. */
+export interface SpawnerDeath {
+  /** Deaths so far in this process. */
+  deaths: number;
+  /** True once sessions go back to the direct spawn for good (MAX_RESTARTS passed). */
+  directForGood: boolean;
+}
+
+const deathListeners = new Set<(d: SpawnerDeath) => void>();
+
+/**
+ * Calls `listener` whenever a spawner dies. The launch code has no logger of its own; the
+ * server registers one so an operator sees why logins got slower (the fallback is silent
+ * otherwise). Returns the function that removes the listener.
+ */
+export function onSpawnerDeath(listener: (d: SpawnerDeath) => void): () => void {
+  deathListeners.add(listener);
+  return () => deathListeners.delete(listener);
+}
+
 /**
  * Starts the launcher command through the shared spawner and returns true, or returns
  * false when there is no usable spawner (not built, or it kept dying) and the caller must
@@ -212,6 +232,7 @@ export function launchThroughSpawner(
       s = new Spawner(spawnerPath, launcher, () => {
         restarts++;
         if (spawners.get(launcher) === s) spawners.delete(launcher);
+        for (const l of deathListeners) l({ deaths: restarts, directForGood: restarts > MAX_RESTARTS });
       });
     } catch {
       return false; // EMFILE and the like: the direct spawn reports it as it always has

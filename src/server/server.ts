@@ -24,6 +24,7 @@ import { ensureRecordingsDir } from '../recording/recordings-dir.js';
 import { recoverPartials } from '../recording/recover.js';
 import { loadSigningKey } from '../recording/signing-key.js';
 import { logContainment, useContainment } from '../launch/containment.js';
+import { onSpawnerDeath } from '../launch/spawner-client.js';
 import { LiveConfig } from '../config/live.js';
 import { reloadConfig, type ReloadOutcome, type Reread } from './reload.js';
 import { metricsRoute } from '../metrics/metrics-route.js';
@@ -74,6 +75,8 @@ export async function startServer(config: Config, logger: Logger, opts: { direct
   // Loaded (or generated) before the first session, so a bad key fails the start, not a session.
   const signing = { key: await loadSigningKey(config.signingKey) };
   logContainment(log, useContainment(config.sessions.containment));
+  // The spawner only saves the fork of this process; when it dies, sessions still start (directly), only slower.
+  onSpawnerDeath((d) => log.warn(d, d.directForGood ? 'session spawner died again: pipe sessions now fork the server directly (slower logins) until restart' : 'session spawner died: the next pipe session starts a new one'));
   const jump = await jumpServiceFor(config);
 
   const directory =

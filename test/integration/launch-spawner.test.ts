@@ -6,7 +6,7 @@ import { Socket } from 'node:net';
 import type { Account } from '../../src/launch/account.js';
 import { spawnProgram } from '../../src/launch/spawn.js';
 import { DEFAULT_LAUNCHER_PATH } from '../../src/launch/launch-args.js';
-import { DEFAULT_SPAWNER_PATH } from '../../src/launch/spawner-client.js';
+import { DEFAULT_SPAWNER_PATH, onSpawnerDeath, type SpawnerDeath } from '../../src/launch/spawner-client.js';
 import type { Program } from '../../src/launch/program.js';
 import { readProcStat } from '../../src/launch/process-tree.js';
 import { ensureTestAccount } from '../support/accounts.js';
@@ -66,8 +66,14 @@ test('the environment reaches the program byte for byte, as child_process would 
 test('a spawner that dies is replaced; its running session still ends and reports a status', async () => {
   const a = run(['-c', 'cat; echo done']);
   const old = await spawnerOf(a.s);
+  const deaths: SpawnerDeath[] = [];
+  const stop = onSpawnerDeath((d) => deaths.push(d));
   process.kill(old, 'SIGKILL');
   await waitFor(() => readProcStat(old) === undefined, { what: 'old spawner gone and reaped' });
+  // The server logs through this: an operator must hear that logins lost the spawner.
+  await waitFor(() => deaths.length === 1, { what: 'the death reported to listeners' });
+  stop();
+  assert.equal(deaths[0]!.directForGood, false);
   // The next session gets a new spawner.
   const b = run(['-c', 'echo fresh']);
   assert.notEqual(await spawnerOf(b.s).catch(() => -1), old);
