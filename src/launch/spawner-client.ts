@@ -4,6 +4,7 @@ import { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { signalName } from './process-events.js';
+import { send } from './process-tree.js';
 import type { LaunchCommand } from './launch-args.js';
 import type { ExitInfo } from './program.js';
 
@@ -174,13 +175,8 @@ class Spawner {
 }
 
 function killGroup(pid: number): void {
-  for (const target of [-pid, pid]) {
-    try {
-      process.kill(target, 'SIGKILL');
-    } catch {
-      // Already gone.
-    }
-  }
+  send(-pid, 'SIGKILL');
+  send(pid, 'SIGKILL');
 }
 
 const spawners = new Map<string, Spawner>();
