@@ -81,7 +81,9 @@ export function teamsshEnv(o: { dir: string; recordingsDir: string; fakes: Fakes
 
 /** Spawns the CLI with `args` and `env`, keeping a bounded tail of its output and killing it if the bench dies. */
 function spawnCli(args: string[], env: Record<string, string>, nodeArgs: string[]): { child: ChildProcess; logs: Array<Record<string, unknown>>; tail: () => string; stop: () => Promise<void> } {
-  const child = spawn(process.execPath, [...nodeArgs, CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // detached: teamssh leads its own session, as systemd starts a service (and as each sshd
+  // connection process does); the server's priority boost needs that (docs/priority.md).
+  const child = spawn(process.execPath, [...nodeArgs, CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const logs: Array<Record<string, unknown>> = [];
   let raw = '';
   let partial = '';

@@ -12,6 +12,7 @@ import { runCheck } from './check-command.js';
 import { probeGitHub } from './github/probe.js';
 import { gitHubConnection } from './github/connection-settings.js';
 import { startServer } from './server/server.js';
+import { raiseServerPriority } from './launch/priority.js';
 import { startConfiguredUploader } from './upload/start-configured.js';
 import { signingKeyCommand, verifyCommand } from './recording/verify-command.js';
 import { startLiveUploader } from './upload/live-uploader.js';
@@ -103,6 +104,9 @@ program
         await preflight(next);
         return next;
       };
+      // Before the server starts threads of its own: threads inherit the nice value of the one that starts them.
+      const priority = raiseServerPriority(config.priorityBoost);
+      log[priority.ok ? 'info' : 'warn']({ event: 'priority', ...priority }, 'server priority');
       const server = await startServer(config, log, { reread });
       warnAboutGitHub(config, log);
       const uploader = await startLiveUploader(server.live, log);

@@ -68,6 +68,8 @@ export const configSchema = z.strictObject({
   controlSocket: z.string().min(1).optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   logFile: z.string().min(1).optional(),
+  // Up to 19: a boost past -20 is clamped, and 0..19 is the whole range an operator starts teamssh in.
+  priorityBoost: z.number().int().min(0).max(19, 'must be 0 to 19 nice levels').default(10),
   http: z
     .strictObject({
       // No default: an HTTP listener is opened only when the operator asks for one.

@@ -29,6 +29,7 @@ export const SETTINGS: readonly Setting[] = [
   { path: 'controlSocket', env: 'TEAMSSH_CONTROL_SOCKET', kind: 'string', doc: 'Unix socket of `teamssh sessions` and `teamssh kill`, mode 0600 (default `<stateDir>/control.sock`)' },
   { path: 'logLevel', env: 'TEAMSSH_LOG_LEVEL', kind: 'string', doc: 'pino level: fatal, error, warn, info, debug, trace, silent (default `info`)' },
   { path: 'logFile', env: 'TEAMSSH_LOG_FILE', kind: 'string', doc: 'also append the JSON log lines to this file (default: stdout only)' },
+  { path: 'priorityBoost', env: 'TEAMSSH_PRIORITY_BOOST', kind: 'int', doc: 'nice levels `serve` raises itself above its sessions at start, 0–19, so the one process relaying every session is not starved by what sessions run; sessions start at the nice value teamssh was started with (default 10; 0 = off; see docs/priority.md)' },
   { path: 'http.listen', env: 'TEAMSSH_HTTP_LISTEN', kind: 'string', doc: '`host:port` of the HTTP listener for GitHub webhooks, `/metrics`, `/healthz` and `/readyz` (default none: no HTTP listener)' },
   { path: 'http.metricsToken', env: 'TEAMSSH_METRICS_TOKEN', kind: 'string', doc: 'bearer token `GET /metrics` requires, at least 16 characters (default none: `/metrics` is open to whoever reaches the HTTP listener)' },
 

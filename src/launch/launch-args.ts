@@ -3,6 +3,7 @@ import { basename, isAbsolute } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TeamsshError } from '../errors.js';
 import type { Account } from './account.js';
+import { sessionNiceValue } from './priority.js';
 
 /** Error code: a session would run as uid 0 and allowRoot was not given. */
 export const ROOT_REFUSED = 'ERR_ROOT_REFUSED';
@@ -71,6 +72,7 @@ export function buildLaunchCommand(req: LaunchRequest): LaunchCommand {
       account.home,
       req.allowRoot ? 'allow-root' : 'no-root',
       req.cgroupDir ?? '-',
+      String(sessionNiceValue()),
       req.file,
       req.argv0 ?? basename(req.file),
       ...req.args,

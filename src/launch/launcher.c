@@ -9,13 +9,16 @@
  *
  * While still root it moves itself into the session's cgroup, so the program and
  * everything it ever forks is inside from its first instruction on; only root can
- * move a process out again.
+ * move a process out again. Also while root, it sets the nice value the session starts
+ * at: the server runs above its sessions (src/launch/priority.ts) and only root may
+ * lower a nice value again, so a session never keeps the server's priority.
  *
  * Usage (built by src/launch/launch-args.ts):
- *   teamssh-launch UID GID GROUPS HOME ROOT CGROUP FILE ARGV0 [ARG...]
+ *   teamssh-launch UID GID GROUPS HOME ROOT CGROUP NICE FILE ARGV0 [ARG...]
  *     GROUPS  comma-separated supplementary gids, or "-" for none
  *     ROOT    "allow-root" or "no-root"
  *     CGROUP  absolute path of the session's cgroup v2 directory, or "-" for none
+ *     NICE    the nice value the session starts at, -20..19
  *     FILE    absolute path of the program; ARGV0 is what it sees as argv[0]
  *
  * Failures print one line "teamssh: <reason>" on stderr and exit 126
@@ -31,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -108,6 +112,30 @@ static void join_cgroup(const char *dir) {
 	close(fd);
 }
 
+/* Parses NICE: a decimal -20..19, nothing else. */
+static int parse_nice(const char *s) {
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || *s == '\0' || *end != '\0' || v < -20 || v > 19)
+		die(126, "bad nice argument", s);
+	return (int)v;
+}
+
+/*
+ * Gives the session its nice value. Fails closed: a session left at the server's raised
+ * priority would outrank every other session (getpriority can return -1 legitimately,
+ * hence errno).
+ */
+static void set_nice(int nice) {
+	errno = 0;
+	int now = getpriority(PRIO_PROCESS, 0);
+	if (errno != 0)
+		die(126, "cannot read the session's priority", strerror(errno));
+	if (now != nice && setpriority(PRIO_PROCESS, 0, nice) != 0)
+		die(126, "cannot set the session's priority", strerror(errno));
+}
+
 static size_t parse_groups(char *list, gid_t *out) {
 	size_t n = 0;
 	if (strcmp(list, "-") == 0)
@@ -123,8 +151,8 @@ static size_t parse_groups(char *list, gid_t *out) {
 int main(int argc, char **argv) {
 	close_inherited_fds();
 	reset_signals();
-	if (argc < 9)
-		die(126, "launcher usage", "UID GID GROUPS HOME ROOT CGROUP FILE ARGV0 [ARG...]");
+	if (argc < 10)
+		die(126, "launcher usage", "UID GID GROUPS HOME ROOT CGROUP NICE FILE ARGV0 [ARG...]");
 
 	uid_t uid = (uid_t)parse_id(argv[1], "uid");
 	gid_t gid = (gid_t)parse_id(argv[2], "gid");
@@ -133,7 +161,8 @@ int main(int argc, char **argv) {
 	const char *home = argv[4];
 	int allow_root = strcmp(argv[5], "allow-root") == 0;
 	const char *cgroup = argv[6];
-	const char *file = argv[7];
+	int nice = parse_nice(argv[7]);
+	const char *file = argv[8];
 
 	if (!allow_root && strcmp(argv[5], "no-root") != 0)
 		die(126, "launcher usage", "ROOT must be allow-root or no-root");
@@ -143,6 +172,7 @@ int main(int argc, char **argv) {
 	/* Before anything the program controls runs, and while we may still write cgroup files. */
 	if (strcmp(cgroup, "-") != 0)
 		join_cgroup(cgroup);
+	set_nice(nice);
 
 	/* Order matters: groups and gid can only be changed while still root. */
 	if (setgroups(ngroups, groups) != 0)
@@ -173,9 +203,9 @@ int main(int argc, char **argv) {
 			die(126, "setenv SSH_TTY failed", strerror(errno));
 	}
 
-	/* argv[8] becomes the program's argv[0] (e.g. "-bash" for a login shell). */
+	/* argv[9] becomes the program's argv[0] (e.g. "-bash" for a login shell). */
 	extern char **environ;
-	execve(file, argv + 8, environ);
+	execve(file, argv + 9, environ);
 	die(errno == ENOENT || errno == ENOTDIR ? 127 : 126, file, strerror(errno));
 	return 126;
 }

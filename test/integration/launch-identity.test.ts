@@ -108,14 +108,14 @@ test('root is refused unless allowRoot is passed', async () => {
 
 test('the launcher refuses uid 0 on its own and reports bad programs', () => {
   const env = { PATH: '/usr/bin:/bin' };
-  const r = spawnSync(DEFAULT_LAUNCHER_PATH, ['0', '0', '-', '/root', 'no-root', '-', '/usr/bin/id', 'id'], { env, encoding: 'utf8' });
+  const r = spawnSync(DEFAULT_LAUNCHER_PATH, ['0', '0', '-', '/root', 'no-root', '-', '0', '/usr/bin/id', 'id'], { env, encoding: 'utf8' });
   assert.equal(r.status, 126);
   assert.equal(r.stdout, '');
   assert.equal(r.stderr, 'teamssh: refusing to start a session as root\n');
 
   const u = String(account.uid);
   const g = String(account.gid);
-  const missing = spawnSync(DEFAULT_LAUNCHER_PATH, [u, g, g, account.home, 'no-root', '-', '/no/such/program', 'x'], { env, encoding: 'utf8' });
+  const missing = spawnSync(DEFAULT_LAUNCHER_PATH, [u, g, g, account.home, 'no-root', '-', '0', '/no/such/program', 'x'], { env, encoding: 'utf8' });
   assert.equal(missing.status, 127);
   assert.match(missing.stderr, /^teamssh: \/no\/such\/program: No such file or directory\n$/);
 
@@ -128,7 +128,7 @@ test('the launcher refuses to run a program it could not put in the session cgro
   const env = { PATH: '/usr/bin:/bin' };
   const u = String(account.uid);
   const g = String(account.gid);
-  const launch = (cgroup: string) => spawnSync(DEFAULT_LAUNCHER_PATH, [u, g, g, account.home, 'no-root', cgroup, '/usr/bin/id', 'id'], { env, encoding: 'utf8' });
+  const launch = (cgroup: string) => spawnSync(DEFAULT_LAUNCHER_PATH, [u, g, g, account.home, 'no-root', cgroup, '0', '/usr/bin/id', 'id'], { env, encoding: 'utf8' });
   // An ordinary directory with a cgroup.procs file must not be mistaken for a cgroup.
   const fake = mkdtempSync(path.join(os.tmpdir(), 'teamssh-fakecg-'));
   writeFileSync(path.join(fake, 'cgroup.procs'), '');

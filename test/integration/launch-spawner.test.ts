@@ -123,7 +123,7 @@ test('a broken request never crashes the spawner: it answers with an error or ig
   await send({ cmd: 'unknown' });
   // Still alive and serving: a good request gets its three stdio handles and its exit.
   const uid = String(account.uid);
-  await send({ cmd: 'spawn', id: 12, argv: ['teamssh-launch', uid, uid, '-', '/', 'no-root', '-', '/bin/echo', 'echo', 'ok'], env: [] });
+  await send({ cmd: 'spawn', id: 12, argv: ['teamssh-launch', uid, uid, '-', '/', 'no-root', '-', '0', '/bin/echo', 'echo', 'ok'], env: [] });
   const streams: Socket[] = [];
   for (let k = 0; k < 3; k++) {
     const { m, h } = await next();

@@ -9,9 +9,12 @@ export interface Child {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Starts `node dist/src/cli.js serve` with exactly `env` (plus PATH) and waits until it listens. */
-export async function serve(env: Record<string, string>): Promise<Child> {
-  const proc = spawn(process.execPath, ['dist/src/cli.js', 'serve'], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Starts `node dist/src/cli.js serve` with exactly `env` (plus PATH) and waits until it listens.
+ * `detached`: the server leads a session of its own, as systemd starts services.
+ */
+export async function serve(env: Record<string, string>, opts: { detached?: boolean } = {}): Promise<Child> {
+  const proc = spawn(process.execPath, ['dist/src/cli.js', 'serve'], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: opts.detached ?? false });
   let out = '';
   proc.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
   proc.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));

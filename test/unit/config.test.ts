@@ -132,3 +132,10 @@ test('revocation settings: no HTTP listener and no webhooks unless asked; revali
   assert.match(text, /TEAMSSH_REVALIDATE_INTERVAL/);
   assert.match(problems({ ...base, TEAMSSH_GITHUB_WEBHOOK_SECRET: 's3cret' }).join('\n'), /TEAMSSH_GITHUB_WEBHOOK_SECRET .*TEAMSSH_HTTP_LISTEN/);
 });
+
+test('TEAMSSH_PRIORITY_BOOST: 0 to 19 nice levels, 10 by default', () => {
+  assert.equal(loadConfig({ env: base }).priorityBoost, 10);
+  assert.equal(loadConfig({ env: { ...base, TEAMSSH_PRIORITY_BOOST: '0' } }).priorityBoost, 0);
+  assert.match(problems({ ...base, TEAMSSH_PRIORITY_BOOST: '20' }).join('\n'), /TEAMSSH_PRIORITY_BOOST \(priorityBoost\): must be 0 to 19 nice levels/);
+  assert.match(problems({ ...base, TEAMSSH_PRIORITY_BOOST: '-5' }).join('\n'), /TEAMSSH_PRIORITY_BOOST.*whole number/);
+});
