@@ -1,7 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync } from 'node:fs';
 import { Socket } from 'node:net';
 import type { Account } from '../../src/launch/account.js';
 import { spawnProgram } from '../../src/launch/spawn.js';
@@ -16,6 +16,13 @@ import { observe, testEnv } from '../support/session-harness.js';
 let account: Account;
 const spawned: Program[] = [];
 before(async () => {
+  // Without the binary the server silently takes the direct path and these tests would wait
+  // for a spawner that never comes; say what is missing instead.
+  try {
+    accessSync(DEFAULT_SPAWNER_PATH, constants.X_OK);
+  } catch {
+    throw new Error(`${DEFAULT_SPAWNER_PATH} is missing: run npm run build (it builds the C spawner) before these tests`);
+  }
   account = await ensureTestAccount('tsshspawn');
 });
 after(() => Promise.all(spawned.map((s) => s.terminate(200))));
