@@ -36,23 +36,25 @@ const FULL_READ = 4000;
  * caller does it before the pty's tail and before reporting the exit).
  */
 export class PtyCoalescer {
-  private readonly parts: Buffer[] = [];
+  // Bytes of the burst so far, copied out of the reads (a read's buffer may be reused once push returns).
+  private acc: Buffer | undefined;
   private size = 0;
   private timer: NodeJS.Timeout | undefined;
 
   /** @param deliver receives each piece, in order; it is called synchronously from push/flush or from the timer. */
   constructor(private readonly deliver: (b: Buffer) => void) {}
 
-  /** Takes one read from the pty; delivers now, or keeps it while a burst is still running. */
+  /** Takes one read from the pty (copied: the caller may reuse `b` afterwards); delivers now, or keeps it while a burst is still running. */
   push(b: Buffer): void {
     if (b.length === 0) return;
     // node-pty now and then hands out more than one read at once; keep every piece under the cap.
     if (this.size > 0 && this.size + b.length > COALESCE_MAX) this.flush();
-    if (this.size === 0 && b.length < FULL_READ) {
-      this.deliver(b);
+    if (this.size === 0 && (b.length < FULL_READ || b.length >= COALESCE_MAX)) {
+      this.deliver(Buffer.from(b));
       return;
     }
-    this.parts.push(b);
+    this.acc ??= Buffer.allocUnsafeSlow(COALESCE_MAX);
+    b.copy(this.acc, this.size);
     this.size += b.length;
     // Hand on when this read ended the burst, or when one more full read would pass the cap.
     if (b.length < FULL_READ || this.size + FULL_READ > COALESCE_MAX) this.flush();
@@ -66,12 +68,17 @@ export class PtyCoalescer {
       this.timer = undefined;
     }
     if (this.size === 0) return;
-    const parts = this.parts;
-    // One copy into a buffer of exactly the right size: that buffer goes downstream (ssh2,
-    // the recorder) and may be held there, so it cannot come from a pool we reuse.
-    const out = parts.length === 1 ? parts[0]! : Buffer.concat(parts, this.size);
-    parts.length = 0;
+    const acc = this.acc!;
+    const size = this.size;
     this.size = 0;
+    // The piece goes downstream (ssh2, the recorder) and may be held there, so it is never
+    // written again: a piece of at least half the cap takes the buffer itself (the next burst
+    // gets a new one), a smaller one is copied out so a held piece never pins 32 KiB.
+    let out: Buffer;
+    if (size >= COALESCE_MAX / 2) {
+      out = acc.subarray(0, size);
+      this.acc = undefined;
+    } else out = Buffer.from(acc.subarray(0, size));
     this.deliver(out);
   }
 
