@@ -2,6 +2,7 @@ import { readSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import pty, { type IPty } from 'node-pty';
 import { PtyCoalescer } from './pty-coalescer.js';
+import { readPtyReused } from './pty-read.js';
 import { writeToPty } from './pty-write.js';
 import { buildLaunchCommand } from './launch-args.js';
 import { sessionContainment } from './containment.js';
@@ -36,7 +37,7 @@ function drainOnEnd(term: IPty, joined: PtyCoalescer): void {
         break;
       }
       if (n <= 0) break;
-      joined.push(Buffer.from(buf.subarray(0, n)));
+      joined.push(buf.subarray(0, n));
     }
     joined.flush();
   });
@@ -75,8 +76,9 @@ export function spawnPtyProgram(opts: SpawnOptions, size: { cols: number; rows: 
 
   // Bulk output leaves in pieces of up to 32 KiB instead of node-pty's 4 KiB reads.
   const joined = new PtyCoalescer((b) => out.emit(b));
-  // Typed as string, but with encoding: null node-pty hands out Buffers.
-  term.onData((d: string | Buffer) => joined.push(typeof d === 'string' ? Buffer.from(d) : d));
+  // Reads land in one reused buffer that push copies from; where that mode is not available,
+  // node-pty's onData (typed as string, but with encoding: null it hands out Buffers).
+  if (!readPtyReused(term, (chunk) => joined.push(chunk))) term.onData((d: string | Buffer) => joined.push(typeof d === 'string' ? Buffer.from(d) : d));
   drainOnEnd(term, joined);
   // node-pty emits exit only after the master closed (output drained) or 200 ms after the child
   // died; either way every byte read must be out before the exit is reported.

@@ -67,10 +67,24 @@ test('a full read with nothing behind it goes out within the wait: a program wai
 test('a lone short read (a keystroke echo) is handed on synchronously, untouched', () => {
   const got: Buffer[] = [];
   const joined = new PtyCoalescer((b) => got.push(b));
-  const echo = Buffer.from('e');
-  joined.push(echo);
+  joined.push(Buffer.from('e'));
   assert.equal(got.length, 1);
-  assert.equal(got[0], echo);
+  assert.equal(got[0]!.toString(), 'e');
+});
+
+test('what a piece holds is copied: the reader may reuse its buffer as soon as push returns', async () => {
+  // pty-read.ts hands every read in one shared buffer; keeping a reference would make a piece
+  // show whatever the next read wrote there.
+  const got: Buffer[] = [];
+  const joined = new PtyCoalescer((b) => got.push(b));
+  const reused = Buffer.alloc(4095, 0x61);
+  joined.push(reused);
+  reused.fill(0x62);
+  joined.push(reused.subarray(0, 10));
+  reused.fill(0x63, 0, 1);
+  joined.push(reused.subarray(0, 1));
+  await new Promise((r) => setTimeout(r, COALESCE_WAIT_MS + 20));
+  assert.deepEqual(got.map((b) => b.toString()), ['a'.repeat(4095) + 'b'.repeat(10), 'c']);
 });
 
 test('a burst is held until a short read ends it, then goes out as one piece in order', () => {
