@@ -93,7 +93,7 @@ export function escapeJson(src: Buffer, dst: Buffer, p: number): number {
     const words = new Uint32Array(src.buffer, src.byteOffset + head, (n - head) >>> 2);
     // Four bytes stored at once (unaligned), even when fewer are kept: room is there, since
     // the output so far is at most 6 bytes a byte and at least 4 source bytes are left.
-    const out = new DataView(dst.buffer, dst.byteOffset, dst.length);
+    const out = viewOf(dst);
     for (let w = 0; w < words.length; w++) {
       const x = words[w]!;
       // SWAR: the result has a high bit set if any byte is < 0x20, 0x22 or 0x5c. A word with
@@ -126,6 +126,18 @@ export function escapeJson(src: Buffer, dst: Buffer, p: number): number {
   }
   dst[p++] = 0x22;
   return p;
+}
+
+// The recorder escapes many events into one batch: its DataView is made once, not per event.
+let lastDst: Buffer | null = null;
+let lastView: DataView | null = null;
+
+function viewOf(dst: Buffer): DataView {
+  if (dst !== lastDst) {
+    lastDst = dst;
+    lastView = new DataView(dst.buffer, dst.byteOffset, dst.length);
+  }
+  return lastView!;
 }
 
 /** Largest escaped size `escapeAhead` takes (a larger chunk is escaped straight into a batch of its own). */

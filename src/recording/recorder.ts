@@ -242,7 +242,9 @@ export class Recorder {
     // The whole line goes into one batch, so every write ends on a line boundary.
     this.reserve(prefix.length + dataMax + 2);
     const b = this.batch;
-    let p = this.pos + b.write(prefix, this.pos, 'latin1');
+    // ASCII, ~20 characters: a loop costs less than Buffer#write's argument and encoding handling.
+    let p = this.pos;
+    for (let i = 0; i < prefix.length; i++) b[p++] = prefix.charCodeAt(i);
     if (ahead) p += ahead.copy(b, p);
     else p = literal === null ? escapeJson(data as Buffer, b, p) : p + b.write(literal, p, 'utf8');
     b[p++] = 0x5d; // ]
