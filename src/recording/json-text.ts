@@ -168,3 +168,20 @@ function escapeByte(b: number, dst: Buffer, p: number): number {
   }
   return p;
 }
+
+/**
+ * `String(micros / 1e6)`, an event time, built from integers: a double's shortest-digits
+ * conversion cost ~0.5 us per event in the recorder and per line in the upload splitter (its
+ * hottest line). Below 1e9 s the double's spacing is under 1e-6, so the shortest digits that
+ * read back to it are the decimal itself, trailing zeros dropped, which is what this writes;
+ * other times take String().
+ */
+export function timeText(micros: number): string {
+  if (!(micros >= 0 && micros < 1e15 && Number.isInteger(micros))) return String(micros / 1e6);
+  const whole = Math.floor(micros / 1e6);
+  const frac = micros - whole * 1e6;
+  if (frac === 0) return String(whole);
+  let digits = String(frac).padStart(6, '0');
+  while (digits.endsWith('0')) digits = digits.slice(0, -1);
+  return `${whole}.${digits}`;
+}

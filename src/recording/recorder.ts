@@ -3,7 +3,7 @@ import { constants as fsc } from 'node:fs';
 import { createHash, type Hash } from 'node:crypto';
 import { basename, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { AHEAD_MAX, escapeAhead, escapeJson } from './json-text.js';
+import { AHEAD_MAX, escapeAhead, escapeJson, timeText } from './json-text.js';
 import { RecordedContent } from './recorded-content.js';
 import type { RedactRule } from './redact-rules.js';
 import { RecordingError } from './recording-error.js';
@@ -231,7 +231,8 @@ export class Recorder {
     const t = Math.max(this.lastT, Math.round((at - this.start) * 1000) / 1e6);
     if (data === null || this.failure || this.closed) return t;
     this.lastT = t;
-    const prefix = `[${t}, "${code}", `;
+    // t is a whole number of microseconds over 1e6 (or lastT, one such): Math.round gives it back.
+    const prefix = `[${timeText(Math.round(t * 1e6))}, "${code}", `;
     const literal = typeof data === 'string' ? JSON.stringify(data) : null;
     let dataMax = literal === null ? 6 * (data as Buffer).length + 2 : Buffer.byteLength(literal);
     // Escaped ahead when the worst case (6 bytes a byte) does not fit the room left: else every

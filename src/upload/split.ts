@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import { TeamsshError } from '../errors.js';
 import { sshsigHash } from '../recording/sshsig.js';
+import { timeText } from '../recording/json-text.js';
 import { isBlank, lineBatches } from './cast-lines.js';
 import { PartWriter, type CastPart } from './part-writer.js';
 
@@ -126,22 +127,6 @@ function plainTime(line: Buffer): { t: number; bytes: number } | undefined {
 function rebase(line: Buffer, time: { t: number; bytes: number } | undefined, t0: number): { head: string; rest: Buffer } {
   if (!time) return { head: '', rest: line };
   return { head: `[${timeText(Math.round((time.t - t0) * 1e6))},`, rest: line.subarray(time.bytes) };
-}
-
-/**
- * `String(micros / 1e6)`, built from integers: a double's shortest-digits conversion cost ~0.5
- * us a line (the split's hottest line, twice per event). Below 1e9 s the double's spacing is
- * under 1e-6, so the shortest digits that read back to it are the decimal itself, trailing
- * zeros dropped, which is what this writes; other times take String().
- */
-export function timeText(micros: number): string {
-  if (!(micros >= 0 && micros < 1e15 && Number.isInteger(micros))) return String(micros / 1e6);
-  const whole = Math.floor(micros / 1e6);
-  const frac = micros - whole * 1e6;
-  if (frac === 0) return String(whole);
-  let digits = String(frac).padStart(6, '0');
-  while (digits.endsWith('0')) digits = digits.slice(0, -1);
-  return `${whole}.${digits}`;
 }
 
 /** One pass over the file: decides part boundaries by size (plan) and, with an output, writes them. */

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { splitCast, timeText } from '../../src/upload/split.js';
+import { splitCast } from '../../src/upload/split.js';
+import { timeText } from '../../src/recording/json-text.js';
 
 /**
  * The splitter reads and writes event times without decoding lines or formatting doubles
