@@ -27,7 +27,7 @@ export class Redactor {
   private readonly rules: RedactRule[];
   private readonly utf8 = new Utf8Stream();
   /** Every rule's byte-level quick test (needles as Buffers, searched natively), or null when a rule has none. */
-  private readonly quick: Array<{ contains: Buffer[]; tail: number; within: number }> | null;
+  private readonly quick: Array<{ contains: Buffer[]; tail: number; within: number; tailInAll: boolean }> | null;
   private readonly scanner = new VisibleText();
   /** Text not yet written, with the end offset and arrival time of each piece. */
   private raw = '';
@@ -53,7 +53,11 @@ export class Redactor {
     this.rules = compileRules(rules);
     this.doneTo = this.rules.map(() => 0);
     this.quick = this.rules.every((r) => r.quick)
-      ? this.rules.map(({ quick }) => ({ contains: quick!.contains.map((c) => Buffer.from(c)), tail: quick!.tail.charCodeAt(0), within: quick!.within }))
+      ? this.rules.map(({ quick }) => {
+          const contains = quick!.contains.map((c) => Buffer.from(c));
+          const tail = quick!.tail.charCodeAt(0);
+          return { contains, tail, within: quick!.within, tailInAll: tail < 0x80 && contains.every((c) => c.includes(tail)) };
+        })
       : null;
     for (const r of this.rules) this.counts[r.name] = 0;
   }
@@ -101,9 +105,12 @@ export class Redactor {
   /** True when no rule can match in `b` or start a match at its end (and no escape sequence can hide one). */
   private plain(b: Buffer): boolean {
     if (!this.quick || !this.scanner.ground || b.includes(0x1b)) return false;
-    for (const { contains, tail, within } of this.quick) {
+    for (const { contains, tail, within, tailInAll } of this.quick) {
       const last = b.lastIndexOf(tail);
       if (last >= 0 && last >= b.length - within) return false;
+      // No tail byte anywhere, and every needle holds one: no needle either. Each search is a
+      // native call (~0.3 us): the built-in rules' 9 per read become 4 on text without g, A or -.
+      if (last < 0 && tailInAll) continue;
       for (const c of contains) if (b.includes(c)) return false;
     }
     return true;
@@ -116,7 +123,7 @@ export class Redactor {
     this.base += this.vis.length + b.length;
     this.vis = ctx;
     this.ctx = ctx.length;
-    this.marks = [];
+    if (this.marks.length > 0) this.marks = [];
   }
 
   private append(text: string, at: number): void {

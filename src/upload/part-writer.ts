@@ -74,7 +74,8 @@ export class PartWriter {
     cur.part.events++;
     cur.part.bytes += head.length + rest.length + 1;
     if (this.used + head.length > STAGE) this.newStage();
-    this.used += this.stage.write(head, this.used, 'latin1');
+    // A few ASCII bytes per line: a loop costs less than Buffer#write's argument handling.
+    for (let i = 0; i < head.length; i++) this.stage[this.used++] = head.charCodeAt(i);
     this.putBytes(rest, false);
     if (this.used + 1 > STAGE) this.newStage();
     this.stage[this.used++] = 0x0a;

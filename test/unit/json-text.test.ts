@@ -77,6 +77,28 @@ test('escapeJson agrees with the per-byte definition for arbitrary bytes, includ
   }
 });
 
+test('escapeJson fits in exactly the worst-case room it asks for (its word stores write four bytes at once)', () => {
+  const rnd = prng(78);
+  for (let round = 0; round < 3000; round++) {
+    const n = Math.floor(rnd() * 48);
+    const holder = Buffer.alloc(n + 8);
+    const at = round % 4;
+    // Mostly six-byte escapes, so the output ends at or near the end of the room, between
+    // them two-byte escapes and plain bytes (the pair stores) and words with none.
+    // Every third round is all six-byte escapes (the output fills the room exactly), every
+    // sixth one but a single byte; the others mix in two-byte escapes and plain bytes.
+    const dense = round % 3 === 0 ? 1 : 0.7;
+    for (let i = 0; i < n; i++) holder[at + i] = rnd() < dense ? 0x01 : rnd() < 0.7 ? [0x0d, 0x0a, 0x22, 0x5c, 0x09][Math.floor(rnd() * 5)]! : 0x41;
+    if (round % 6 === 3 && n > 0) holder[at + Math.floor(rnd() * n)] = 0x0a;
+    const src = holder.subarray(at, at + n);
+    const p0 = Math.floor(rnd() * 3);
+    // A view that ends where the room ends: a store past it throws instead of landing in spare bytes.
+    const dst = Buffer.alloc(p0 + 6 * n + 2 + 16).subarray(0, p0 + 6 * n + 2);
+    const end = escapeJson(src, dst, p0);
+    assert.deepEqual(dst.subarray(p0, end), reference(src), `seed 78 round ${round}: ${src.toString('hex')}`);
+  }
+});
+
 /** Records `chunks` (Buffers, or the same bytes decoded to strings first) and returns the file. */
 async function record(dir: string, name: string, chunks: Array<Buffer | string>, redact: boolean): Promise<string> {
   const rec = await Recorder.create({ dir, name, width: 80, height: 24, timestamp: 1_800_000_000, title: 't', env: {}, recordInput: false, clock: () => 1000, redact: redact ? BUILTIN_RULES : null });

@@ -139,3 +139,24 @@ test('a bad patterns file names each bad line and pattern', () => {
   assert.match(problems[3]!, /^line 5: pattern "ok" is named twice/);
   assert.match(problems[4]!, /^line 6: pattern "github-token" is named twice/);
 });
+
+test('a read without any rule\'s tail byte skips the needle searches: only the ESC test is left', () => {
+  const written: string[] = [];
+  const r = new Redactor(BUILTIN_RULES, (t) => written.push(t.toString()));
+  const real = Buffer.prototype.includes;
+  let searches = 0;
+  Buffer.prototype.includes = function (this: Buffer, ...args: Parameters<Buffer['includes']>) {
+    searches++;
+    return real.apply(this, args);
+  };
+  try {
+    // `seq` output: no g, A or -, so neither token prefix nor key header can be in it.
+    for (let i = 0; i < 10; i++) r.write(Buffer.from(`${i * 1000}\r\n${i * 1000 + 1}\r\n`), i);
+  } finally {
+    Buffer.prototype.includes = real;
+  }
+  r.end(10);
+  assert.equal(written.join(''), Array.from({ length: 10 }, (_, i) => `${i * 1000}\r\n${i * 1000 + 1}\r\n`).join(''));
+  // One ESC test per read; the five needle searches (gh, github_pat_, AKIA, ASIA, -----BEGIN) are skipped.
+  assert.equal(searches, 10);
+});
