@@ -115,25 +115,30 @@ export class Recorder {
       throw new RecordingError('ERR_REC_OPEN', 'cannot open the session recording', err);
     }
     const rec = new Recorder(opts, fh, opts.clock ?? (() => performance.now()));
-    try {
-      const header = Buffer.from(headerLine(opts), 'utf8');
-      await writeAll(fh, [header]);
-      rec.hash.update(header);
-      rec.bytes = header.length;
-      if (opts.signing) {
-        rec.signer = await RecordingSigner.open(rec.castPath, opts.signing, (err) => rec.fail(new RecordingError('ERR_REC_SIGN', 'cannot write the recording\'s signature chain', err)));
-        rec.signer.written(header);
-      }
-      // Only a crash of this process needs the early identity, and the page cache survives that:
-      // no fsync on the login path.
-      if (opts.meta) await writeSidecar(rec.metaPath, opts.meta, { durable: false });
-    } catch (err) {
+    const header = Buffer.from(headerLine(opts), 'utf8');
+    // The header, the signature chain and the early sidecar are independent files, so they are
+    // written at once: one after the other they were six trips through libuv's threads that
+    // the login waited for in turn. Only a crash of this process needs the early identity,
+    // and the page cache survives that: no fsync on the login path.
+    const [written, signer, meta] = await Promise.allSettled([
+      writeAll(fh, [header]),
+      opts.signing ? RecordingSigner.open(rec.castPath, opts.signing, (err) => rec.fail(new RecordingError('ERR_REC_SIGN', 'cannot write the recording\'s signature chain', err))) : undefined,
+      opts.meta ? writeSidecar(rec.metaPath, opts.meta, { durable: false }) : undefined,
+    ]);
+    const failed = [written, signer, meta].find((r) => r.status === 'rejected');
+    if (failed) {
       // A half-created recording holds no session data yet: removing it loses nothing.
       await fh.close().catch(() => {});
       await unlink(part).catch(() => {});
-      await rec.signer?.discard();
-      throw new RecordingError('ERR_REC_OPEN', 'cannot write the session recording', err);
+      if (signer.status === 'fulfilled') await signer.value?.discard();
+      if (meta.status === 'fulfilled' && opts.meta) await unlink(rec.metaPath).catch(() => {});
+      throw new RecordingError('ERR_REC_OPEN', 'cannot write the session recording', failed.reason);
     }
+    rec.hash.update(header);
+    rec.bytes = header.length;
+    // The chain only ever sees bytes whose write has returned: the header's has, now.
+    rec.signer = signer.status === 'fulfilled' ? signer.value : undefined;
+    rec.signer?.written(header);
     return rec;
   }
 
