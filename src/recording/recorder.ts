@@ -52,6 +52,11 @@ export interface FinishedRecording {
 
 const FLUSH_AT = 64 * 1024;
 const BATCH_CAP = 128 * 1024;
+// A session starts with a small batch: most logins (`ssh host true`, scripts) write a few
+// hundred bytes, and two 128 KiB batches per recorder (the first, and a fresh one sealed in
+// at finish) were 256 KiB of off-heap memory per login for the GC to account and free.
+const FIRST_BATCH = 4 * 1024;
+const NO_BATCH = Buffer.alloc(0);
 const FLUSH_EVERY_MS = 100;
 const DEFAULT_HIGH_WATER = 4 * 1024 * 1024;
 const BACKLOG_LIMIT_FACTOR = 16;
@@ -74,7 +79,7 @@ export class Recorder {
   // Redaction and command markers sit between the session and the events (src/recording/recorded-content.ts).
   private readonly content: RecordedContent;
   // Events are encoded straight into reusable batch buffers: no per-event garbage for the GC.
-  private batch: Buffer = Buffer.allocUnsafeSlow(BATCH_CAP);
+  private batch: Buffer = Buffer.allocUnsafeSlow(FIRST_BATCH);
   private pos = 0;
   private queue: Buffer[] = [];
   private queued = 0;
@@ -265,7 +270,8 @@ export class Recorder {
   private reserve(n: number): void {
     if (this.pos + n <= this.batch.length) return;
     this.seal();
-    if (n > this.batch.length) this.batch = Buffer.allocUnsafeSlow(n);
+    // Past the small first batch (sealed empty), or an event larger than a whole batch.
+    if (n > this.batch.length) this.batch = Buffer.allocUnsafeSlow(Math.max(n, BATCH_CAP));
   }
 
   /** Hands the current batch to the writer and starts a fresh one. */
@@ -273,7 +279,8 @@ export class Recorder {
     if (this.pos > 0 && !this.failure) {
       this.queue.push(this.batch.subarray(0, this.pos));
       this.queued += this.pos;
-      this.batch = this.spare.pop() ?? Buffer.allocUnsafeSlow(BATCH_CAP);
+      // A finished recorder writes no more events: no fresh batch for it.
+      this.batch = this.closed ? NO_BATCH : (this.spare.pop() ?? Buffer.allocUnsafeSlow(BATCH_CAP));
       this.pos = 0;
     }
     if (!this.writing && this.queue.length > 0) this.writing = this.drainLoop();
