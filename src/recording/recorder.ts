@@ -57,6 +57,11 @@ export interface FinishedRecording {
 // and interactive sessions keep the small batch (the RSS row holds 1,000 of them).
 const BATCH_MIN = 128 * 1024;
 const BATCH_MAX = 1024 * 1024;
+// A session starts with a small batch: most logins (`ssh host true`, scripts) write a few
+// hundred bytes, and two 128 KiB batches per recorder (the first, and a fresh one sealed in
+// at finish) were 256 KiB of off-heap memory per login for the GC to account and free.
+const FIRST_BATCH = 4 * 1024;
+const NO_BATCH = Buffer.alloc(0);
 const FLUSH_EVERY_MS = 100;
 const DEFAULT_HIGH_WATER = 4 * 1024 * 1024;
 const BACKLOG_LIMIT_FACTOR = 16;
@@ -79,7 +84,7 @@ export class Recorder {
   // Redaction and command markers sit between the session and the events (src/recording/recorded-content.ts).
   private readonly content: RecordedContent;
   // Events are encoded straight into reusable batch buffers: no per-event garbage for the GC.
-  private batch: Buffer = Buffer.allocUnsafeSlow(BATCH_MIN);
+  private batch: Buffer = Buffer.allocUnsafeSlow(FIRST_BATCH);
   private cap = BATCH_MIN;
   private pos = 0;
   private queue: Buffer[] = [];
@@ -121,25 +126,30 @@ export class Recorder {
       throw new RecordingError('ERR_REC_OPEN', 'cannot open the session recording', err);
     }
     const rec = new Recorder(opts, fh, opts.clock ?? (() => performance.now()));
-    try {
-      const header = Buffer.from(headerLine(opts), 'utf8');
-      await writeAll(fh, [header]);
-      rec.hash.update(header);
-      rec.bytes = header.length;
-      if (opts.signing) {
-        rec.signer = await RecordingSigner.open(rec.castPath, opts.signing, (err) => rec.fail(new RecordingError('ERR_REC_SIGN', 'cannot write the recording\'s signature chain', err)));
-        rec.signer.written(header);
-      }
-      // Only a crash of this process needs the early identity, and the page cache survives that:
-      // no fsync on the login path.
-      if (opts.meta) await writeSidecar(rec.metaPath, opts.meta, { durable: false });
-    } catch (err) {
+    const header = Buffer.from(headerLine(opts), 'utf8');
+    // The header, the signature chain and the early sidecar are independent files, so they are
+    // written at once: one after the other they were six trips through libuv's threads that
+    // the login waited for in turn. Only a crash of this process needs the early identity,
+    // and the page cache survives that: no fsync on the login path.
+    const [written, signer, meta] = await Promise.allSettled([
+      writeAll(fh, [header]),
+      opts.signing ? RecordingSigner.open(rec.castPath, opts.signing, (err) => rec.fail(new RecordingError('ERR_REC_SIGN', 'cannot write the recording\'s signature chain', err))) : undefined,
+      opts.meta ? writeSidecar(rec.metaPath, opts.meta, { durable: false }) : undefined,
+    ]);
+    const failed = [written, signer, meta].find((r) => r.status === 'rejected');
+    if (failed) {
       // A half-created recording holds no session data yet: removing it loses nothing.
       await fh.close().catch(() => {});
       await unlink(part).catch(() => {});
-      await rec.signer?.discard();
-      throw new RecordingError('ERR_REC_OPEN', 'cannot write the session recording', err);
+      if (signer.status === 'fulfilled') await signer.value?.discard();
+      if (meta.status === 'fulfilled' && opts.meta) await unlink(rec.metaPath).catch(() => {});
+      throw new RecordingError('ERR_REC_OPEN', 'cannot write the session recording', failed.reason);
     }
+    rec.hash.update(header);
+    rec.bytes = header.length;
+    // The chain only ever sees bytes whose write has returned: the header's has, now.
+    rec.signer = signer.status === 'fulfilled' ? signer.value : undefined;
+    rec.signer?.written(header);
     return rec;
   }
 
@@ -275,7 +285,8 @@ export class Recorder {
   private reserve(n: number): void {
     if (this.pos + n <= this.batch.length) return;
     this.seal();
-    if (n > this.batch.length) this.batch = Buffer.allocUnsafeSlow(n);
+    // Past the small first batch (sealed empty), or an event larger than a whole batch.
+    if (n > this.batch.length) this.batch = Buffer.allocUnsafeSlow(Math.max(n, this.cap));
   }
 
   /** Hands the current batch to the writer and starts a fresh one. */
@@ -283,7 +294,8 @@ export class Recorder {
     if (this.pos > 0 && !this.failure) {
       this.queue.push(this.batch.subarray(0, this.pos));
       this.queued += this.pos;
-      this.batch = this.spare.pop() ?? Buffer.allocUnsafeSlow(this.cap);
+      // A finished recorder writes no more events: no fresh batch for it.
+      this.batch = this.closed ? NO_BATCH : (this.spare.pop() ?? Buffer.allocUnsafeSlow(this.cap));
       this.pos = 0;
     }
     if (!this.writing && this.queue.length > 0) this.writing = this.drainLoop();

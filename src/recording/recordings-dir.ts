@@ -2,16 +2,10 @@ import { open, mkdir, stat, chmod, unlink } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { RecordingError } from './recording-error.js';
+import { dirSyncer } from './dir-sync.js';
 
-/** Fsyncs a directory so renames into it survive a power cut. */
-export async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
+/** Fsyncs a directory so renames into it survive a power cut; concurrent callers share syncs (src/recording/dir-sync.ts). */
+export const fsyncDir: (dir: string) => Promise<void> = dirSyncer();
 
 /** Builds a recording file stem like 20261123T100000Z-alice-SESSION: sorts by start time, unique per session. */
 export function recordingName(start: Date, login: string, sessionId: string): string {

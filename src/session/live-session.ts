@@ -372,19 +372,27 @@ export class LiveSession implements RegisteredSession {
     this.resolveDone();
   }
 
+  private exitSent = false;
+
+  /** Sends the exit status (and a last line) once; later calls change nothing. */
   private sendExit(e: ExitInfo, stderrLine?: string): void {
-    if (this.channel.destroyed) return;
+    if (this.exitSent || this.channel.destroyed) return;
+    this.exitSent = true;
     if (stderrLine && this.channel.writable) this.channel.stderr.write(stderrLine);
     if (e.signal) this.channel.exit(e.signal, false, '');
     else this.channel.exit(e.code ?? 255);
     this.channel.end();
   }
 
-  /** The program exited: end what it left behind, then wind down. */
+  /** The program exited: its status goes to the client, then what it left behind is ended and the session winds down. */
   private async finish(e: ExitInfo): Promise<void> {
     if (this.current === 'done') return;
     // 'ending' at once: a late end() (idle timer, client close) must not start a second termination.
     this.current = 'ending';
+    // The status is the program's, known now: the client need not wait for the clean-up below,
+    // which ends with an rmdir of the session cgroup queued on libuv's threads behind other
+    // sessions' fsyncs (the login is over for `ssh host true` as soon as the status is out).
+    this.sendExit(e);
     // The handler exited, but jobs it left in the background belong to the session too.
     await this.proc?.terminate(this.deps.settings.killGraceMs).catch(() => undefined);
     await this.windDown(e);

@@ -171,3 +171,65 @@ test('005 packet padding comes from a pool of random bytes, not one randomFillSy
     if (cached) require.cache[file] = cached;
   }
 });
+
+test('006 curve25519-sha256 handles its X25519 keys as raw bytes, never through OpenSSL\'s DER encoder and decoder', async () => {
+  // ssh2 takes createPublicKey from node:crypto when kex.js loads: count DER imports and
+  // exports through a fresh copy of ssh2 loaded while both are wrapped.
+  const require = createRequire(import.meta.url);
+  const nodeCrypto = require('node:crypto') as { createPublicKey: (k: unknown) => { export: (o?: unknown) => unknown } };
+  const realCreate = nodeCrypto.createPublicKey;
+  const keyProto = Object.getPrototypeOf(realCreate({ key: { kty: 'OKP', crv: 'X25519', x: Buffer.alloc(32, 9).toString('base64url') }, format: 'jwk' })) as { export: (o?: unknown) => unknown };
+  const realExport = keyProto.export;
+  const ssh2Dir = path.dirname(require.resolve('ssh2/package.json'));
+  const cached = Object.keys(require.cache).filter((f) => f.startsWith(ssh2Dir));
+  const saved = new Map(cached.map((f) => [f, require.cache[f]]));
+  let der = 0;
+  const isDer = (o: unknown) => typeof o === 'object' && o !== null && (o as { format?: unknown }).format === 'der';
+  nodeCrypto.createPublicKey = (k: unknown) => {
+    if (isDer(k)) der++;
+    return realCreate(k);
+  };
+  keyProto.export = function (this: unknown, o?: unknown) {
+    if (isDer(o)) der++;
+    return realExport.call(this, o);
+  };
+  let fresh: typeof ssh2;
+  try {
+    for (const f of cached) delete require.cache[f];
+    fresh = require('ssh2') as typeof ssh2;
+  } finally {
+    nodeCrypto.createPublicKey = realCreate;
+  }
+  try {
+    // The key objects are made during the handshake, after the module loaded: keep export wrapped.
+    nodeCrypto.createPublicKey = (k: unknown) => {
+      if (isDer(k)) der++;
+      return realCreate(k);
+    };
+    const kex = ['curve25519-sha256'] as ssh2.KexAlgorithm[];
+    const srv = new fresh.Server({ hostKeys: [ed25519Host], algorithms: { kex } } as ssh2.ServerConfig, (client) => {
+      client.on('error', () => undefined);
+      client.on('authentication', (ctx) => ctx.accept());
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    try {
+      const c = new fresh.Client();
+      const negotiated = await new Promise<string>((resolve, reject) => {
+        let name = '';
+        c.on('handshake', (n) => (name = n.kex));
+        c.on('ready', () => resolve(name));
+        c.on('error', reject);
+        c.connect({ host: '127.0.0.1', port: (srv.address() as AddressInfo).port, username: 'u', algorithms: { kex } });
+      });
+      c.end();
+      assert.equal(negotiated, 'curve25519-sha256', 'both sides agreed on the same shared secret');
+      assert.equal(der, 0, `${der} DER key imports/exports in one curve25519 handshake (~125-160 µs each)`);
+    } finally {
+      srv.close();
+    }
+  } finally {
+    nodeCrypto.createPublicKey = realCreate;
+    keyProto.export = realExport;
+    for (const [f, m] of saved) require.cache[f] = m;
+  }
+});

@@ -162,3 +162,44 @@ test('end() while running terminates the program once; later calls change nothin
   assert.equal(w.log.lines.find((l) => l.event === 'session_end')?.endReason, 'shutdown');
   assert.equal(w.registry.size, 0);
 });
+
+test('the program exits: the client gets its exit status before what the program left behind is ended', async (t) => {
+  const w = await world(t);
+  let exit!: (e: { code: number | null; signal: string | null }) => void;
+  // The clean-up (SIGHUP to leftovers, cgroup removal) is slow here: the status must not wait for it.
+  const cleanup = gate<void>();
+  let terminations = 0;
+  const program: Program = {
+    pid: 1,
+    onStdout: () => {},
+    onStderr: () => {},
+    write: () => true,
+    onInputDrain: () => {},
+    endInput: () => {},
+    resize: () => {},
+    pause: () => {},
+    resume: () => {},
+    signal: () => {},
+    onExit: (cb) => void (exit = cb),
+    terminate: async () => {
+      terminations++;
+      await cleanup.wait;
+    },
+  };
+  const { session, channel } = w.make({ lookupAccount: async () => ACCOUNT, spawn: () => program });
+  await session.start();
+  exit({ code: 3, signal: null });
+  await new Promise((r) => setImmediate(r));
+  try {
+    assert.deepEqual(channel.exitedWith, [3], 'exit status sent while the clean-up is still running');
+    assert.ok(channel.ended);
+    assert.equal(session.state, 'ending', 'not done before the clean-up');
+  } finally {
+    cleanup.open();
+    await session.done;
+  }
+  assert.equal(terminations, 1);
+  assert.deepEqual(channel.exitedWith, [3], 'the status is sent once');
+  assert.equal(w.log.lines.find((l) => l.event === 'session_end')?.exitStatus, 3);
+  assert.equal(w.registry.size, 0);
+});

@@ -372,3 +372,23 @@ test('32 KiB chunks reuse the batch buffers instead of allocating one per event'
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('a short session (`ssh host true`) allocates no 128 KiB batch, neither at start nor at finish', async () => {
+  const dir = await tempDir();
+  const real = Buffer.allocUnsafeSlow;
+  const sizes: number[] = [];
+  Buffer.allocUnsafeSlow = (n: number) => {
+    sizes.push(n);
+    return real(n);
+  };
+  try {
+    const rec = await Recorder.create(opts(dir));
+    rec.output('done\r\n');
+    const text = await readFile((await rec.finish()).castPath, 'utf8');
+    assert.deepEqual(events(text).map((e) => e[2]), ['done\r\n']);
+    assert.ok(sizes.every((n) => n <= 4096), `allocated ${sizes.join(', ')} bytes for a 6-byte session`);
+  } finally {
+    Buffer.allocUnsafeSlow = real;
+    await rm(dir, { recursive: true, force: true });
+  }
+});

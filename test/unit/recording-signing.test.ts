@@ -181,3 +181,18 @@ test('a crash leaves a chain that recovery keeps: the recording is reported unsi
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('a recording that cannot start its chain leaves nothing behind: no .part, no early sidecar written alongside', async () => {
+  const dir = await tempDir();
+  try {
+    const key = await loadSigningKey(path.join(dir, 'key'));
+    // The chain is opened exclusively: one already there makes the start fail after the .part was opened.
+    await writeFile(path.join(dir, 'rec.cast.sig-chain'), 'not ours\n');
+    const meta = { sessionId: 's1', login: 'alice', team: 'ops', fingerprint: 'SHA256:x', remoteAddress: '192.0.2.1', remotePort: 1, account: 'u', kind: 'exec' as const, command: 'true', handler: null, startedAt: '2026-11-29T00:00:00.000Z', teamsshVersion: 't', title: 't' };
+    await assert.rejects(Recorder.create({ ...opts(dir, key), meta }), { code: 'ERR_REC_OPEN' });
+    assert.deepEqual((await readdir(dir)).filter((f) => f.startsWith('rec') || f.startsWith('.rec')).sort(), ['rec.cast.sig-chain']);
+    assert.equal(await readFile(path.join(dir, 'rec.cast.sig-chain'), 'utf8'), 'not ours\n', 'a chain that was not ours is left alone');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
