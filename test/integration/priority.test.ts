@@ -2,13 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import os from 'node:os';
-import path from 'node:path';
-import { FakeGitHub } from '../fakes/github.js';
 import { ensureTestAccount } from '../support/accounts.js';
-import { serve, type Child } from '../support/serve-child.js';
-import { makeKey, sshClient, TEST_ACCOUNT, type ClientKey } from '../support/teamssh.js';
+import { serve, serveFixture, type Child, type ServeFixture } from '../support/serve-child.js';
+import { sshClient, TEST_ACCOUNT } from '../support/teamssh.js';
 import { DEFAULT_LAUNCHER_PATH } from '../../src/launch/launch-args.js';
 
 // The kernel groups tasks by session when it has autogroups (Debian's kernels do); without
@@ -27,26 +25,8 @@ function autogroupOf(pid: number | 'self'): { id: string; nice: number } {
   return { id: m[1]!, nice: Number(m[2]) };
 }
 
-async function setup(): Promise<{ dir: string; gh: FakeGitHub; env: Record<string, string>; key: ClientKey }> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'teamssh-prio-'));
-  await chmod(dir, 0o755);
-  await ensureTestAccount(TEST_ACCOUNT);
-  const key = await makeKey(dir, 'alice');
-  const gh = new FakeGitHub({ org: 'acme', token: 'ghp_x' });
-  gh.addTeam('ops').addUser('alice', { keys: [key.publicLine] }).addMember('ops', 'alice');
-  const env = {
-    TEAMSSH_LISTEN: '127.0.0.1:0',
-    TEAMSSH_STATE_DIR: path.join(dir, 'state'),
-    TEAMSSH_RECORDINGS_DIR: path.join(dir, 'rec'),
-    TEAMSSH_GITHUB_ORG: 'acme',
-    TEAMSSH_GITHUB_TEAMS: 'ops',
-    GITHUB_TOKEN: 'ghp_x',
-    TEAMSSH_GITHUB_API_URL: await gh.start(),
-    TEAMSSH_SHELL_USER: TEST_ACCOUNT,
-    TEAMSSH_PRIORITY_BOOST: '7',
-    TEAMSSH_SHUTDOWN_GRACE: '1',
-  };
-  return { dir, gh, env, key };
+function setup(): Promise<ServeFixture> {
+  return serveFixture('teamssh-prio-', { TEAMSSH_PRIORITY_BOOST: '7', TEAMSSH_SHUTDOWN_GRACE: '1' });
 }
 
 async function stop(srv: Child): Promise<void> {

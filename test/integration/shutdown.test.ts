@@ -1,41 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { serve } from '../support/serve-child.js';
-import { chmod, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { serve, serveFixture, type ServeFixture } from '../support/serve-child.js';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { FakeGitHub } from '../fakes/github.js';
-import { ensureTestAccount } from '../support/accounts.js';
-import { makeKey, TEST_ACCOUNT, type ClientKey } from '../support/teamssh.js';
 import { connect, shell } from '../support/ssh2-client.js';
 import { validateAsciicast } from '../support/asciicast-validator.js';
 
-async function setup(): Promise<{ dir: string; gh: FakeGitHub; env: Record<string, string>; key: ClientKey }> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'teamssh-sd-'));
-  await chmod(dir, 0o755);
-  await ensureTestAccount(TEST_ACCOUNT);
-  const key = await makeKey(dir, 'alice');
-  const gh = new FakeGitHub({ org: 'acme', token: 'ghp_x' });
-  gh.addTeam('ops').addUser('alice', { keys: [key.publicLine] }).addMember('ops', 'alice');
-  const url = await gh.start();
-  return {
-    dir,
-    gh,
-    key,
-    env: {
-      TEAMSSH_LISTEN: '127.0.0.1:0',
-      TEAMSSH_STATE_DIR: path.join(dir, 'state'),
-      TEAMSSH_RECORDINGS_DIR: path.join(dir, 'rec'),
-      TEAMSSH_GITHUB_ORG: 'acme',
-      TEAMSSH_GITHUB_TEAMS: 'ops',
-      GITHUB_TOKEN: 'ghp_x',
-      TEAMSSH_GITHUB_API_URL: url,
-      TEAMSSH_SHELL_USER: TEST_ACCOUNT,
-      TEAMSSH_SHUTDOWN_GRACE: '1',
-      TEAMSSH_KILL_GRACE: '1',
-    },
-  };
+function setup(): Promise<ServeFixture> {
+  return serveFixture('teamssh-sd-', { TEAMSSH_SHUTDOWN_GRACE: '1', TEAMSSH_KILL_GRACE: '1' });
 }
 
 test('SIGTERM tells a live session, ends it after the grace, finishes its recording and exits 0', async () => {

@@ -1,5 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { chmod, mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { FakeGitHub } from '../fakes/github.js';
+import { ensureTestAccount } from './accounts.js';
 import { waitFor } from './poll.js';
+import { makeKey, TEST_ACCOUNT, type ClientKey } from './teamssh.js';
 
 /** `teamssh serve` as a real child process, as an operator runs it. */
 export interface Child {
@@ -29,3 +35,33 @@ export async function serve(env: Record<string, string>, opts: { detached?: bool
   return { proc, port: Number(listening[1]), output: () => out, exited };
 }
 
+
+/** What `serve` needs to let `alice` (member of team `ops`, key `key`) in: a temp dir, a fake GitHub and the environment. */
+export interface ServeFixture {
+  dir: string;
+  gh: FakeGitHub;
+  env: Record<string, string>;
+  key: ClientKey;
+}
+
+/** Makes a ServeFixture in a new temp dir named `prefix…`; `extra` is added to the environment. */
+export async function serveFixture(prefix: string, extra: Record<string, string> = {}): Promise<ServeFixture> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
+  await chmod(dir, 0o755);
+  await ensureTestAccount(TEST_ACCOUNT);
+  const key = await makeKey(dir, 'alice');
+  const gh = new FakeGitHub({ org: 'acme', token: 'ghp_x' });
+  gh.addTeam('ops').addUser('alice', { keys: [key.publicLine] }).addMember('ops', 'alice');
+  const env = {
+    TEAMSSH_LISTEN: '127.0.0.1:0',
+    TEAMSSH_STATE_DIR: path.join(dir, 'state'),
+    TEAMSSH_RECORDINGS_DIR: path.join(dir, 'rec'),
+    TEAMSSH_GITHUB_ORG: 'acme',
+    TEAMSSH_GITHUB_TEAMS: 'ops',
+    GITHUB_TOKEN: 'ghp_x',
+    TEAMSSH_GITHUB_API_URL: await gh.start(),
+    TEAMSSH_SHELL_USER: TEST_ACCOUNT,
+    ...extra,
+  };
+  return { dir, gh, env, key };
+}

@@ -48,6 +48,12 @@ function gate<T>() {
   return { wait, open };
 }
 
+/** A program that does nothing but report its exit through `onExit` and be ended through `terminate`. */
+function stubProgram(onExit: Program['onExit'], terminate: Program['terminate']): Program {
+  const none = () => {};
+  return { pid: 1, onStdout: none, onStderr: none, write: () => true, onInputDrain: none, endInput: none, resize: none, pause: none, resume: none, signal: none, onExit, terminate };
+}
+
 async function world(t: { after(fn: () => Promise<void>): void }) {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'teamssh-live-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
@@ -133,23 +139,10 @@ test('end() while running terminates the program once; later calls change nothin
   const w = await world(t);
   let terminations = 0;
   let exit!: (e: { code: number | null; signal: string | null }) => void;
-  const program: Program = {
-    pid: 1,
-    onStdout: () => {},
-    onStderr: () => {},
-    write: () => true,
-    onInputDrain: () => {},
-    endInput: () => {},
-    resize: () => {},
-    pause: () => {},
-    resume: () => {},
-    signal: () => {},
-    onExit: (cb) => void (exit = cb),
-    terminate: async () => {
-      terminations++;
-      exit({ code: null, signal: 'HUP' });
-    },
-  };
+  const program = stubProgram((cb) => void (exit = cb), async () => {
+    terminations++;
+    exit({ code: null, signal: 'HUP' });
+  });
   const { session, channel } = w.make({ lookupAccount: async () => ACCOUNT, spawn: () => program });
   await session.start();
   assert.equal(session.state, 'running');
@@ -169,23 +162,10 @@ test('the program exits: the client gets its exit status before what the program
   // The clean-up (SIGHUP to leftovers, cgroup removal) is slow here: the status must not wait for it.
   const cleanup = gate<void>();
   let terminations = 0;
-  const program: Program = {
-    pid: 1,
-    onStdout: () => {},
-    onStderr: () => {},
-    write: () => true,
-    onInputDrain: () => {},
-    endInput: () => {},
-    resize: () => {},
-    pause: () => {},
-    resume: () => {},
-    signal: () => {},
-    onExit: (cb) => void (exit = cb),
-    terminate: async () => {
-      terminations++;
-      await cleanup.wait;
-    },
-  };
+  const program = stubProgram((cb) => void (exit = cb), async () => {
+    terminations++;
+    await cleanup.wait;
+  });
   const { session, channel } = w.make({ lookupAccount: async () => ACCOUNT, spawn: () => program });
   await session.start();
   exit({ code: 3, signal: null });
