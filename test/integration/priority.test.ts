@@ -19,9 +19,16 @@ function niceOf(statPath: string): number {
   return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
 }
 
-/** "/autogroup-123 nice -7" -> { id, nice }. */
+/**
+ * "/autogroup-123 nice -7" -> { id, nice }. A task in the root autogroup (one descended from
+ * PID 1's session without a setsid, as a CI runner may be) reads an empty file: that is the
+ * root group, reported as id "/" at nice 0 (the kernel has no knob for it).
+ */
 function autogroupOf(pid: number | 'self'): { id: string; nice: number } {
-  const m = /^(\S+) nice (-?\d+)/.exec(readFileSync(`/proc/${pid}/autogroup`, 'utf8'))!;
+  const text = readFileSync(`/proc/${pid}/autogroup`, 'utf8');
+  if (text === '') return { id: '/', nice: 0 };
+  const m = /^(\S+) nice (-?\d+)/.exec(text);
+  assert.ok(m, `unexpected /proc/${pid}/autogroup: ${JSON.stringify(text)}`);
   return { id: m[1]!, nice: Number(m[2]) };
 }
 
