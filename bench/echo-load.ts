@@ -1,6 +1,9 @@
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import ssh2 from 'ssh2';
+import { ownChild } from './child.js';
 import * as m from './measure.js';
 import type { ClientKey } from './openssh.js';
 import { serverPssMb } from './proc-rss.js';
@@ -14,12 +17,16 @@ import { nowMs, ratio, summarize } from './stats.js';
  * MaxSessions 1000, teamssh with a per-login cap of 2000), each left at its shell prompt;
  * `streaming` more run `while :; do seq 1 2000; sleep 0.05; done` (about 200 kB/s each, a
  * build log's pace) with the output read and dropped. Then one more pty session runs
- * `stty raw -echo; exec cat` and a byte is sent every 20 ms (for at most 60 s): latency is from the write to its
- * echo arriving. Memory is the server's own processes (proc-rss.ts) before and with the idle
+ * `stty raw -echo; exec cat` and a byte is sent every 20 ms (for at most 60 s) by a typing
+ * client in a process of its own (bench/echo-probe.ts): latency is from the write to its echo
+ * arriving. Memory is the server's own processes (proc-rss.ts) before and with the idle
  * sessions open; the targets run one after the other.
  */
 
 const PROBE_MAX_MS = 60_000;
+
+/** The compiled typing client, next to this file. */
+const PROBE = fileURLToPath(new URL('./echo-probe.js', import.meta.url));
 
 /** Counts for one run. */
 export interface EchoPlan {
@@ -89,43 +96,31 @@ function newLoad(): Load {
   return load;
 }
 
-/** Echo latencies (ms) of `samples` single bytes through `stty raw -echo; exec cat`. */
-async function probe(t: m.Target, privateKey: Buffer, samples: number, load: Load): Promise<number[]> {
-  const c = await connect(t, privateKey);
-  load.clients.push(c);
-  const s = await shell(c);
-  let seen = 0;
-  let waiter: (() => void) | null = null;
-  s.on('data', (d: Buffer) => {
-    seen += d.length;
-    waiter?.();
-  });
-  s.write('stty raw -echo; exec cat\n');
-  // The command's own echo and prompt pass first; a marker byte's echo says cat is reading.
-  await new Promise((r) => setTimeout(r, 1500));
-  const out: number[] = [];
-  // Bounded: a server that echoes slowly still finishes the run, with fewer samples (the row says n).
-  const end = nowMs() + PROBE_MAX_MS;
-  for (let i = 0; i < samples + 5 && nowMs() < end; i++) {
-    const before = seen;
-    const start = process.hrtime.bigint();
-    const echoed = new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${t.name}: no echo within 10 s`)), 10_000);
-      waiter = () => {
-        if (seen > before) (clearTimeout(timer), (waiter = null), resolve());
-      };
-    });
-    s.write('x');
-    await echoed;
-    const ms = Number(process.hrtime.bigint() - start) / 1e6;
-    if (i >= 5) out.push(ms); // the first few warm the path
-    await new Promise((r) => setTimeout(r, 20));
+/**
+ * Echo latencies (ms) of `samples` single bytes through `stty raw -echo; exec cat`, typed by
+ * bench/echo-probe.ts in a process of its own and in a session of its own (detached: the
+ * kernel schedules it as its own autogroup, as a terminal's `ssh` would be), so the load's
+ * clients in this process do not delay the typing client.
+ */
+async function probe(t: m.Target, keyPath: string, samples: number): Promise<number[]> {
+  const plan = { port: t.port, user: t.user, keyPath, samples, maxMs: PROBE_MAX_MS };
+  const child = spawn(process.execPath, [PROBE, JSON.stringify(plan)], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const stop = ownChild(child, 2000);
+  let out = '';
+  let err = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+  try {
+    const [code] = (await once(child, 'exit')) as [number | null];
+    if (code !== 0) throw new Error(`${t.name}: echo probe failed (${code}): ${err.trim()}`);
+    return JSON.parse(out) as number[];
+  } finally {
+    await stop();
   }
-  return out;
 }
 
 /** One target: RSS before/with the idle sessions, echo latencies with the streaming ones running. */
-async function measureOne(t: EchoTarget, privateKey: Buffer, plan: EchoPlan): Promise<{ rssBefore: number; rssIdle: number; echoMs: number[] }> {
+async function measureOne(t: EchoTarget, keyPath: string, privateKey: Buffer, plan: EchoPlan): Promise<{ rssBefore: number; rssIdle: number; echoMs: number[] }> {
   const load = newLoad();
   try {
     const rssBefore = await serverPssMb(t.pid);
@@ -138,7 +133,7 @@ async function measureOne(t: EchoTarget, privateKey: Buffer, plan: EchoPlan): Pr
       s.write('while :; do seq 1 2000; sleep 0.05; done\n');
     }
     await new Promise((r) => setTimeout(r, 1000));
-    const echoMs = await probe(t, privateKey, plan.samples, load);
+    const echoMs = await probe(t, keyPath, plan.samples);
     return { rssBefore, rssIdle, echoMs };
   } finally {
     await load.close();
@@ -152,7 +147,7 @@ export async function measureEchoUnderLoad(openssh: EchoTarget | undefined, team
   const results = new Map<string, Awaited<ReturnType<typeof measureOne>>>();
   for (const t of [openssh, teamssh]) {
     const start = nowMs();
-    results.set(t.name, await measureOne(t, privateKey, plan));
+    results.set(t.name, await measureOne(t, key.path, privateKey, plan));
     process.stderr.write(`bench: echo ${t.name}: ${((nowMs() - start) / 1000).toFixed(1)} s\n`);
     // sshd and the shells need a moment to go away before the next target's baseline.
     await new Promise((r) => setTimeout(r, 3000));
@@ -172,5 +167,5 @@ export async function measureEchoUnderLoad(openssh: EchoTarget | undefined, team
   const perS = (s.rssIdle - s.rssBefore) / plan.idle;
   rows.push({ metric: `RSS with ${plan.idle} idle recorded pty sessions (server processes, PSS; shells not counted)`, unit: 'MB', openssh: valueCell(o.rssIdle), teamssh: valueCell(s.rssIdle), target: '–' });
   rows.push({ metric: `RSS per idle session, ${plan.idle} sessions (server processes, PSS; shells not counted)`, unit: 'MB', openssh: valueCell(perO), teamssh: valueCell(perS), ratio: `${perS.toFixed(2)} MB`, target: '≤ 2 MB', pass: perS <= 2 });
-  notes.push(`echo latency: ${plan.idle} idle sessions over ${Math.ceil(plan.idle / plan.perConnection)} connections (${plan.perConnection} channels each), ${plan.streaming} sessions each printing ~200 kB/s on their own connections, one byte every 20 ms through \`stty raw -echo; exec cat\`; targets measured one after the other, not interleaved (opening ${plan.idle} sessions twice per run would double the time).`);
+  notes.push(`echo latency: ${plan.idle} idle sessions over ${Math.ceil(plan.idle / plan.perConnection)} connections (${plan.perConnection} channels each), ${plan.streaming} sessions each printing ~200 kB/s on their own connections, one byte every 20 ms through \`stty raw -echo; exec cat\` typed by a client in a process and session of its own (bench/echo-probe.ts); targets measured one after the other, not interleaved (opening ${plan.idle} sessions twice per run would double the time).`);
 }
