@@ -84,8 +84,9 @@ export class PtyCoalescer {
     const size = this.size;
     this.size = 0;
     // Lent, the piece is a view of the buffer the next burst fills again. Owned, it goes
-    // downstream (ssh2, the recorder) and may be held there, so it is never written again: a piece of at least half the cap takes the buffer itself (the next burst
-    // gets a new one), a smaller one is copied out so a held piece never pins 32 KiB.
+    // downstream (ssh2, the recorder) and may be held there, so it is never written again: a
+    // piece of at least half the cap takes the buffer itself (the next burst gets a new one),
+    // a smaller one is copied out so a held piece never pins 32 KiB.
     let out: Buffer;
     if (this.opts.lend) out = acc.subarray(0, size);
     else if (size >= COALESCE_MAX / 2) {
