@@ -27,6 +27,7 @@ export function clientSignal(name: string): NodeJS.Signals | undefined {
  */
 export class ChunkFanout {
   private readonly listeners: Array<(b: Buffer) => void> = [];
+  private readonly borrowers: Array<(b: Buffer) => void> = [];
   private pending: Buffer[] = [];
 
   /** Adds a listener and hands it anything that was waiting. */
@@ -41,6 +42,20 @@ export class ChunkFanout {
   emit(b: Buffer): void {
     if (this.listeners.length === 0) this.pending.push(b);
     else for (const cb of this.listeners) cb(b);
+  }
+
+  /** Adds a listener that takes chunks valid only during its call (it copies what it keeps); it gets anything waiting too. */
+  addBorrower(cb: (b: Buffer) => void): void {
+    this.borrowers.push(cb);
+    const waiting = this.pending;
+    this.pending = [];
+    for (const b of waiting) cb(b);
+  }
+
+  /** Passes on a chunk that is valid only during this call: borrowers see it as it is, other listeners (and the queue) get a copy. */
+  lend(b: Buffer): void {
+    for (const cb of this.borrowers) cb(b);
+    if (this.listeners.length > 0 || this.borrowers.length === 0) this.emit(Buffer.from(b));
   }
 }
 

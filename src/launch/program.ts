@@ -41,6 +41,11 @@ export interface Program {
   readonly tty?: string | undefined;
   /** Pty output, or stdout for pipes; chunks arriving before a listener are kept for it. */
   onStdout(cb: (b: Buffer) => void): void;
+  /**
+   * Like onStdout, but each chunk is valid only until `cb` returns (a pty reuses its buffers):
+   * for a listener that copies what it keeps. Absent where chunks are always the listener's.
+   */
+  borrowStdout?(cb: (b: Buffer) => void): void;
   /** Stderr for pipes; never called for a pty (its stderr is the terminal). */
   onStderr(cb: (b: Buffer) => void): void;
   /**

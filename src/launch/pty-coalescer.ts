@@ -34,6 +34,12 @@ const FULL_READ = 4000;
  *   full read, never typed echo.
  * Bytes leave in the order they came in; flush() hands on anything collected at once (the
  * caller does it before the pty's tail and before reporting the exit).
+ *
+ * With `lend`, a piece is a view that is valid only until `deliver` returns: one buffer is
+ * reused for every burst and a lone short read is the reader's own buffer, so output costs no
+ * new memory at all. Why: each fresh ArrayBuffer counts toward V8's old-generation limit until
+ * the next major GC ("external memory since mark-compact"), so copies of streamed output, not
+ * promoted objects, were what started the major GCs that stalled typed echo (docs/priority.md).
  */
 export class PtyCoalescer {
   // Bytes of the burst so far, copied out of the reads (a read's buffer may be reused once push returns).
@@ -41,8 +47,14 @@ export class PtyCoalescer {
   private size = 0;
   private timer: NodeJS.Timeout | undefined;
 
-  /** @param deliver receives each piece, in order; it is called synchronously from push/flush or from the timer. */
-  constructor(private readonly deliver: (b: Buffer) => void) {}
+  /**
+   * @param deliver receives each piece, in order; it is called synchronously from push/flush or from the timer.
+   * @param opts.lend pieces are lent: valid only until `deliver` returns (the receiver copies what it keeps).
+   */
+  constructor(
+    private readonly deliver: (b: Buffer) => void,
+    private readonly opts: { lend?: boolean } = {},
+  ) {}
 
   /** Takes one read from the pty (copied: the caller may reuse `b` afterwards); delivers now, or keeps it while a burst is still running. */
   push(b: Buffer): void {
@@ -50,7 +62,7 @@ export class PtyCoalescer {
     // node-pty now and then hands out more than one read at once; keep every piece under the cap.
     if (this.size > 0 && this.size + b.length > COALESCE_MAX) this.flush();
     if (this.size === 0 && (b.length < FULL_READ || b.length >= COALESCE_MAX)) {
-      this.deliver(Buffer.from(b));
+      this.deliver(this.opts.lend ? b : Buffer.from(b));
       return;
     }
     this.acc ??= Buffer.allocUnsafeSlow(COALESCE_MAX);
@@ -71,11 +83,13 @@ export class PtyCoalescer {
     const acc = this.acc!;
     const size = this.size;
     this.size = 0;
-    // The piece goes downstream (ssh2, the recorder) and may be held there, so it is never
-    // written again: a piece of at least half the cap takes the buffer itself (the next burst
-    // gets a new one), a smaller one is copied out so a held piece never pins 32 KiB.
+    // Lent, the piece is a view of the buffer the next burst fills again. Owned, it goes
+    // downstream (ssh2, the recorder) and may be held there, so it is never written again: a
+    // piece of at least half the cap takes the buffer itself (the next burst gets a new one),
+    // a smaller one is copied out so a held piece never pins 32 KiB.
     let out: Buffer;
-    if (size >= COALESCE_MAX / 2) {
+    if (this.opts.lend) out = acc.subarray(0, size);
+    else if (size >= COALESCE_MAX / 2) {
       out = acc.subarray(0, size);
       this.acc = undefined;
     } else out = Buffer.from(acc.subarray(0, size));

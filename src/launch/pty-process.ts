@@ -74,10 +74,12 @@ export function spawnPtyProgram(opts: SpawnOptions, size: { cols: number; rows: 
   const exit = new ExitOnce();
   let eofSent = false;
 
-  // Bulk output leaves in pieces of up to 32 KiB instead of node-pty's 4 KiB reads.
-  const joined = new PtyCoalescer((b) => out.emit(b));
-  // Reads land in one reused buffer that push copies from; where that mode is not available,
-  // node-pty's onData (typed as string, but with encoding: null it hands out Buffers).
+  // Bulk output leaves in pieces of up to 32 KiB instead of node-pty's 4 KiB reads, lent: the
+  // session copies what it keeps, so streamed output allocates no buffers here (pty-coalescer.ts).
+  const joined = new PtyCoalescer((b) => out.lend(b), { lend: true });
+  // Reads land in one reused buffer (a burst is copied out of it, a lone short read is lent as
+  // it is); where that mode is not available, node-pty's onData (typed as string, but with
+  // encoding: null it hands out Buffers).
   if (!readPtyReused(term, (chunk) => joined.push(chunk))) term.onData((d: string | Buffer) => joined.push(typeof d === 'string' ? Buffer.from(d) : d));
   drainOnEnd(term, joined);
   // node-pty emits exit only after the master closed (output drained) or 200 ms after the child
@@ -92,6 +94,7 @@ export function spawnPtyProgram(opts: SpawnOptions, size: { cols: number; rows: 
     // node-pty keeps the slave's name in _pty (1.1.0); without it input counts as unechoed.
     tty: (term as unknown as { _pty?: unknown })._pty === undefined ? undefined : String((term as unknown as { _pty?: unknown })._pty),
     onStdout: (cb) => out.add(cb),
+    borrowStdout: (cb) => out.addBorrower(cb),
     onStderr: () => {},
     write(b) {
       if (!exit.done) writeToPty(term, b);

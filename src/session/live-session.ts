@@ -284,12 +284,14 @@ export class LiveSession implements RegisteredSession {
       this.lastActivity = Date.now();
       this.idleTimer?.refresh();
     };
-    const send = (stream: OutputStream, b: Buffer) => {
+    const send = (stream: OutputStream, b: Buffer, lent = false) => {
       this.bytesOut += b.length;
       activity();
-      pump.push(stream, b);
+      pump.push(stream, b, lent);
     };
-    proc.onStdout((b) => send('out', b));
+    // A pty lends its output (no buffer per piece); the pump copies only what the channel would keep.
+    if (proc.borrowStdout) proc.borrowStdout((b) => send('out', b, true));
+    else proc.onStdout((b) => send('out', b));
     proc.onStderr((b) => send('err', b));
     // Input typed while a pty has ECHO off (password prompts) is never recorded; a pty whose name is unknown counts as off.
     const probe = this.deps.echoProbe ?? sharedEchoProbe();

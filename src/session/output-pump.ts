@@ -25,11 +25,17 @@ export class OutputPump {
     private readonly recorder: () => Recorder | undefined,
   ) {}
 
-  /** Sends a chunk to the recording and the client, pausing the program while either is behind. */
-  push(stream: OutputStream, b: Buffer): void {
+  /**
+   * Sends a chunk to the recording and the client, pausing the program while either is behind.
+   * A `lent` chunk is valid only during this call: the recorder copies it as it encodes, and
+   * ssh2 copies it into SSH packets at once when the channel has nothing queued and window for
+   * all of it; otherwise the channel would keep it, so it gets a copy.
+   */
+  push(stream: OutputStream, b: Buffer, lent = false): void {
     const recorder = this.recorder();
     if (recorder && !recorder.output(b)) this.hold(recorder.drained());
     const target = stream === 'out' ? this.channel : this.channel.stderr;
+    if (lent && !(stream === 'out' && sendsAtOnce(this.channel, b.length))) b = Buffer.from(b);
     if (!target.write(b) && !this.waitingForClient) {
       this.waitingForClient = true;
       this.hold(
@@ -51,4 +57,15 @@ export class OutputPump {
       if (--this.holds === 0) this.proc.resume();
     });
   }
+}
+
+/**
+ * True when ssh2 (1.17) turns `len` bytes written to the channel into packets before write()
+ * returns: nothing is queued in the stream, the channel is open and the client's window takes
+ * all of it (Channel#_write keeps the rest of a chunk until the window reopens). Reads ssh2's
+ * `outgoing` channel state; without it, false (the caller copies).
+ */
+function sendsAtOnce(channel: ServerChannel, len: number): boolean {
+  const outgoing = (channel as unknown as { outgoing?: { window?: unknown; state?: unknown } }).outgoing;
+  return channel.writableLength === 0 && !channel.writableCorked && outgoing?.state === 'open' && typeof outgoing.window === 'number' && outgoing.window >= len;
 }

@@ -233,3 +233,58 @@ test('006 curve25519-sha256 handles its X25519 keys as raw bytes, never through 
     for (const [f, m] of saved) require.cache[f] = m;
   }
 });
+
+test('007 channel data packets of the AEAD ciphers reuse one buffer per connection once the socket has taken them, and arrive intact', async () => {
+  // Each fresh packet buffer counts toward V8's old-generation limit until the next major GC.
+  for (const cipher of ['chacha20-poly1305@openssh.com', 'aes128-gcm@openssh.com'] as ssh2.CipherAlgorithm[]) {
+    const chunks = Array.from({ length: 64 }, (_, i) => Buffer.alloc(16 * 1024, i));
+    const buffers = new Set<ArrayBufferLike>();
+    let packets = 0;
+    const srv = new ssh2.Server({ hostKeys: [ed25519Host], algorithms: { cipher: [cipher] } } as ssh2.ServerConfig, (client) => {
+      client.on('error', () => undefined);
+      client.on('authentication', (ctx) => ctx.accept());
+      client.on('ready', () =>
+        client.on('session', (accept) =>
+          accept().on('exec', async (acc) => {
+            const ch = acc();
+            // One piece a turn of the event loop, as a pty's output comes.
+            for (const c of chunks) {
+              ch.write(c);
+              await new Promise((r) => setImmediate(r));
+            }
+            ch.exit(0);
+            ch.end();
+          }),
+        ),
+      );
+    });
+    (srv as unknown as { _srv: import('node:net').Server })._srv.on('connection', (sock) => {
+      const write = sock.write.bind(sock) as (...a: unknown[]) => boolean;
+      sock.write = ((d: Buffer, ...a: unknown[]) => {
+        if (d.length >= 16 * 1024) (packets++, buffers.add(d.buffer));
+        return write(d, ...a);
+      }) as typeof sock.write;
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    try {
+      const c = new ssh2.Client();
+      const got = await new Promise<Buffer>((resolve, reject) => {
+        c.on('error', reject);
+        c.on('ready', () =>
+          c.exec('x', (err, s) => {
+            if (err) return reject(err);
+            const parts: Buffer[] = [];
+            s.on('data', (d: Buffer) => parts.push(d)).on('close', () => resolve(Buffer.concat(parts)));
+          }),
+        );
+        c.connect({ host: '127.0.0.1', port: (srv.address() as AddressInfo).port, username: 'u', algorithms: { cipher: [cipher] } });
+      });
+      c.end();
+      assert.ok(got.equals(Buffer.concat(chunks)), `${cipher}: the data arrived changed`);
+      assert.ok(packets >= 64, `${cipher}: ${packets} packets`);
+      assert.ok(buffers.size <= 4, `${cipher}: ${packets} packets in ${buffers.size} buffers`);
+    } finally {
+      srv.close();
+    }
+  }
+});

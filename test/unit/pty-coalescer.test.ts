@@ -114,3 +114,20 @@ test('a burst goes out at the cap, and the timer hands on a full read nothing fo
   joined.flush();
   assert.deepEqual(got.slice(2).map((b) => b.length), [20_000, 20_000]);
 });
+
+test('lent pieces cost no new buffers: one buffer serves every burst, and a lone short read is the reader\'s own', async () => {
+  // Each fresh ArrayBuffer counts toward V8's old-generation limit until the next major GC;
+  // copies of streamed output were what kept starting them (docs/priority.md).
+  const got: Buffer[] = [];
+  const text: string[] = [];
+  const joined = new PtyCoalescer((b) => (got.push(b), text.push(b.toString('latin1'))), { lend: true });
+  const echo = Buffer.alloc(1, 'e');
+  joined.push(echo);
+  assert.equal(got[0], echo, 'a short read was copied');
+  joined.push(full(4095));
+  joined.push(Buffer.from('end'));
+  joined.push(Buffer.alloc(4095, 0x62));
+  await new Promise((r) => setTimeout(r, COALESCE_WAIT_MS + 20));
+  assert.deepEqual(text, ['e', 'a'.repeat(4095) + 'end', 'b'.repeat(4095)]);
+  assert.equal(got[1]!.buffer, got[2]!.buffer, 'a second burst got a new buffer');
+});
