@@ -27,15 +27,7 @@ const FULL_READ = 4000;
  * instead: 62 s in all, the live path's own share about the same, ~10 s). Here libuv's own
  * reads (which only happen when epoll says bytes are waiting) are collected, and handed on when:
  * - a read is short: the kernel had no more, so the burst is over. A lone short read with
- *   nothing collected (a keystroke's echo, a prompt) goes out in the same turn, untouched.
- *   Except in a flood (this burst began within COALESCE_WAIT_MS of the end of the last
- *   one): there a short read only means the reader caught up with the program for a moment,
- *   and the burst runs on to the cap or the wait. Measured: `seq 1 3000000` in a pty, read
- *   alone, went out in 4,534-5,686 pieces (avg 4.5-5.7 KiB), now 1,459-1,644 (16-18 KiB);
- *   through the server, `seq 1 10000000` made 15,409 recording events, now 10,558 (every
- *   piece is also an SSH packet, a socket write and a redaction pass). A lone short read is
- *   still never held, so typed echo waits for nothing; a flood's last bytes may wait up to
- *   COALESCE_WAIT_MS, as a full read nothing followed already could;
+ *   nothing collected (a keystroke's echo, a prompt) goes out in the same turn, untouched;
  * - the next full read could not fit under the cap;
  * - COALESCE_WAIT_MS passed since the burst began: a program that wrote exactly a multiple
  *   of 4095 bytes and then waits still has its output shown. This delay only ever follows a
@@ -48,10 +40,6 @@ export class PtyCoalescer {
   private acc: Buffer | undefined;
   private size = 0;
   private timer: NodeJS.Timeout | undefined;
-  // Whether the burst being collected is part of a flood (see push), and when the last burst
-  // that began with a full read went out (performance.now(); -Infinity: none yet).
-  private flood = false;
-  private lastBurstEnd = -Infinity;
 
   /** @param deliver receives each piece, in order; it is called synchronously from push/flush or from the timer. */
   constructor(private readonly deliver: (b: Buffer) => void) {}
@@ -67,11 +55,9 @@ export class PtyCoalescer {
     }
     this.acc ??= Buffer.allocUnsafeSlow(COALESCE_MAX);
     b.copy(this.acc, this.size);
-    // A burst begins with a full read (a short one with nothing held went out above).
-    if (this.size === 0) this.flood = performance.now() - this.lastBurstEnd < COALESCE_WAIT_MS;
     this.size += b.length;
-    // Hand on when this read ended the burst (outside a flood), or when one more full read would pass the cap.
-    if ((b.length < FULL_READ && !this.flood) || this.size + FULL_READ > COALESCE_MAX) this.flush();
+    // Hand on when this read ended the burst, or when one more full read would pass the cap.
+    if (b.length < FULL_READ || this.size + FULL_READ > COALESCE_MAX) this.flush();
     else this.timer ??= setTimeout(this.onTimer, COALESCE_WAIT_MS);
   }
 
@@ -85,7 +71,6 @@ export class PtyCoalescer {
     const acc = this.acc!;
     const size = this.size;
     this.size = 0;
-    this.lastBurstEnd = performance.now();
     // The piece goes downstream (ssh2, the recorder) and may be held there, so it is never
     // written again: a piece of at least half the cap takes the buffer itself (the next burst
     // gets a new one), a smaller one is copied out so a held piece never pins 32 KiB.

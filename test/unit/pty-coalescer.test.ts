@@ -114,29 +114,3 @@ test('a burst goes out at the cap, and the timer hands on a full read nothing fo
   joined.flush();
   assert.deepEqual(got.slice(2).map((b) => b.length), [20_000, 20_000]);
 });
-
-test('in a flood (a burst that begins right after another), a short read does not end the burst', async () => {
-  const got: Buffer[] = [];
-  const joined = new PtyCoalescer((b) => got.push(b));
-  joined.push(full(4095));
-  joined.push(Buffer.from('x'));
-  // The first burst: nothing came just before it, so its short read ends it.
-  assert.deepEqual(got.map((b) => b.length), [4096]);
-  joined.push(full(4095));
-  joined.push(Buffer.from('y'));
-  joined.push(full(4095));
-  assert.equal(got.length, 1, 'a burst right after another runs on past a short read');
-  await new Promise((r) => setTimeout(r, COALESCE_WAIT_MS + 20));
-  assert.deepEqual(got.map((b) => b.length), [4096, 8191], 'the wait hands it on, in order');
-  assert.equal(got[1]!.subarray(4095, 4096).toString(), 'y');
-  // A lone short read with nothing held still goes out at once, flood or not (typed echo).
-  for (let i = 0; i < 8; i++) joined.push(full(4095));
-  assert.equal(got.length, 3);
-  joined.push(Buffer.from('z'));
-  assert.deepEqual(got.slice(3).map((b) => b.toString()), ['z']);
-  // Long after the flood, a short read ends a burst again.
-  await new Promise((r) => setTimeout(r, COALESCE_WAIT_MS + 20));
-  joined.push(full(4095));
-  joined.push(Buffer.from('w'));
-  assert.deepEqual(got.slice(4).map((b) => b.length), [4096]);
-});
