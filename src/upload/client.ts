@@ -24,6 +24,8 @@ export interface UploadFile {
   /** Sent as the multipart filename; servers require a non-empty `*.cast`. */
   filename: string;
   bytes: number;
+  /** The file's bytes when the caller already read them (small recordings): sent as they are, not read again. */
+  data?: Buffer | undefined;
 }
 
 /** Settings of one client; one client serves one uploader. */
@@ -85,7 +87,7 @@ export class UploadClient {
   }
 
   private async send(api: typeof MODERN | typeof LEGACY, file: UploadFile, fields: Record<string, string>, stop: AbortSignal): Promise<UploadResult> {
-    const mp = multipartBody(fields, { field: api.field, filename: file.filename, path: file.path, bytes: file.bytes });
+    const mp = multipartBody(fields, { field: api.field, filename: file.filename, path: file.path, bytes: file.bytes, data: file.data });
     const timeout = AbortSignal.timeout(this.opts.requestTimeoutMs);
     const signal = AbortSignal.any([stop, timeout]);
     let res: Dispatcher.ResponseData;
@@ -100,7 +102,7 @@ export class UploadClient {
           'content-type': mp.contentType,
           'content-length': String(mp.length),
         },
-        body: Readable.from(mp.body, { objectMode: false }),
+        body: Buffer.isBuffer(mp.body) ? mp.body : Readable.from(mp.body, { objectMode: false }),
         signal,
         headersTimeout: this.opts.requestTimeoutMs,
         bodyTimeout: this.opts.requestTimeoutMs,

@@ -9,7 +9,8 @@ import { sleep } from './upload-gate.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 import { fieldsBytes } from './multipart.js';
 import { splitCast } from './split.js';
-import { SIGNATURE_ROOM, checkSourceSignature, fileDigest, signatureBlock } from './upload-signature.js';
+import { SIGNATURE_ROOM, bufferDigest, checkSourceSignature, fileDigest, signatureBlock } from './upload-signature.js';
+import { READ_CHUNK } from './cast-lines.js';
 import type { SigningKey } from '../recording/signing-key.js';
 import { FAILED_DIR, UPLOADED_DIR, moveRecording, readSidecar, sidecarPath, writeSidecar, type Sidecar, type UploadFailure } from '../recording/sidecar.js';
 import { metrics } from '../metrics/metrics.js';
@@ -45,6 +46,9 @@ export interface JobContext {
 const FRAMING = 1024;
 // Below this a part cannot hold a header and an event of a real session: stop halving.
 const MIN_PART = 2048;
+// Recordings up to this size are read into memory once for hashing and sending (READ_CHUNK,
+// the piece size used for bigger files, so memory per upload in flight stays as it was).
+const HOLD_MAX = READ_CHUNK;
 
 /** Session facts for the recording's description on the server (no secrets: no terminal content). */
 export function describe(s: Sidecar): string {
@@ -86,11 +90,16 @@ export async function shipRecording(ctx: JobContext, base: string, claimed: stri
   if (limit === undefined && bytes > room) limit = room;
   if (limit === undefined) {
     // A recording that goes up whole is hashed here; one that is split is hashed by the
-    // splitter as it writes the parts (one pass over the file instead of two).
-    const source = await checkSourceSignature(ctx.dir, base, () => fileDigest(claimed), ctx.signingKey);
+    // splitter as it writes the parts (one pass over the file instead of two). A small one
+    // (most are) is read once: the bytes checked against the session's signature are the
+    // bytes sent, and the hash and the upload cost one readFile instead of two opens and reads.
+    const held = bytes <= HOLD_MAX ? await fs.readFile(claimed) : undefined;
+    let heldDigest: Buffer | undefined;
+    const digest = async () => (held ? (heldDigest ??= bufferDigest(held)) : fileDigest(claimed));
+    const source = await checkSourceSignature(ctx.dir, base, digest, ctx.signingKey);
     if (source.state === 'mismatch') logMismatch(ctx, base, data);
-    const signed = { ...fields, description: fields.description + (await signatureBlock(source, { file: claimed }, ctx.signingKey)) };
-    const r = await attempt(ctx, { path: claimed, filename: `${base}.cast`, bytes }, signed, base);
+    const signed = { ...fields, description: fields.description + (await signatureBlock(source, { file: claimed, digest }, ctx.signingKey)) };
+    const r = await attempt(ctx, { path: claimed, filename: `${base}.cast`, bytes: held?.length ?? bytes, data: held }, signed, base);
     if (r.kind === 'ok') return finishUploaded(ctx, base, claimed, { ...data, url: r.url }, true);
     if (r.kind === 'permanent') return fail(ctx, base, claimed, data, r);
     // 413 below our configured limit: this server's limit is smaller; split at half what failed.

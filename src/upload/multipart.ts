@@ -9,19 +9,20 @@ import { READ_CHUNK } from './cast-lines.js';
  * an ordinary upload to servers that dislike chunked bodies.
  */
 
-/** A multipart body ready to hand to undici: `body` is single-use, build a new one per attempt. */
+/** A multipart body ready to hand to undici: a streamed `body` is single-use, build a new one per attempt. */
 export interface MultipartBody {
   contentType: string;
   length: number;
-  body: AsyncIterable<Buffer>;
+  body: AsyncIterable<Buffer> | Buffer;
 }
 
-/** The file part: `path` is read from disk when the body is consumed. */
+/** The file part: `data` when the caller holds the bytes, else `path` is read from disk when the body is consumed. */
 export interface FilePart {
   field: string;
   filename: string;
   path: string;
   bytes: number;
+  data?: Buffer | undefined;
 }
 
 /** Text fields' size as the server counts it (sum of part bodies), used to size split parts. */
@@ -51,6 +52,13 @@ export function multipartBody(fields: Record<string, string>, file: FilePart): M
     ),
   );
   const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
+  const contentType = `multipart/form-data; boundary=${boundary}`;
+  // Bytes in hand go as one buffer: undici writes it to the socket at once, where a stream of
+  // six pieces (fields, file head, file, tail) took a write each and a Readable around them.
+  if (file.data) {
+    const body = Buffer.concat([...heads, file.data, tail]);
+    return { contentType, length: body.length, body };
+  }
   const length = heads.reduce((n, b) => n + b.length, 0) + file.bytes + tail.length;
   async function* generate(): AsyncGenerator<Buffer> {
     for (const h of heads) yield h;
@@ -65,5 +73,5 @@ export function multipartBody(fields: Record<string, string>, file: FilePart): M
     }
     yield tail;
   }
-  return { contentType: `multipart/form-data; boundary=${boundary}`, length, body: generate() };
+  return { contentType, length, body: generate() };
 }

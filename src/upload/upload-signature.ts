@@ -50,8 +50,11 @@ export async function checkSourceSignature(dir: string, base: string, digest: ()
   return ok ? { state: 'signed', armored } : { state: 'mismatch' };
 }
 
-/** What one upload is: the whole recording (`file`), or a part with the SHA-512 taken as it was written. */
-export type UploadTarget = { file: string } | { part: { index: number; total: number; sha512?: Buffer | undefined } };
+/**
+ * What one upload is: the whole recording (`file`, with `digest` giving the SHA-512 of the
+ * bytes sent when the uploader holds them), or a part with the SHA-512 taken as it was written.
+ */
+export type UploadTarget = { file: string; digest?: () => Promise<Buffer> } | { part: { index: number; total: number; sha512?: Buffer | undefined } };
 
 /** The text appended to the description of one upload. Empty when signing is off. */
 export async function signatureBlock(source: SourceSignature, target: UploadTarget, key: SigningKey | undefined): Promise<string> {
@@ -66,7 +69,7 @@ export async function signatureBlock(source: SourceSignature, target: UploadTarg
   } else {
     // A part is signed from the digest the splitter took while writing it, never by reading
     // the part file back: an edit to a part file before its upload fails its signature.
-    const digest = 'part' in target ? target.part.sha512 : await fileDigest(target.file);
+    const digest = 'part' in target ? target.part.sha512 : await (target.digest ?? (() => fileDigest(target.file)))();
     if (!digest) throw new Error('a part to sign was split without digests');
     armored = armor(signDigest(key.signer, RECORDING_NAMESPACE, digest));
     const whole = source.state === 'signed' ? "after checking the whole recording's signature" : 'the recording has no signature of its own (recovered after a crash)';
@@ -79,6 +82,11 @@ export async function signatureBlock(source: SourceSignature, target: UploadTarg
 export function signatureInDescription(description: string): string | undefined {
   const m = /-----BEGIN SSH SIGNATURE-----[\s\S]*?-----END SSH SIGNATURE-----/.exec(description);
   return m && dearmor(m[0]) ? `${m[0]}\n` : undefined;
+}
+
+/** SHA-512 of bytes in hand, as fileDigest takes it of a file. */
+export function bufferDigest(data: Buffer): Buffer {
+  return sshsigHash().update(data).digest();
 }
 
 /** SHA-512 of a whole file, read in pieces of up to 1 MiB. */
