@@ -265,17 +265,18 @@ export async function drained(fake: FakeAsciinema, total: number, timeoutMs: num
   }
 }
 
-/** Writes `count` small valid recordings (`.part` then rename, sidecar first) into `dir`. */
+/** Writes `count` small valid recordings (live/NAME.cast.part then rename, sidecar first) into `dir`. */
 export async function writeBacklog(dir: string, count: number): Promise<void> {
-  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await mkdir(path.join(dir, 'live'), { recursive: true, mode: 0o700 });
   const header = JSON.stringify({ version: 2, width: 80, height: 24, timestamp: Math.floor(Date.now() / 1000), env: { TERM: 'xterm', SHELL: '/bin/bash' } });
   for (let i = 0; i < count; i++) {
     const name = `backlog-${String(i).padStart(5, '0')}`;
     const events = Array.from({ length: 20 }, (_, e) => JSON.stringify([e * 0.05, 'o', `line ${e} of recording ${i}\r\n`]));
     const text = `${header}\n${events.join('\n')}\n`;
     const cast = path.join(dir, `${name}.cast`);
-    await writeFile(`${cast}.part`, text, { mode: 0o600 });
+    const part = path.join(dir, 'live', `${name}.cast.part`);
+    await writeFile(part, text, { mode: 0o600 });
     await writeFile(path.join(dir, `${name}.json`), JSON.stringify({ login: 'bench', team: 'ops', file: `${name}.cast`, title: `bench ${name}`, complete: true }));
-    await rename(`${cast}.part`, cast);
+    await rename(part, cast);
   }
 }

@@ -81,7 +81,9 @@ async function settle(t: Targets, quietMs = 300): Promise<void> {
 
 async function queueEmpty(dir: string, maxMs: number): Promise<void> {
   const end = Date.now() + maxMs;
-  const pending = async () => (await readdir(dir).catch(() => [] as string[])).some((f) => /\.cast(\.part|\.claim\..*)?$/.test(f));
+  const names = async (d: string) => readdir(d).catch(() => [] as string[]);
+  // Live recordings are in live/ (and, from older versions, at the top); finished and claimed ones at the top.
+  const pending = async () => (await names(dir)).some((f) => /\.cast(\.part|\.claim\..*)?$/.test(f)) || (await names(path.join(dir, 'live'))).some((f) => f.endsWith('.cast.part'));
   while ((await pending()) && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
 }
 

@@ -1,4 +1,4 @@
-import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { constants as fsc } from 'node:fs';
 import { createHash, type Hash } from 'node:crypto';
 import { basename, join } from 'node:path';
@@ -7,7 +7,7 @@ import { AHEAD_MAX, escapeAhead, escapeJson, timeText } from './json-text.js';
 import { RecordedContent } from './recorded-content.js';
 import type { RedactRule } from './redact-rules.js';
 import { RecordingError } from './recording-error.js';
-import { fsyncDir } from './recordings-dir.js';
+import { fsyncDir, liveDirOf } from './recordings-dir.js';
 import { partSidecarPath, sidecarPath, writeSidecar, type SessionFacts, type SessionOutcome } from './sidecar.js';
 import { RecordingSigner, type SigningOptions } from './recording-signer.js';
 
@@ -16,7 +16,7 @@ export { RecordingError } from './recording-error.js';
 /** What a recorder needs to know about one session; see docs/external-systems.md §3 for the header rules. */
 export interface RecorderOptions {
   dir: string;
-  /** File stem: the recording is written as NAME.cast.part and renamed to NAME.cast. */
+  /** File stem: the recording is written as live/NAME.cast.part and renamed to NAME.cast. */
   name: string;
   width: number;
   height: number;
@@ -29,7 +29,7 @@ export interface RecorderOptions {
   recordInput: boolean;
   /** Monotonic milliseconds; injectable so golden tests are deterministic. */
   clock?: () => number;
-  /** Who the session is (login, team, fingerprint...): written to NAME.part.json at once so a crash still names them. */
+  /** Who the session is (login, team, fingerprint...): written to live/NAME.part.json at once so a crash still names them. */
   meta?: SessionFacts;
   /** Bytes waiting for the disk above which `needsDrain` turns true (default 4 MiB); 16x that fails the recording. */
   highWaterMark?: number;
@@ -74,6 +74,7 @@ export class Recorder {
   readonly sidecarPath: string;
   readonly metaPath: string;
   private readonly dir: string;
+  private readonly liveDir: string;
   private readonly fh: FileHandle;
   private readonly clock: () => number;
   private readonly start: number;
@@ -103,10 +104,11 @@ export class Recorder {
 
   private constructor(opts: RecorderOptions, fh: FileHandle, clock: () => number) {
     this.dir = opts.dir;
+    this.liveDir = liveDirOf(opts.dir);
     this.castPath = join(opts.dir, `${opts.name}.cast`);
-    this.partPath = `${this.castPath}.part`;
+    this.partPath = join(this.liveDir, `${opts.name}.cast.part`);
     this.sidecarPath = sidecarPath(opts.dir, opts.name);
-    this.metaPath = partSidecarPath(opts.dir, opts.name);
+    this.metaPath = partSidecarPath(this.liveDir, opts.name);
     this.fh = fh;
     this.clock = clock;
     this.start = clock();
@@ -116,12 +118,13 @@ export class Recorder {
     this.content = new RecordedContent(opts.redact ?? null, (code, data, at) => this.event(code, data, at));
   }
 
-  /** Opens NAME.cast.part (0600, exclusive) and writes the header; rejects with code ERR_REC_OPEN. */
+  /** Opens live/NAME.cast.part (0600, exclusive) and writes the header; rejects with code ERR_REC_OPEN. */
   static async create(opts: RecorderOptions): Promise<Recorder> {
-    const part = join(opts.dir, `${opts.name}.cast.part`);
+    const live = liveDirOf(opts.dir);
+    const part = join(live, `${opts.name}.cast.part`);
     let fh: FileHandle;
     try {
-      fh = await open(part, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600);
+      fh = await openPart(part, live);
     } catch (err) {
       throw new RecordingError('ERR_REC_OPEN', 'cannot open the session recording', err);
     }
@@ -133,7 +136,7 @@ export class Recorder {
     // and the page cache survives that: no fsync on the login path.
     const [written, signer, meta] = await Promise.allSettled([
       writeAll(fh, [header]),
-      opts.signing ? RecordingSigner.open(rec.castPath, opts.signing, (err) => rec.fail(new RecordingError('ERR_REC_SIGN', 'cannot write the recording\'s signature chain', err))) : undefined,
+      opts.signing ? RecordingSigner.open(rec.castPath, live, opts.signing, (err) => rec.fail(new RecordingError('ERR_REC_SIGN', 'cannot write the recording\'s signature chain', err))) : undefined,
       opts.meta ? writeSidecar(rec.metaPath, opts.meta, { durable: false }) : undefined,
     ]);
     const failed = [written, signer, meta].find((r) => r.status === 'rejected');
@@ -197,7 +200,7 @@ export class Recorder {
     return new Promise((resolve) => this.drainWaiters.push(resolve));
   }
 
-  /** Flushes, fsyncs, writes the sidecar NAME.json, then renames NAME.cast.part to NAME.cast. */
+  /** Flushes, fsyncs, writes the signature and the sidecar NAME.json, then renames live/NAME.cast.part to NAME.cast. */
   async finish(outcome?: SessionOutcome): Promise<FinishedRecording> {
     if (this.closed) throw new RecordingError('ERR_REC_FINISHED', 'recording already finished');
     this.content.end(this.clock());
@@ -224,11 +227,16 @@ export class Recorder {
     try {
       // Signed before the rename: a NAME.cast from a live session always has its NAME.cast.sig.
       Object.assign(fields, await this.signer?.finish());
-      await writeSidecar(this.sidecarPath, { ...this.meta, ...outcome, ...fields });
+      // Its temporary file goes in live/: one change of the watched top less per session.
+      await writeSidecar(this.sidecarPath, { ...this.meta, ...outcome, ...fields }, { tmpDir: this.liveDir });
       // Sidecar first: a NAME.cast therefore always has its NAME.json next to it.
       await rename(this.partPath, this.castPath);
       if (this.meta) await unlink(this.metaPath).catch(() => {});
+      // The top first: it makes the .cast durable with its .sig and sidecar. A power cut before
+      // live/ is synced can at worst leave the .part there too, which recovery leaves alone
+      // (NAME.cast exists): never a .cast without its .sig, never a lost recording.
       await fsyncDir(this.dir);
+      await fsyncDir(this.liveDir);
     } catch (err) {
       throw new RecordingError('ERR_REC_FINISH', 'cannot finalise the session recording', err);
     }
@@ -361,6 +369,21 @@ function headerLine(opts: RecorderOptions): string {
 function clampSize(n: number, max: number, fallback: number): number {
   if (!Number.isFinite(n) || n < 1) return fallback;
   return Math.min(Math.floor(n), max);
+}
+
+/** Opens a new .part in live/, making live/ first if it is gone (a directory not made by ensureRecordingsDir). */
+async function openPart(part: string, live: string): Promise<FileHandle> {
+  const flags = fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL;
+  try {
+    return await open(part, flags, 0o600);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    // Not recursive: a recordings directory that is itself missing stays an error.
+    await mkdir(live, { mode: 0o700 }).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EEXIST') throw e;
+    });
+    return await open(part, flags, 0o600);
+  }
 }
 
 async function writeAll(fh: FileHandle, bufs: Buffer[]): Promise<void> {

@@ -42,6 +42,7 @@ export class RecordingSigner {
 
   private constructor(
     private readonly castPath: string,
+    private readonly workDir: string,
     private readonly key: SigningKey,
     private readonly fh: FileHandle,
     everyMs: number,
@@ -51,10 +52,13 @@ export class RecordingSigner {
     this.timer.unref();
   }
 
-  /** Creates `NAME.cast.sig-chain` (0600, exclusive) for the recording that will be `castPath`. */
-  static async open(castPath: string, opts: SigningOptions, onError: (err: Error) => void): Promise<RecordingSigner> {
-    const fh = await open(chainPathOf(castPath), 'wx', 0o600);
-    return new RecordingSigner(castPath, opts.key, fh, opts.checkpointMs ?? CHECKPOINT_EVERY_MS, onError);
+  /**
+   * Creates `NAME.cast.sig-chain` (0600, exclusive) in `workDir` (the live/ directory) for the
+   * recording that will be `castPath`; `finish` moves it next to the recording.
+   */
+  static async open(castPath: string, workDir: string, opts: SigningOptions, onError: (err: Error) => void): Promise<RecordingSigner> {
+    const fh = await open(liveChainPath(castPath, workDir), 'wx', 0o600);
+    return new RecordingSigner(castPath, workDir, opts.key, fh, opts.checkpointMs ?? CHECKPOINT_EVERY_MS, onError);
   }
 
   /** Takes bytes the recorder has just written to the file, in file order. */
@@ -63,7 +67,7 @@ export class RecordingSigner {
     this.bytes += buf.length;
   }
 
-  /** Writes the final checkpoint and `NAME.cast.sig`; call after the recording's last byte is durable. */
+  /** Writes the final checkpoint and `NAME.cast.sig`, both next to the recording; call after its last byte is durable. */
   async finish(): Promise<SignatureFacts> {
     clearInterval(this.timer);
     this.checkpoint(true);
@@ -71,7 +75,8 @@ export class RecordingSigner {
     if (this.failed) throw this.failed;
     const digest = this.hash.digest();
     const sig = sigPathOf(this.castPath);
-    const tmp = path.join(path.dirname(sig), `.${path.basename(sig)}.${process.pid}.tmp`);
+    // Temporary file in live/ (same filesystem): the watched top sees only the final name.
+    const tmp = path.join(this.workDir, `.${path.basename(sig)}.${process.pid}.tmp`);
     const fh = await open(tmp, 'w', 0o600);
     try {
       await fh.writeFile(armor(signDigest(this.key.signer, RECORDING_NAMESPACE, digest)));
@@ -79,6 +84,8 @@ export class RecordingSigner {
     } finally {
       await fh.close();
     }
+    // The chain before the signature: a NAME.cast.sig always has its chain next to it.
+    await rename(liveChainPath(this.castPath, this.workDir), chainPathOf(this.castPath));
     await rename(tmp, sig);
     return { signature: path.basename(sig), sigChain: path.basename(chainPathOf(this.castPath)), signedBy: this.key.fingerprint, checkpoints: this.seq };
   }
@@ -93,7 +100,7 @@ export class RecordingSigner {
   /** Removes the chain of a recording that never started (its `.part` is removed too). */
   async discard(): Promise<void> {
     await this.abort();
-    await unlink(chainPathOf(this.castPath)).catch(() => undefined);
+    await unlink(liveChainPath(this.castPath, this.workDir)).catch(() => undefined);
   }
 
   /** Queues a checkpoint of what is written so far; a no-op when nothing new was written since the last one. */
@@ -117,4 +124,9 @@ export class RecordingSigner {
       }
     });
   }
+}
+
+/** Where the chain of the recording that will be `castPath` is written while it is live. */
+export function liveChainPath(castPath: string, workDir: string): string {
+  return path.join(workDir, path.basename(chainPathOf(castPath)));
 }

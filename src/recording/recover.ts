@@ -2,7 +2,8 @@ import { open, readdir, rename, stat, truncate, unlink, appendFile } from 'node:
 import { isUtf8 } from 'node:buffer';
 import { join } from 'node:path';
 import type { Logger } from '../log.js';
-import { fsyncDir } from './recordings-dir.js';
+import { chainPathOf } from './hash-chain.js';
+import { fsyncDir, liveDirOf } from './recordings-dir.js';
 import { hashFile, partSidecarPath, readSidecar, sidecarPath, writeSidecar, type Sidecar } from './sidecar.js';
 
 /** Why a recording was finalised by recovery rather than by its session. */
@@ -18,9 +19,10 @@ const PART = '.cast.part';
 const NEWLINE = Buffer.from('\n');
 
 /**
- * Finalises every NAME.cast.part left by a previous run (no live session): the torn last line
- * is dropped, a recording without events gets one, the sidecar says `complete: false` and why,
- * and the file is renamed to NAME.cast so it ships like any other. A file whose header is
+ * Finalises every NAME.cast.part left by a previous run (no live session) in live/ and, from
+ * the layout before live/ existed, at the top of `dir`: the torn last line is dropped, a
+ * recording without events gets one, the sidecar says `complete: false` and why, and the file
+ * is renamed to NAME.cast at the top so it ships like any other. A file whose header is
  * unreadable becomes NAME.cast.corrupt with a sidecar: recovery never deletes session data.
  */
 export async function recoverPartials(
@@ -28,33 +30,44 @@ export async function recoverPartials(
   logger: Logger,
   isLive: (name: string) => boolean = () => false,
 ): Promise<RecoveredRecording[]> {
-  const files = await readdir(dir);
-  const present = new Set(files);
   const results: RecoveredRecording[] = [];
+  // live/ first: it is where this version writes; a missing one (never started) holds nothing.
+  const live = liveDirOf(dir);
+  const liveFiles = await readdir(live).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return [] as string[];
+    throw err;
+  });
+  await recoverIn(dir, live, liveFiles, logger, isLive, results);
+  await recoverIn(dir, dir, await readdir(dir), logger, isLive, results);
+  return results;
+}
+
+/** Recovers the .part files of `from` (live/ or the top of `dir`) into `dir`. */
+async function recoverIn(dir: string, from: string, files: string[], logger: Logger, isLive: (name: string) => boolean, results: RecoveredRecording[]): Promise<void> {
+  const present = new Set(files);
   for (const f of files) {
     // A rewrite copy that never replaced its .part: the .part still holds everything.
-    if (f.endsWith(`${PART}.tmp`) && !isLive(f.slice(0, -`${PART}.tmp`.length))) await unlink(join(dir, f)).catch(() => {});
+    if (f.endsWith(`${PART}.tmp`) && !isLive(f.slice(0, -`${PART}.tmp`.length))) await unlink(join(from, f)).catch(() => {});
     // Early identity fields of a finished recording: its NAME.json already holds them.
     const metaOf = f.endsWith('.part.json') ? f.slice(0, -'.part.json'.length) : undefined;
-    if (metaOf !== undefined && !present.has(metaOf + PART) && !isLive(metaOf)) await unlink(join(dir, f)).catch(() => {});
+    if (metaOf !== undefined && !present.has(metaOf + PART) && !isLive(metaOf)) await unlink(join(from, f)).catch(() => {});
   }
   for (const f of files.filter((x) => x.endsWith(PART)).sort()) {
     const name = f.slice(0, -PART.length);
     if (isLive(name)) continue;
     try {
-      results.push(await recoverOne(dir, name, logger));
+      results.push(await recoverOne(dir, from, name, logger));
     } catch (err) {
       logger.error({ recording: name, code: 'ERR_REC_RECOVER', err }, 'partial recording could not be recovered; left in place');
       results.push({ name, reason: 'recovery failed; left as .part' });
     }
   }
-  return results;
 }
 
-async function recoverOne(dir: string, name: string, log: Logger): Promise<RecoveredRecording> {
-  const part = join(dir, name + PART);
+async function recoverOne(dir: string, from: string, name: string, log: Logger): Promise<RecoveredRecording> {
+  const part = join(from, name + PART);
   const cast = join(dir, `${name}.cast`);
-  const metaPath = partSidecarPath(dir, name);
+  const metaPath = partSidecarPath(from, name);
   const sidecar = sidecarPath(dir, name);
   if (await exists(cast)) {
     const reason = `${name}.cast already exists; .part left in place for an operator`;
@@ -72,9 +85,10 @@ async function recoverOne(dir: string, name: string, log: Logger): Promise<Recov
     const reason = `${CRASH_REASON}; the header line is torn or invalid, file kept for inspection`;
     const sha256 = await hashFile(part);
     await writeSidecar(sidecar, { ...meta, ...prior, file: corrupt.slice(dir.length + 1), sha256, bytes: size, complete: false, corrupt: true, version: 2 as const, reason, recoveredAt });
+    await moveChain(dir, from, name);
     await rename(part, corrupt);
     await unlink(metaPath).catch(() => {});
-    await fsyncDir(dir);
+    await syncBoth(dir, from);
     log.error({ recording: name, code: 'ERR_REC_CORRUPT', bytes: size }, 'partial recording has no valid header; kept as .cast.corrupt');
     return { name, reason };
   }
@@ -105,11 +119,30 @@ async function recoverOne(dir: string, name: string, log: Logger): Promise<Recov
     ? { recoveredAt }
     : { file: `${name}.cast`, sha256, bytes, events, duration: scan.lastT, complete: false, version: 2 as const, reason, recoveredAt, droppedLines: dropped };
   await writeSidecar(sidecar, { ...meta, ...prior, ...fields });
+  await moveChain(dir, from, name);
   await rename(part, cast);
   await unlink(metaPath).catch(() => {});
-  await fsyncDir(dir);
+  await syncBoth(dir, from);
   log.warn({ recording: name, code: 'ERR_REC_RECOVERED', complete: wasFinished, droppedLines: dropped, bytes, events }, 'partial recording finalised at startup');
   return { name, reason };
+}
+
+/**
+ * Moves a live recording's checkpoint chain from live/ next to where the recording will be
+ * (before the recording, so it is never without it); one already there (a finish interrupted
+ * after moving it) or none at all (unsigned) is fine.
+ */
+async function moveChain(dir: string, from: string, name: string): Promise<void> {
+  if (from === dir) return;
+  await rename(chainPathOf(join(from, `${name}.cast`)), chainPathOf(join(dir, `${name}.cast`))).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'ENOENT') throw err;
+  });
+}
+
+/** Syncs the top (new names) before live/ (names gone): a power cut can then only leave a duplicate, never a loss. */
+async function syncBoth(dir: string, from: string): Promise<void> {
+  await fsyncDir(dir);
+  if (from !== dir) await fsyncDir(from);
 }
 
 /** Classifies the lines of a .part: header first, then events with times that never decrease. */

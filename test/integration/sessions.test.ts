@@ -179,6 +179,8 @@ test('every recording from these sessions is finished and named after its sessio
   assert.equal(h.server.sessions.size, 0);
   const files = await readdir(h.config.recordings.dir);
   assert.ok(!files.some((f) => f.endsWith('.part')), 'a .part is left although no session is live');
+  const live = await readdir(path.join(h.config.recordings.dir, 'live'));
+  assert.ok(!live.some((f) => f.endsWith('.part') || f.endsWith('.part.json')), `live/ holds ${live.join(', ')} although no session is live`);
   const ids = new Set(h.log.events('session_end').map((l) => String(l.sessionId)));
   const casts = files.filter((f) => f.endsWith('.cast'));
   assert.ok(casts.length > 0);

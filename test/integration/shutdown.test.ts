@@ -49,11 +49,16 @@ test('after kill -9 mid-session, the next start finalises the recording and mark
     srv.proc.kill('SIGKILL');
     await srv.exited;
     const rec = env.TEAMSSH_RECORDINGS_DIR!;
-    assert.ok((await readdir(rec)).some((f) => f.endsWith('.cast.part')));
+    const live = path.join(rec, 'live');
+    // The live session's files are in live/: the top, which the uploader watches, has none of them.
+    assert.ok((await readdir(live)).some((f) => f.endsWith('.cast.part')));
+    assert.ok((await readdir(live)).some((f) => f.endsWith('.part.json')));
+    assert.ok(!(await readdir(rec)).some((f) => f.includes('.part')), `top: ${(await readdir(rec)).join(', ')}`);
     const again = await serve(env);
     const casts = (await readdir(rec)).filter((f) => f.endsWith('.cast'));
     assert.equal(casts.length, 1);
     assert.ok(!(await readdir(rec)).some((f) => f.endsWith('.part')));
+    assert.deepEqual((await readdir(live)).filter((f) => f.includes('.part')), [], 'recovery finalised the .part from live/');
     assert.deepEqual(validateAsciicast(await readFile(path.join(rec, casts[0]!), 'utf8')), []);
     const sidecar = JSON.parse(await readFile(path.join(rec, casts[0]!.replace(/\.cast$/, '.json')), 'utf8')) as Record<string, unknown>;
     assert.equal(sidecar.complete, false);

@@ -78,7 +78,7 @@ test('kill -9 of the uploader mid-upload, then restart: the recording is complet
     assert.ok(b.lines.some((l) => l.deadPid === a.proc.pid), 'the new uploader took the dead one\'s claim over');
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(w.fake.uploads.length, 1);
-    assert.deepEqual((await fs.readdir(w.dir)).sort(), ['uploaded']);
+    assert.deepEqual((await fs.readdir(w.dir)).sort(), ['live', 'uploaded']);
   } finally {
     for (const c of children) await term(c);
     await w.close();
@@ -98,7 +98,7 @@ test('a crash after the outcome was written but before the move: finished at res
     await waitFor(() => existsSync(path.join(w.dir, 'uploaded', 'halfway.cast')), { timeoutMs: 3000, what: 'the move' });
     await h.idle();
     assert.equal(w.fake.requests, 0);
-    assert.deepEqual((await fs.readdir(w.dir)).sort(), ['uploaded']);
+    assert.deepEqual((await fs.readdir(w.dir)).sort(), ['live', 'uploaded']);
   } finally {
     await w.close();
   }
@@ -216,7 +216,7 @@ test('a backlog of 500 recordings drains', async () => {
     console.log(`# backlog of 500 drained in ${ms} ms`);
     assert.equal(countBy(w.fake.uploads).size, 500);
     assert.equal((await fs.readdir(path.join(w.dir, 'uploaded'))).length, 1000);
-    assert.deepEqual((await fs.readdir(w.dir)).sort(), ['uploaded']);
+    assert.deepEqual((await fs.readdir(w.dir)).sort(), ['live', 'uploaded']);
   } finally {
     await w.close();
   }

@@ -60,17 +60,21 @@ test('a finished recording is uploaded within 2 s, sidecar updated, moved to upl
   }
 });
 
-test('the backlog left from before start is uploaded; .part files are left alone', async () => {
+test('the backlog left from before start is uploaded; .part files and live/ are left alone', async () => {
   const w = await uploadWorld();
   try {
     for (let i = 0; i < 5; i++) await writeRecording(w.dir, `old-${i}`);
     await fs.writeFile(path.join(w.dir, 'live.cast.part'), '{"version":2,"width":80,"height":24}\n');
+    // Nothing in live/ is a recording to upload, even a name that ends in .cast.
+    await writeRecording(path.join(w.dir, 'live'), 'inside');
     const h = await w.start({ visibility: 'unlisted', username: 'ops-bot', keepUploaded: false });
     await w.fake.waitForUploads(5, 3000);
     await h.idle();
     assert.equal(w.fake.uploads.length, 5);
     assert.ok(w.fake.uploads.every((u) => u.visibility === 'unlisted' && u.username === 'ops-bot'));
     assert.ok(existsSync(path.join(w.dir, 'live.cast.part')));
+    assert.ok(existsSync(path.join(w.dir, 'live', 'inside.cast')));
+    assert.ok(!existsSync(path.join(w.dir, 'uploaded', 'inside.json')));
     // keepUploaded=false: the cast is deleted, the sidecar kept.
     assert.ok(!existsSync(path.join(w.dir, 'uploaded', 'old-0.cast')));
     assert.ok(existsSync(path.join(w.dir, 'uploaded', 'old-0.json')));

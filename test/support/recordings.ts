@@ -4,8 +4,8 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 
 /**
- * Test recordings written the way the recorder writes them: NAME.cast.part, then the sidecar
- * NAME.json atomically, then the rename to NAME.cast, so a watcher never sees half a file.
+ * Test recordings written the way the recorder writes them: live/NAME.cast.part, then the
+ * sidecar NAME.json atomically, then the rename to NAME.cast, so a watcher never sees half a file.
  */
 
 /** What to put in a generated recording. */
@@ -49,7 +49,9 @@ export async function writeRecording(dir: string, name: string, spec: RecordingS
   const sidecarPath = path.join(dir, `${name}.json`);
   const sha256 = createHash('sha256').update(text).digest('hex');
   const bytes = Buffer.byteLength(text);
-  await fs.writeFile(`${castPath}.part`, text, { mode: 0o600 });
+  const part = path.join(dir, 'live', `${name}.cast.part`);
+  await fs.mkdir(path.dirname(part), { recursive: true });
+  await fs.writeFile(part, text, { mode: 0o600 });
   const sidecar = {
     login: spec.login ?? 'alice',
     team: 'ops',
@@ -69,9 +71,10 @@ export async function writeRecording(dir: string, name: string, spec: RecordingS
     complete: true,
     ...spec.sidecar,
   };
-  await fs.writeFile(`${sidecarPath}.tmp`, JSON.stringify(sidecar, null, 2));
-  await fs.rename(`${sidecarPath}.tmp`, sidecarPath);
-  await fs.rename(`${castPath}.part`, castPath);
+  const tmp = path.join(dir, 'live', `.${name}.json.tmp`);
+  await fs.writeFile(tmp, JSON.stringify(sidecar, null, 2));
+  await fs.rename(tmp, sidecarPath);
+  await fs.rename(part, castPath);
   return { name, castPath, sidecarPath, text, sha256, bytes };
 }
 

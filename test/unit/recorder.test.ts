@@ -177,7 +177,10 @@ test('files are 0600, the directory 0700; .cast appears only after finish, after
     rec.output('hello\r\n');
     assert.equal((await stat(rec.partPath)).mode & 0o777, 0o600);
     assert.equal((await stat(rec.metaPath)).mode & 0o777, 0o600);
-    assert.deepEqual((await readdir(dir)).sort(), ['rec.cast.part', 'rec.part.json']);
+    // Live files are in live/: the top, which the uploader watches, holds only the upload queue.
+    assert.deepEqual(await readdir(dir), ['live']);
+    assert.equal((await stat(path.join(dir, 'live'))).mode & 0o777, 0o700);
+    assert.deepEqual((await readdir(path.join(dir, 'live'))).sort(), ['rec.cast.part', 'rec.part.json']);
 
     const seen: string[] = [];
     const watcher = watch(dir, (_event, file) => file && seen.push(file.toString()));
@@ -186,7 +189,9 @@ test('files are 0600, the directory 0700; .cast appears only after finish, after
     watcher.close();
     assert.ok(seen.includes('rec.json') && seen.includes('rec.cast'), `watch saw ${seen.join(', ')}`);
     assert.ok(seen.indexOf('rec.json') < seen.indexOf('rec.cast'), `sidecar must appear first: ${seen.join(', ')}`);
-    assert.deepEqual((await readdir(dir)).sort(), ['rec.cast', 'rec.json']);
+    assert.ok(!seen.some((f) => f.endsWith('.tmp')), `temporary files stay out of the top: ${seen.join(', ')}`);
+    assert.deepEqual((await readdir(dir)).sort(), ['live', 'rec.cast', 'rec.json']);
+    assert.deepEqual(await readdir(path.join(dir, 'live')), []);
 
     const bytes = await readFile(done.castPath);
     const sidecar = JSON.parse(await readFile(done.sidecarPath, 'utf8')) as Record<string, unknown>;
@@ -215,7 +220,8 @@ test('ensureRecordingsDir tightens a loose directory and fails with a stable cod
     await chmod(loose, 0o755);
     await ensureRecordingsDir(loose);
     assert.equal((await stat(loose)).mode & 0o777, 0o700);
-    assert.deepEqual(await readdir(loose), [], 'the probe file is removed');
+    assert.deepEqual(await readdir(loose), ['live'], 'the probe file is removed');
+    assert.equal((await stat(path.join(loose, 'live'))).mode & 0o777, 0o700);
     await writeFile(path.join(root, 'file'), 'x');
     await assert.rejects(ensureRecordingsDir(path.join(root, 'file')), { code: 'ERR_REC_DIR' });
     await assert.rejects(ensureRecordingsDir(path.join(root, 'file', 'sub')), { code: 'ERR_REC_DIR' });
@@ -287,7 +293,8 @@ test('a full disk mid-session is reported once through onError and finish reject
       assert.equal(errors[0]!.code, 'ERR_REC_WRITE');
       assert.equal(rec.needsDrain, false, 'a failed recorder never blocks the session');
       await assert.rejects(rec.finish(), { code: 'ERR_REC_WRITE' });
-      assert.deepEqual(await readdir(dir), ['rec.cast.part']);
+      assert.deepEqual(await readdir(dir), ['live']);
+      assert.deepEqual(await readdir(path.join(dir, 'live')), ['rec.cast.part']);
     } finally {
       execFileSync('umount', [dir]);
     }

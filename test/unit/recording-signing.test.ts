@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmod, mkdtemp, readFile, readdir, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, readdir, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Recorder, type RecorderOptions } from '../../src/recording/recorder.js';
@@ -69,7 +69,8 @@ test('a finished recording has NAME.cast.sig that the real ssh-keygen -Y verify 
     const rec = await signedRecording(dir, key);
     const fin = await rec.finish();
     const files = (await readdir(dir)).sort();
-    assert.deepEqual(files, ['key', 'rec.cast', 'rec.cast.sig', 'rec.cast.sig-chain', 'rec.json']);
+    assert.deepEqual(files, ['key', 'live', 'rec.cast', 'rec.cast.sig', 'rec.cast.sig-chain', 'rec.json']);
+    assert.deepEqual(await readdir(path.join(dir, 'live')), [], 'the chain and the temporary files left live/');
     assert.equal((await stat(`${fin.castPath}.sig`)).mode & 0o777, 0o600);
     assert.equal((await stat(`${fin.castPath}.sig-chain`)).mode & 0o777, 0o600);
     const side = JSON.parse(await readFile(fin.sidecarPath, 'utf8')) as Record<string, unknown>;
@@ -129,14 +130,16 @@ test('checkpoints while the session runs: a cut or an edit is found up to the la
       rec.output(`${word}\r\n`);
       await sleep(250);
     }
+    // While the session runs the chain is in live/; finish moves it next to the recording.
+    const liveChain = path.join(dir, 'live', 'rec.cast.sig-chain');
     const chainFile = path.join(dir, 'rec.cast.sig-chain');
-    const live = readChain(await readFile(chainFile, 'utf8'), [key.publicBlob]);
+    const live = readChain(await readFile(liveChain, 'utf8'), [key.publicBlob]);
     assert.equal(live.problem, undefined);
     // The header alone may get its own checkpoint before the first flush; a slow machine may merge rounds.
     const n = live.checkpoints.length;
     assert.ok(n >= 2 && n <= 5, `one checkpoint per round with new data (${n})`);
     await sleep(200);
-    assert.equal(readChain(await readFile(chainFile, 'utf8'), [key.publicBlob]).checkpoints.length, n, 'no checkpoint without new data');
+    assert.equal(readChain(await readFile(liveChain, 'utf8'), [key.publicBlob]).checkpoints.length, n, 'no checkpoint without new data');
     const fin = await rec.finish();
     const whole = await verifyRecording(fin.castPath, [key.publicBlob]);
     assert.deepEqual(whole, { ok: true, line: `ok (signature, chain of ${n + 1} checkpoints, sidecar)` });
@@ -169,10 +172,11 @@ test('a crash leaves a chain that recovery keeps: the recording is reported unsi
     await (rec as unknown as { signer: { abort(): Promise<void> } }).signer.abort();
     rec.output('after the checkpoint, never checkpointed\r\n');
     await sleep(250);
-    const chainBefore = await readFile(path.join(dir, 'rec.cast.sig-chain'), 'utf8');
+    const chainBefore = await readFile(path.join(dir, 'live', 'rec.cast.sig-chain'), 'utf8');
     const recovered = await recoverPartials(dir, silentLogger());
     assert.equal(recovered.length, 1);
-    assert.ok((await readdir(dir)).includes('rec.cast.sig-chain'), 'the chain stays next to the recovered recording');
+    assert.ok((await readdir(dir)).includes('rec.cast.sig-chain'), 'recovery moves the chain from live/ next to the recovered recording');
+    assert.deepEqual(await readdir(path.join(dir, 'live')), []);
     assert.equal(await readFile(path.join(dir, 'rec.cast.sig-chain'), 'utf8'), chainBefore);
     const v = await verifyRecording(path.join(dir, 'rec.cast'), [key.publicBlob]);
     assert.equal(v.ok, false);
@@ -187,11 +191,13 @@ test('a recording that cannot start its chain leaves nothing behind: no .part, n
   try {
     const key = await loadSigningKey(path.join(dir, 'key'));
     // The chain is opened exclusively: one already there makes the start fail after the .part was opened.
-    await writeFile(path.join(dir, 'rec.cast.sig-chain'), 'not ours\n');
+    await mkdir(path.join(dir, 'live'));
+    await writeFile(path.join(dir, 'live', 'rec.cast.sig-chain'), 'not ours\n');
     const meta = { sessionId: 's1', login: 'alice', team: 'ops', fingerprint: 'SHA256:x', remoteAddress: '192.0.2.1', remotePort: 1, account: 'u', kind: 'exec' as const, command: 'true', handler: null, startedAt: '2026-11-29T00:00:00.000Z', teamsshVersion: 't', title: 't' };
     await assert.rejects(Recorder.create({ ...opts(dir, key), meta }), { code: 'ERR_REC_OPEN' });
-    assert.deepEqual((await readdir(dir)).filter((f) => f.startsWith('rec') || f.startsWith('.rec')).sort(), ['rec.cast.sig-chain']);
-    assert.equal(await readFile(path.join(dir, 'rec.cast.sig-chain'), 'utf8'), 'not ours\n', 'a chain that was not ours is left alone');
+    assert.deepEqual((await readdir(dir)).filter((f) => f.startsWith('rec') || f.startsWith('.rec')), []);
+    assert.deepEqual((await readdir(path.join(dir, 'live'))).filter((f) => f.startsWith('rec') || f.startsWith('.rec')).sort(), ['rec.cast.sig-chain']);
+    assert.equal(await readFile(path.join(dir, 'live', 'rec.cast.sig-chain'), 'utf8'), 'not ours\n', 'a chain that was not ours is left alone');
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

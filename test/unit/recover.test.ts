@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import { sessionFacts } from '../support/recordings.js';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { chmod, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Recorder } from '../../src/recording/recorder.js';
@@ -30,13 +30,17 @@ function sha(b: Buffer | string): string {
   return createHash('sha256').update(b).digest('hex');
 }
 
-test('a torn last line is dropped; the recording is marked incomplete, renamed, valid and names who it was', async () => {
+test('a torn last line is dropped; the recording in live/ is marked incomplete, renamed to the top, valid and names who it was', async () => {
   await withDir(async (dir) => {
-    await writeFile(path.join(dir, 'a.cast.part'), `${HEADER}[0.1, "o", "hello"]\n[0.2, "o", "wor`);
-    await writeFile(path.join(dir, 'a.part.json'), JSON.stringify({ login: 'alice', sessionId: 's1' }));
+    const live = path.join(dir, 'live');
+    await mkdir(live);
+    await writeFile(path.join(live, 'a.cast.part'), `${HEADER}[0.1, "o", "hello"]\n[0.2, "o", "wor`);
+    await writeFile(path.join(live, 'a.part.json'), JSON.stringify({ login: 'alice', sessionId: 's1' }));
+    await writeFile(path.join(live, 'a.cast.part.tmp'), 'an interrupted rewrite copy');
     const result = await recoverPartials(dir, silentLogger());
     assert.deepEqual(result, [{ name: 'a', reason: CRASH_REASON }]);
-    assert.deepEqual((await readdir(dir)).sort(), ['a.cast', 'a.json']);
+    assert.deepEqual((await readdir(dir)).sort(), ['a.cast', 'a.json', 'live']);
+    assert.deepEqual(await readdir(live), []);
     const text = await readFile(path.join(dir, 'a.cast'), 'utf8');
     assert.equal(text, `${HEADER}[0.1, "o", "hello"]\n`);
     assert.deepEqual(validateAsciicast(text), []);
@@ -99,17 +103,35 @@ test('a file whose header is torn is kept byte for byte as .cast.corrupt with a 
   });
 });
 
+test('an old-layout .part at the top (from before live/) is still recovered, with its early sidecar', async () => {
+  await withDir(async (dir) => {
+    await mkdir(path.join(dir, 'live'));
+    await writeFile(path.join(dir, 'old.cast.part'), `${HEADER}[0.1, "o", "before the upgrade"]\n[0.2, "o", "wor`);
+    await writeFile(path.join(dir, 'old.part.json'), JSON.stringify({ login: 'olga', sessionId: 's0' }));
+    await writeFile(path.join(dir, 'old.cast.part.tmp'), 'an interrupted rewrite copy');
+    const result = await recoverPartials(dir, silentLogger());
+    assert.deepEqual(result, [{ name: 'old', reason: CRASH_REASON }]);
+    assert.deepEqual((await readdir(dir)).sort(), ['live', 'old.cast', 'old.json']);
+    assert.equal(await readFile(path.join(dir, 'old.cast'), 'utf8'), `${HEADER}[0.1, "o", "before the upgrade"]\n`);
+    assert.equal((await sidecar(dir, 'old')).login, 'olga');
+  });
+});
+
 test('live sessions, finished recordings and uploader claims are left alone', async () => {
   await withDir(async (dir) => {
+    await mkdir(path.join(dir, 'live'));
+    await writeFile(path.join(dir, 'live', 'now.cast.part'), `${HEADER}[0.1, "o", "still typing`);
+    await writeFile(path.join(dir, 'live', 'now.part.json'), '{"login":"carol"}');
     await writeFile(path.join(dir, 'live.cast.part'), `${HEADER}[0.1, "o", "still typing`);
     await writeFile(path.join(dir, 'live.part.json'), '{"login":"carol"}');
     await writeFile(path.join(dir, 'done.cast'), `${HEADER}[0.1, "o", "x"]\n`);
     await writeFile(path.join(dir, 'done.json'), '{"complete":true}');
     await writeFile(path.join(dir, 'up.cast.claim.123.abcd'), `${HEADER}[0.1, "o", "x"]\n`);
     const before = (await readdir(dir)).sort();
-    const result = await recoverPartials(dir, silentLogger(), (name) => name === 'live');
+    const result = await recoverPartials(dir, silentLogger(), (name) => name === 'live' || name === 'now');
     assert.deepEqual(result, []);
     assert.deepEqual((await readdir(dir)).sort(), before);
+    assert.deepEqual((await readdir(path.join(dir, 'live'))).sort(), ['now.cast.part', 'now.part.json']);
   });
 });
 
@@ -129,12 +151,16 @@ test('a session that finished except for the rename stays complete; a stale earl
 
 test('a .part whose .cast already exists is not overwritten', async () => {
   await withDir(async (dir) => {
+    await mkdir(path.join(dir, 'live'));
     await writeFile(path.join(dir, 'c.cast'), `${HEADER}[0.1, "o", "first"]\n`);
     await writeFile(path.join(dir, 'c.cast.part'), `${HEADER}[0.1, "o", "second"]\n`);
+    await writeFile(path.join(dir, 'live', 'c.cast.part'), `${HEADER}[0.1, "o", "third"]\n`);
     const result = await recoverPartials(dir, silentLogger());
-    assert.match(result[0]!.reason, /already exists/);
+    assert.equal(result.length, 2);
+    for (const r of result) assert.match(r.reason, /already exists/);
     assert.match(await readFile(path.join(dir, 'c.cast'), 'utf8'), /first/);
     assert.match(await readFile(path.join(dir, 'c.cast.part'), 'utf8'), /second/);
+    assert.match(await readFile(path.join(dir, 'live', 'c.cast.part'), 'utf8'), /third/);
   });
 });
 
@@ -143,6 +169,7 @@ test('a recorder abandoned mid-session (process died) is recovered with everythi
     const rec = await Recorder.create({ dir, name: 'r', width: 100, height: 30, timestamp: 1, title: 't', env: {}, recordInput: false, meta: sessionFacts({ login: 'frank' }) });
     rec.output(Buffer.from('before the crash\r\n'));
     await new Promise((r) => setTimeout(r, 250)); // the 100 ms flush
+    assert.deepEqual(await readdir(dir), ['live'], 'nothing of a live session at the top');
     const result = await recoverPartials(dir, silentLogger());
     assert.deepEqual(result.map((r) => r.name), ['r']);
     const text = await readFile(path.join(dir, 'r.cast'), 'utf8');
