@@ -106,17 +106,30 @@ export function signalEach(pids: readonly number[], sig: NodeJS.Signals): void {
  * and is not found; see src/launch/containment.ts for what catches it.
  */
 export function unixSessionReach(sid: number, scope: TerminateScope): SessionReach {
+  // The leader itself, named by pid and start time (a pid alone may be reused once reaped).
+  // Why: a session ended the moment it was spawned can find its leader before its setsid()
+  // (node-pty's forkpty child, still the launcher running as root): no process group or
+  // session of that id exists yet, so neither would be signalled, and the program would
+  // start a moment later, unowned (test/integration/containment-program.test.ts caught it
+  // about one run in four with the process scan). A signal sent to the pid stays pending
+  // through the launcher and its exec.
+  const startTime = readProcStat(sid)?.startTime;
+  const leaderAlive = () => {
+    const st = readProcStat(sid);
+    return st !== undefined && st.startTime === startTime && st.state !== 'Z';
+  };
   const signal = (sig: NodeJS.Signals) => {
+    const leader = leaderAlive() && send(sid, sig);
     const group = send(-sid, sig); // the leader's process group, even members whose /proc entry we raced
     const members = scope === 'session' ? unixSessionMembers(sid) : [];
     signalEach(members, sig);
-    return group || members.length > 0;
+    return leader || group || members.length > 0;
   };
   return {
     label: `session ${sid}`,
     signal,
     kill: () => void signal('SIGKILL'),
-    anyLeft: () => (scope === 'session' ? unixSessionMembers(sid).length > 0 : send(-sid, 0)),
+    anyLeft: () => leaderAlive() || (scope === 'session' ? unixSessionMembers(sid).length > 0 : send(-sid, 0)),
   };
 }
 
