@@ -95,7 +95,9 @@ export async function measureRedaction(dir: string, account: string, key: Client
         cpu.get(v)!.push(used);
         process.stderr.write(`bench: redaction ${v} run ${run + 1}: ${r.seconds.toFixed(2)} s, server CPU ${used.toFixed(2)} s\n`);
         // The recordings are not uploaded here; remove them so the disk does not fill.
-        for (const f of await readdir(server.recordingsDir)) await rm(path.join(server.recordingsDir, f), { recursive: true, force: true });
+        // live/ stays: the server's own directory for live sessions, whose last file may still be
+        // going away as the .cast appears (removing it raced: ENOTEMPTY).
+        for (const f of await readdir(server.recordingsDir)) if (f !== 'live') await rm(path.join(server.recordingsDir, f), { recursive: true, force: true });
       }
     }
     const [off, builtin, patterns] = VARIANTS.map((v) => summarize(secs.get(v)!));
