@@ -8,6 +8,7 @@ import { GitHubDirectory } from '../src/github/directory.js';
 import { decide } from '../src/auth/decide.js';
 import { checkSignature } from '../src/auth/verify.js';
 import { silentLogger } from '../src/log.js';
+import { liveDirOf } from '../src/recording/recordings-dir.js';
 import type { FakeAsciinema } from '../test/fakes/asciinema-server.js';
 import type { ClientKey } from './openssh.js';
 import { nowMs } from './stats.js';
@@ -267,14 +268,14 @@ export async function drained(fake: FakeAsciinema, total: number, timeoutMs: num
 
 /** Writes `count` small valid recordings (live/NAME.cast.part then rename, sidecar first) into `dir`. */
 export async function writeBacklog(dir: string, count: number): Promise<void> {
-  await mkdir(path.join(dir, 'live'), { recursive: true, mode: 0o700 });
+  await mkdir(liveDirOf(dir), { recursive: true, mode: 0o700 });
   const header = JSON.stringify({ version: 2, width: 80, height: 24, timestamp: Math.floor(Date.now() / 1000), env: { TERM: 'xterm', SHELL: '/bin/bash' } });
   for (let i = 0; i < count; i++) {
     const name = `backlog-${String(i).padStart(5, '0')}`;
     const events = Array.from({ length: 20 }, (_, e) => JSON.stringify([e * 0.05, 'o', `line ${e} of recording ${i}\r\n`]));
     const text = `${header}\n${events.join('\n')}\n`;
     const cast = path.join(dir, `${name}.cast`);
-    const part = path.join(dir, 'live', `${name}.cast.part`);
+    const part = path.join(liveDirOf(dir), `${name}.cast.part`);
     await writeFile(part, text, { mode: 0o600 });
     await writeFile(path.join(dir, `${name}.json`), JSON.stringify({ login: 'bench', team: 'ops', file: `${name}.cast`, title: `bench ${name}`, complete: true }));
     await rename(part, cast);

@@ -1,5 +1,6 @@
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { LIVE_DIR } from '../src/recording/recordings-dir.js';
 import type { ClientKey } from './openssh.js';
 import { startFakes, startTeamssh, BENCH_LOGIN, type RunningTeamssh } from './teamssh.js';
 import * as m from './measure.js';
@@ -97,7 +98,7 @@ export async function measureRedaction(dir: string, account: string, key: Client
         // The recordings are not uploaded here; remove them so the disk does not fill.
         // live/ stays: the server's own directory for live sessions, whose last file may still be
         // going away as the .cast appears (removing it raced: ENOTEMPTY).
-        for (const f of await readdir(server.recordingsDir)) if (f !== 'live') await rm(path.join(server.recordingsDir, f), { recursive: true, force: true });
+        for (const f of await readdir(server.recordingsDir)) if (f !== LIVE_DIR) await rm(path.join(server.recordingsDir, f), { recursive: true, force: true });
       }
     }
     const [off, builtin, patterns] = VARIANTS.map((v) => summarize(secs.get(v)!));

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ensureTestAccount } from '../test/support/accounts.js';
+import { liveDirOf } from '../src/recording/recordings-dir.js';
 import { makeClientKey, startSshd, unlockForPublicKeys, type ClientKey, type RunningSshd } from './openssh.js';
 import { startFakes, startTeamssh, startUploaderCli, BENCH_LOGIN, type Fakes, type RunningTeamssh } from './teamssh.js';
 import * as m from './measure.js';
@@ -83,7 +84,7 @@ async function queueEmpty(dir: string, maxMs: number): Promise<void> {
   const end = Date.now() + maxMs;
   const names = async (d: string) => readdir(d).catch(() => [] as string[]);
   // Live recordings are in live/ (and, from older versions, at the top); finished and claimed ones at the top.
-  const pending = async () => (await names(dir)).some((f) => /\.cast(\.part|\.claim\..*)?$/.test(f)) || (await names(path.join(dir, 'live'))).some((f) => f.endsWith('.cast.part'));
+  const pending = async () => (await names(dir)).some((f) => /\.cast(\.part|\.claim\..*)?$/.test(f)) || (await names(liveDirOf(dir))).some((f) => f.endsWith('.cast.part'));
   while ((await pending()) && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
 }
 

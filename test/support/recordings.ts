@@ -1,4 +1,5 @@
 import type { SessionFacts } from '../../src/recording/sidecar.js';
+import { liveDirOf } from '../../src/recording/recordings-dir.js';
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -49,7 +50,7 @@ export async function writeRecording(dir: string, name: string, spec: RecordingS
   const sidecarPath = path.join(dir, `${name}.json`);
   const sha256 = createHash('sha256').update(text).digest('hex');
   const bytes = Buffer.byteLength(text);
-  const part = path.join(dir, 'live', `${name}.cast.part`);
+  const part = path.join(liveDirOf(dir), `${name}.cast.part`);
   await fs.mkdir(path.dirname(part), { recursive: true });
   await fs.writeFile(part, text, { mode: 0o600 });
   const sidecar = {
@@ -71,7 +72,7 @@ export async function writeRecording(dir: string, name: string, spec: RecordingS
     complete: true,
     ...spec.sidecar,
   };
-  const tmp = path.join(dir, 'live', `.${name}.json.tmp`);
+  const tmp = path.join(liveDirOf(dir), `.${name}.json.tmp`);
   await fs.writeFile(tmp, JSON.stringify(sidecar, null, 2));
   await fs.rename(tmp, sidecarPath);
   await fs.rename(part, castPath);
