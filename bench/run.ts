@@ -39,7 +39,7 @@ const FULL: Plan = {
   conns: 400, concurrency: 20, connRuns: 5, latencyCount: 100, seqN: 10_000_000, ptyRuns: 3,
   idleSessions: 200, members: 10_000, authSamples: 100_000, uploadCount: 20, backlog: 1000, limitMs: 30 * 60_000,
   revocation: { logins: 50, sessions: 200, revalidateLogins: 100, revalidateSessions: 1000, revalidateInterval: 10 },
-  cpuSeqN: 10_000_000, cpuRuns: 3, echo: { idle: 1000, streaming: 20, perConnection: 50, samples: 400 },
+  cpuSeqN: 10_000_000, cpuRuns: 3, echo: { idle: 1000, streaming: 20, perConnection: 50, samples: 2000 },
 };
 const QUICK: Plan = {
   conns: 40, concurrency: 5, connRuns: 1, latencyCount: 10, seqN: 200_000, ptyRuns: 1,
