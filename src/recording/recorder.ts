@@ -10,8 +10,6 @@ import { fsyncDir, liveDirOf, privateDir } from './recordings-dir.js';
 import { partSidecarPath, sidecarPath, writeSidecar, type SessionFacts, type SessionOutcome } from './sidecar.js';
 import { RecordingSigner, type SigningOptions } from './recording-signer.js';
 
-export { RecordingError } from './recording-error.js';
-
 /** What a recorder needs to know about one session; see docs/external-systems.md §3 for the header rules. */
 export interface RecorderOptions {
   dir: string;

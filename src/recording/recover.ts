@@ -5,6 +5,7 @@ import type { Logger } from '../log.js';
 import { chainPathOf } from './hash-chain.js';
 import { fsyncDir, liveDirOf } from './recordings-dir.js';
 import { hashFile, partSidecarPath, readSidecar, sidecarPath, writeSidecar, type Sidecar } from './sidecar.js';
+import { removeLeftoverTemps } from './temp-files.js';
 
 /** Why a recording was finalised by recovery rather than by its session. */
 export const CRASH_REASON = 'server stopped before the session ended (crash or kill)';
@@ -24,6 +25,7 @@ const NEWLINE = Buffer.from('\n');
  * recording without events gets one, the sidecar says `complete: false` and why, and the file
  * is renamed to NAME.cast at the top so it ships like any other. A file whose header is
  * unreadable becomes NAME.cast.corrupt with a sidecar: recovery never deletes session data.
+ * Temporary files of sidecar and signature writes a crash cut short are removed (logged by name).
  */
 export async function recoverPartials(
   dir: string,
@@ -45,6 +47,8 @@ export async function recoverPartials(
 /** Recovers the .part files of `from` (live/ or the top of `dir`) into `dir`. */
 async function recoverIn(dir: string, from: string, files: string[], logger: Logger, isLive: (name: string) => boolean, results: RecoveredRecording[]): Promise<void> {
   const present = new Set(files);
+  // Sidecar and signature writes cut short by the crash: their final files hold what counts.
+  await removeLeftoverTemps(from, files, isLive, logger);
   for (const f of files) {
     // A rewrite copy that never replaced its .part: the .part still holds everything.
     if (f.endsWith(`${PART}.tmp`) && !isLive(f.slice(0, -`${PART}.tmp`.length))) await unlink(join(from, f)).catch(() => {});
