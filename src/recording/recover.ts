@@ -6,6 +6,7 @@ import { chainPathOf } from './hash-chain.js';
 import { fsyncDir, liveDirOf } from './recordings-dir.js';
 import { hashFile, partSidecarPath, readSidecar, sidecarPath, writeSidecar, type Sidecar } from './sidecar.js';
 import { removeLeftoverTemps } from './temp-files.js';
+import { lineBatches } from './cast-lines.js';
 
 /** Why a recording was finalised by recovery rather than by its session. */
 export const CRASH_REASON = 'server stopped before the session ended (crash or kill)';
@@ -235,27 +236,11 @@ async function rewriteKeeping(part: string): Promise<void> {
   await rename(tmp, part);
 }
 
+/** Calls `cb` with each line of `path` (bytes exactly as in the file, without the `\n`) and whether a newline ends it; returns the file's size. */
 async function forEachLine(path: string, cb: (line: Buffer, terminated: boolean) => unknown): Promise<number> {
-  const fh = await open(path, 'r');
-  const chunk = Buffer.allocUnsafe(1 << 20);
-  let carry = Buffer.alloc(0);
   let size = 0;
-  try {
-    for (;;) {
-      const { bytesRead } = await fh.read(chunk, 0, chunk.length, null);
-      if (bytesRead === 0) break;
-      size += bytesRead;
-      const data = carry.length ? Buffer.concat([carry, chunk.subarray(0, bytesRead)]) : chunk.subarray(0, bytesRead);
-      let start = 0;
-      for (let nl = data.indexOf(0x0a, start); nl !== -1; nl = data.indexOf(0x0a, start)) {
-        cb(data.subarray(start, nl), true);
-        start = nl + 1;
-      }
-      carry = Buffer.from(data.subarray(start));
-    }
-    if (carry.length) cb(carry, false);
-  } finally {
-    await fh.close();
+  for await (const { lines, unterminated } of lineBatches(path, { keepCr: true, onChunk: (c) => (size += c.length) })) {
+    for (const line of lines) cb(line, !unterminated);
   }
   return size;
 }

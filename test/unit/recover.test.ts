@@ -216,3 +216,17 @@ test('temporary files of sidecar and signature writes a crash cut short are remo
     assert.doesNotMatch(log.text(), /torn secret/);
   });
 });
+
+test('lines are cut at their exact bytes: one longer than a read is kept whole, a torn tail ending in \\r is dropped without a stray byte', async () => {
+  await withDir(async (dir) => {
+    const long = JSON.stringify([0.1, 'o', 'x'.repeat(2.5 * (1 << 20))]);
+    const kept = `${HEADER}${long}\n[0.2, "o", "crlf"]\r\n`;
+    await writeFile(path.join(dir, 'long.cast.part'), `${kept}[0.3, "o", "torn\r`);
+    const [r] = await recoverPartials(dir, silentLogger());
+    assert.equal(r?.reason, CRASH_REASON);
+    const text = await readFile(path.join(dir, 'long.cast'), 'utf8');
+    assert.equal(text.length, kept.length);
+    assert.ok(text === kept, 'the kept lines, byte for byte');
+    assert.equal((await sidecar(dir, 'long')).events, 2);
+  });
+});
