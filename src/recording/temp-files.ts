@@ -11,10 +11,11 @@ import type { Logger } from '../log.js';
  * recognised here only, so the two cannot drift apart.
  */
 
-// `.FINAL.<pid>[.<8 hex>].tmp`: before this module the signature's had no random part.
-const TEMP = /^\.(.+)\.\d+(?:\.[0-9a-f]{8})?\.tmp$/;
-// What the recording side writes atomically, and the recording each belongs to.
-const FINALS = ['.cast.sig', '.part.json', '.json'];
+// `.FINAL.<pid>[.<8 hex>].tmp` for the FINALs the recording side writes atomically (NAME.cast.sig,
+// NAME.part.json, NAME.json), NAME captured; before this module the signature's had no random
+// part. The FINALs are spelled out: a greedy `(.+)\.\d+` took an all-digit random part (one
+// name in ~40) for the pid.
+const TEMP = /^\.(.+?)(?:\.cast\.sig|\.part\.json|\.json)\.\d+(?:\.[0-9a-f]{8})?\.tmp$/;
 
 /** Path of the temporary file an atomic write of `file` goes through, in `tmpDir` (same filesystem). */
 export function tempPathFor(file: string, tmpDir = path.dirname(file)): string {
@@ -23,9 +24,7 @@ export function tempPathFor(file: string, tmpDir = path.dirname(file)): string {
 
 /** The recording (file stem) whose sidecar or signature write left `name` behind; undefined for any other name. */
 export function tempOwner(name: string): string | undefined {
-  const final = TEMP.exec(name)?.[1];
-  const suffix = final && FINALS.find((s) => final.endsWith(s) && final.length > s.length);
-  return suffix ? final.slice(0, -suffix.length) : undefined;
+  return TEMP.exec(name)?.[1];
 }
 
 /**

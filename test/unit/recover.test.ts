@@ -196,12 +196,13 @@ test('temporary files of sidecar and signature writes a crash cut short are remo
       tempPathFor(path.join(dir, 'a.json'), live),
       tempPathFor(path.join(live, 'a.part.json')),
       path.join(live, '.b.cast.sig.4242.tmp'),
+      path.join(live, '.c.part.json.4242.12345678.tmp'), // a random part of digits only
       tempPathFor(path.join(dir, 'old.json')),
       tempPathFor(path.join(dir, 'old.cast.sig')),
     ];
     for (const f of leftovers) await writeFile(f, 'torn secret');
-    const ofLiveSession = tempPathFor(path.join(dir, 'now.json'), live);
-    await writeFile(ofLiveSession, '{}');
+    const ofLiveSession = [tempPathFor(path.join(dir, 'now.json'), live), tempPathFor(path.join(live, 'now.part.json'))];
+    for (const f of ofLiveSession) await writeFile(f, '{}');
     await writeFile(path.join(live, 'now.cast.part'), HEADER);
     // Not the recording side's: a probe of `teamssh check` and somebody else's temporary file.
     const foreign = ['.probe-77-0011aabb', '.notes.123.tmp', '.cast.sig.5.tmp'];
@@ -209,7 +210,7 @@ test('temporary files of sidecar and signature writes a crash cut short are remo
     const log = captureLog();
     assert.deepEqual(await recoverPartials(dir, log.logger, (name) => name === 'now'), []);
     assert.deepEqual((await readdir(dir)).sort(), [...foreign, 'done.cast', 'done.json', 'live'].sort());
-    assert.deepEqual((await readdir(live)).sort(), [path.basename(ofLiveSession), 'now.cast.part'].sort());
+    assert.deepEqual((await readdir(live)).sort(), [...ofLiveSession.map((f) => path.basename(f)), 'now.cast.part'].sort());
     assert.deepEqual(await Promise.all(['done.cast', 'done.json'].map((f) => readFile(path.join(dir, f)))), finished, 'a real recording is untouched');
     const logged = log.lines.filter((l) => l.code === 'ERR_REC_LEFTOVER').flatMap((l) => l.files as string[]);
     assert.deepEqual(logged.sort(), leftovers.map((f) => path.basename(f)).sort());
