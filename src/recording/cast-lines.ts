@@ -35,7 +35,9 @@ export interface LineOptions {
  * A batch's Buffers are valid only until the next batch is asked for: one read buffer is reused
  * (a fresh 1 MiB per read made the garbage collector run ~0.2 s per 110 MB pass, for memory
  * outside the heap). A caller that keeps bytes longer copies them. A line that runs over read
- * boundaries is gathered as a list of pieces and joined once: linear in its length.
+ * boundaries is gathered as a list of pieces and joined once, linear in its length: recovery's
+ * own reader re-concatenated it on every read, and a `.part` torn in a 100 MB line took 11-13 s
+ * of CPU to recover, 0.5-0.7 s with this one.
  */
 export async function* lineBatches(file: string, { onChunk, keepCr = false }: LineOptions = {}): AsyncGenerator<LineBatch> {
   const cut = keepCr ? asIs : withoutCr;
