@@ -18,7 +18,8 @@ export interface RecoveredRecording {
 }
 
 const PART = '.cast.part';
-const NEWLINE = Buffer.from('\n');
+// The rewrite copy is written in pieces of this size.
+const REWRITE_CHUNK = 1 << 20;
 
 /**
  * Finalises every NAME.cast.part left by a previous run (no live session) in live/ and, from
@@ -205,29 +206,34 @@ async function rewriteKeeping(part: string): Promise<void> {
   const out = await open(tmp, 'w', 0o600);
   try {
     const scan = new PartScan();
-    let pending: Buffer[] = [];
-    let pendingBytes = 0;
+    // Kept lines are copied into one buffer per MiB written, not into a Buffer each (the
+    // reader's buffer is reused). 100 MB of 80-byte lines with one bad line, CPU of the whole
+    // recovery: a Buffer per line 6.3 s (recovery's own reader), 6.8 s (lineBatches, a batch
+    // of lines alive at once), this 4.5 s; three alternating runs each, busy machine.
+    let buf = Buffer.allocUnsafe(REWRITE_CHUNK);
+    let used = 0;
     let pos = 0;
     const writes: Promise<void>[] = [];
     // Positional writes: they may run concurrently in the thread pool and still land in order.
     const flush = (): void => {
-      const bufs = pending;
-      const want = pendingBytes;
-      const at = pos;
-      writes.push(out.writev(bufs, at).then(({ bytesWritten }) => {
-        if (bytesWritten !== want) throw new Error(`short write while rewriting ${part}`);
+      const data = buf.subarray(0, used);
+      writes.push(out.write(data, 0, used, pos).then(({ bytesWritten }) => {
+        if (bytesWritten !== data.length) throw new Error(`short write while rewriting ${part}`);
       }));
-      pos += want;
-      pending = [];
-      pendingBytes = 0;
+      pos += used;
+      buf = Buffer.allocUnsafe(REWRITE_CHUNK);
+      used = 0;
     };
     await forEachLine(part, (line, terminated) => {
       if (!scan.feed(line, terminated)) return;
-      pending.push(Buffer.from(line), NEWLINE);
-      pendingBytes += line.length + 1;
-      if (pendingBytes > 1 << 20) flush();
+      if (used + line.length + 1 > buf.length) {
+        if (used > 0) flush();
+        if (line.length + 1 > buf.length) buf = Buffer.allocUnsafe(line.length + 1);
+      }
+      used += line.copy(buf, used);
+      buf[used++] = 0x0a;
     });
-    if (pendingBytes > 0) flush();
+    if (used > 0) flush();
     await Promise.all(writes);
     await out.sync();
   } finally {

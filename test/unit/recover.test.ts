@@ -223,11 +223,18 @@ test('lines are cut at their exact bytes: one longer than a read is kept whole, 
     const long = JSON.stringify([0.1, 'o', 'x'.repeat(2.5 * (1 << 20))]);
     const kept = `${HEADER}${long}\n[0.2, "o", "crlf"]\r\n`;
     await writeFile(path.join(dir, 'long.cast.part'), `${kept}[0.3, "o", "torn\r`);
-    const [r] = await recoverPartials(dir, silentLogger());
-    assert.equal(r?.reason, CRASH_REASON);
+    // The same with a bad line inside: the kept lines are copied to a new file.
+    await writeFile(path.join(dir, 'copied.cast.part'), `${HEADER}[0.05, "o", "a"]\ngarbage\n${long}\n[0.2, "o", "crlf"]\r\n[0.3, "o", "torn\r`);
+    const result = await recoverPartials(dir, silentLogger());
+    assert.deepEqual(result.map((r) => r.reason), [CRASH_REASON, CRASH_REASON]);
     const text = await readFile(path.join(dir, 'long.cast'), 'utf8');
     assert.equal(text.length, kept.length);
     assert.ok(text === kept, 'the kept lines, byte for byte');
     assert.equal((await sidecar(dir, 'long')).events, 2);
+    const copied = await readFile(path.join(dir, 'copied.cast'), 'utf8');
+    const want = `${HEADER}[0.05, "o", "a"]\n${long}\n[0.2, "o", "crlf"]\r\n`;
+    assert.equal(copied.length, want.length);
+    assert.ok(copied === want, 'the kept lines of the copy, byte for byte');
+    assert.equal((await sidecar(dir, 'copied')).droppedLines, 2);
   });
 });
