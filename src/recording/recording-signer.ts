@@ -4,6 +4,7 @@ import path from 'node:path';
 import { CHECKPOINT_EVERY_MS, chainPathOf, checkpointLine, lineHash, sigPathOf } from './hash-chain.js';
 import { RECORDING_NAMESPACE, type SigningKey } from './signing-key.js';
 import { armor, signDigest, sshsigHash } from './sshsig.js';
+import { tempPathFor } from './temp-files.js';
 
 /** How a recorder signs: the key, and how often checkpoints may be written (tests shorten it). */
 export interface SigningOptions {
@@ -76,7 +77,7 @@ export class RecordingSigner {
     const digest = this.hash.digest();
     const sig = sigPathOf(this.castPath);
     // Temporary file in live/ (same filesystem): the watched top sees only the final name.
-    const tmp = path.join(this.workDir, `.${path.basename(sig)}.${process.pid}.tmp`);
+    const tmp = tempPathFor(sig, this.workDir);
     const fh = await open(tmp, 'w', 0o600);
     try {
       await fh.writeFile(armor(signDigest(this.key.signer, RECORDING_NAMESPACE, digest)));

@@ -21,9 +21,15 @@ export function liveDirOf(dir: string): string {
   return join(dir, LIVE_DIR);
 }
 
-/** Creates `dir` 0700, tightening it if it is looser: recordings hold everything members typed and saw. */
-export async function privateDir(dir: string): Promise<void> {
-  await mkdir(dir, { recursive: true, mode: 0o700 });
+/**
+ * Creates `dir` 0700, tightening it if it is looser: recordings hold everything members typed and
+ * saw. With `parents: false` a missing parent stays an error (ENOENT) instead of being made.
+ */
+export async function privateDir(dir: string, { parents = true }: { parents?: boolean } = {}): Promise<void> {
+  await mkdir(dir, { recursive: parents, mode: 0o700 }).catch((err: NodeJS.ErrnoException) => {
+    // Only a non-recursive mkdir reports an existing directory; the check below is what counts.
+    if (err.code !== 'EEXIST') throw err;
+  });
   const st = await stat(dir);
   if (!st.isDirectory()) throw new Error(`${dir} is not a directory`);
   if ((st.mode & 0o777) !== 0o700) await chmod(dir, 0o700);

@@ -5,6 +5,8 @@ import type { Logger } from '../log.js';
 import { chainPathOf } from './hash-chain.js';
 import { fsyncDir, liveDirOf } from './recordings-dir.js';
 import { hashFile, partSidecarPath, readSidecar, sidecarPath, writeSidecar, type Sidecar } from './sidecar.js';
+import { removeLeftoverTemps } from './temp-files.js';
+import { lineBatches } from './cast-lines.js';
 
 /** Why a recording was finalised by recovery rather than by its session. */
 export const CRASH_REASON = 'server stopped before the session ended (crash or kill)';
@@ -16,7 +18,8 @@ export interface RecoveredRecording {
 }
 
 const PART = '.cast.part';
-const NEWLINE = Buffer.from('\n');
+// The rewrite copy is written in pieces of this size.
+const REWRITE_CHUNK = 1 << 20;
 
 /**
  * Finalises every NAME.cast.part left by a previous run (no live session) in live/ and, from
@@ -24,6 +27,7 @@ const NEWLINE = Buffer.from('\n');
  * recording without events gets one, the sidecar says `complete: false` and why, and the file
  * is renamed to NAME.cast at the top so it ships like any other. A file whose header is
  * unreadable becomes NAME.cast.corrupt with a sidecar: recovery never deletes session data.
+ * Temporary files of sidecar and signature writes a crash cut short are removed (logged by name).
  */
 export async function recoverPartials(
   dir: string,
@@ -45,6 +49,8 @@ export async function recoverPartials(
 /** Recovers the .part files of `from` (live/ or the top of `dir`) into `dir`. */
 async function recoverIn(dir: string, from: string, files: string[], logger: Logger, isLive: (name: string) => boolean, results: RecoveredRecording[]): Promise<void> {
   const present = new Set(files);
+  // Sidecar and signature writes cut short by the crash: their final files hold what counts.
+  await removeLeftoverTemps(from, files, isLive, logger);
   for (const f of files) {
     // A rewrite copy that never replaced its .part: the .part still holds everything.
     if (f.endsWith(`${PART}.tmp`) && !isLive(f.slice(0, -`${PART}.tmp`.length))) await unlink(join(from, f)).catch(() => {});
@@ -200,29 +206,34 @@ async function rewriteKeeping(part: string): Promise<void> {
   const out = await open(tmp, 'w', 0o600);
   try {
     const scan = new PartScan();
-    let pending: Buffer[] = [];
-    let pendingBytes = 0;
+    // Kept lines are copied into one buffer per MiB written, not into a Buffer each (the
+    // reader's buffer is reused). 100 MB of 80-byte lines with one bad line, CPU of the whole
+    // recovery: a Buffer per line 6.3 s (recovery's own reader), 6.8 s (lineBatches, a batch
+    // of lines alive at once), this 4.5 s; three alternating runs each, busy machine.
+    let buf = Buffer.allocUnsafe(REWRITE_CHUNK);
+    let used = 0;
     let pos = 0;
     const writes: Promise<void>[] = [];
     // Positional writes: they may run concurrently in the thread pool and still land in order.
     const flush = (): void => {
-      const bufs = pending;
-      const want = pendingBytes;
-      const at = pos;
-      writes.push(out.writev(bufs, at).then(({ bytesWritten }) => {
-        if (bytesWritten !== want) throw new Error(`short write while rewriting ${part}`);
+      const data = buf.subarray(0, used);
+      writes.push(out.write(data, 0, used, pos).then(({ bytesWritten }) => {
+        if (bytesWritten !== data.length) throw new Error(`short write while rewriting ${part}`);
       }));
-      pos += want;
-      pending = [];
-      pendingBytes = 0;
+      pos += used;
+      buf = Buffer.allocUnsafe(REWRITE_CHUNK);
+      used = 0;
     };
     await forEachLine(part, (line, terminated) => {
       if (!scan.feed(line, terminated)) return;
-      pending.push(Buffer.from(line), NEWLINE);
-      pendingBytes += line.length + 1;
-      if (pendingBytes > 1 << 20) flush();
+      if (used + line.length + 1 > buf.length) {
+        if (used > 0) flush();
+        if (line.length + 1 > buf.length) buf = Buffer.allocUnsafe(line.length + 1);
+      }
+      used += line.copy(buf, used);
+      buf[used++] = 0x0a;
     });
-    if (pendingBytes > 0) flush();
+    if (used > 0) flush();
     await Promise.all(writes);
     await out.sync();
   } finally {
@@ -231,27 +242,11 @@ async function rewriteKeeping(part: string): Promise<void> {
   await rename(tmp, part);
 }
 
+/** Calls `cb` with each line of `path` (bytes exactly as in the file, without the `\n`) and whether a newline ends it; returns the file's size. */
 async function forEachLine(path: string, cb: (line: Buffer, terminated: boolean) => unknown): Promise<number> {
-  const fh = await open(path, 'r');
-  const chunk = Buffer.allocUnsafe(1 << 20);
-  let carry = Buffer.alloc(0);
   let size = 0;
-  try {
-    for (;;) {
-      const { bytesRead } = await fh.read(chunk, 0, chunk.length, null);
-      if (bytesRead === 0) break;
-      size += bytesRead;
-      const data = carry.length ? Buffer.concat([carry, chunk.subarray(0, bytesRead)]) : chunk.subarray(0, bytesRead);
-      let start = 0;
-      for (let nl = data.indexOf(0x0a, start); nl !== -1; nl = data.indexOf(0x0a, start)) {
-        cb(data.subarray(start, nl), true);
-        start = nl + 1;
-      }
-      carry = Buffer.from(data.subarray(start));
-    }
-    if (carry.length) cb(carry, false);
-  } finally {
-    await fh.close();
+  for await (const { lines, unterminated } of lineBatches(path, { keepCr: true, onChunk: (c) => (size += c.length) })) {
+    for (const line of lines) cb(line, !unterminated);
   }
   return size;
 }

@@ -1,7 +1,8 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { moveSignatureFiles } from './hash-chain.js';
+import { tempPathFor } from './temp-files.js';
 
 /**
  * The one owner of the sidecar format, `NAME.json` next to `NAME.cast`: its type, its writer
@@ -147,7 +148,7 @@ export async function readSidecar(file: string): Promise<{ data: Sidecar; corrup
  * temporary file out of a watched directory.
  */
 export async function writeSidecar(file: string, data: Sidecar, { durable = true, tmpDir = path.dirname(file) }: { durable?: boolean; tmpDir?: string } = {}): Promise<void> {
-  const tmp = path.join(tmpDir, `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const tmp = tempPathFor(file, tmpDir);
   // A new file (the name is random) is created 0600 minus the umask: never readable by anyone
   // else. No fchmod after it: one more trip through libuv's threads, three times per session.
   const fh = await fs.open(tmp, 'wx', 0o600);

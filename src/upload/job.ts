@@ -10,7 +10,7 @@ import { backoffDelay, type BackoffOptions } from './backoff.js';
 import { fieldsBytes } from './multipart.js';
 import { splitCast } from './split.js';
 import { SIGNATURE_ROOM, bufferDigest, checkSourceSignature, fileDigest, signatureBlock } from './upload-signature.js';
-import { READ_CHUNK } from './cast-lines.js';
+import { READ_CHUNK } from '../recording/cast-lines.js';
 import type { SigningKey } from '../recording/signing-key.js';
 import { FAILED_DIR, UPLOADED_DIR, moveRecording, readSidecar, sidecarPath, writeSidecar, type Sidecar, type UploadFailure } from '../recording/sidecar.js';
 import { metrics } from '../metrics/metrics.js';
@@ -94,8 +94,9 @@ export async function shipRecording(ctx: JobContext, base: string, claimed: stri
     // (most are) is read once: the bytes checked against the session's signature are the
     // bytes sent, and the hash and the upload cost one readFile instead of two opens and reads.
     const held = bytes <= HOLD_MAX ? await fs.readFile(claimed) : undefined;
-    let heldDigest: Buffer | undefined;
-    const digest = async () => (held ? (heldDigest ??= bufferDigest(held)) : fileDigest(claimed));
+    // Asked for at most once: to check the session's .sig when there is one, else (by
+    // signatureBlock) to sign a recording that has none; never without a signing key.
+    const digest = held ? async () => bufferDigest(held) : () => fileDigest(claimed);
     const source = await checkSourceSignature(ctx.dir, base, digest, ctx.signingKey);
     if (source.state === 'mismatch') logMismatch(ctx, base, data);
     const signed = { ...fields, description: fields.description + (await signatureBlock(source, { file: claimed, digest }, ctx.signingKey)) };

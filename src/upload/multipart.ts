@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { READ_CHUNK } from './cast-lines.js';
+import { READ_CHUNK } from '../recording/cast-lines.js';
 
 /**
  * A multipart/form-data body built as a stream with a known length. undici's FormData

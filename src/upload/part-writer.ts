@@ -1,7 +1,7 @@
 import type { Hash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { READ_CHUNK } from './cast-lines.js';
+import { READ_CHUNK } from '../recording/cast-lines.js';
 import { sshsigHash } from '../recording/sshsig.js';
 
 /**

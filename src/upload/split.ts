@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import { TeamsshError } from '../errors.js';
 import { sshsigHash } from '../recording/sshsig.js';
 import { timeText } from '../recording/json-text.js';
-import { isBlank, lineBatches } from './cast-lines.js';
+import { isBlank, lineBatches } from '../recording/cast-lines.js';
 import { PartWriter, type CastPart } from './part-writer.js';
 
 
@@ -137,7 +137,7 @@ async function walk(opts: SplitOptions, out: Output | undefined, onChunk?: (chun
   let skip = opts.skipEvents ?? 0;
   let cur = 0; // bytes of the current part, header included; 0 = no part open
   let t0 = 0;
-  for await (const lines of lineBatches(opts.file, onChunk)) {
+  for await (const { lines } of lineBatches(opts.file, { onChunk })) {
     for (const line of lines) {
       if (header === undefined) {
         header = parseHeader(line.toString('utf8'));

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { sigPathOf } from '../recording/hash-chain.js';
 import { RECORDING_NAMESPACE, type SigningKey } from '../recording/signing-key.js';
 import { armor, dearmor, signDigest, sshsigHash, verifyDigest } from '../recording/sshsig.js';
-import { READ_CHUNK } from './cast-lines.js';
+import { READ_CHUNK } from '../recording/cast-lines.js';
 
 /**
  * The signature that travels with an upload. The asciinema server keeps `title`, `description`

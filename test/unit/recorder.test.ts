@@ -226,6 +226,11 @@ test('ensureRecordingsDir tightens a loose directory and fails with a stable cod
     await assert.rejects(ensureRecordingsDir(path.join(root, 'file')), { code: 'ERR_REC_DIR' });
     await assert.rejects(ensureRecordingsDir(path.join(root, 'file', 'sub')), { code: 'ERR_REC_DIR' });
     await assert.rejects(Recorder.create(opts(path.join(root, 'missing'))), { code: 'ERR_REC_OPEN' });
+    await assert.rejects(stat(path.join(root, 'missing')), { code: 'ENOENT' }, 'a missing recordings directory is not made by the recorder');
+    const bare = path.join(root, 'bare');
+    await mkdir(bare, { mode: 0o700 });
+    await (await Recorder.create(opts(bare))).finish();
+    assert.equal((await stat(path.join(bare, 'live'))).mode & 0o777, 0o700, 'a missing live/ is made, private');
     const first = await Recorder.create(opts(loose));
     await assert.rejects(Recorder.create(opts(loose)), { code: 'ERR_REC_OPEN' }, 'an existing .part is never overwritten');
     await first.finish();

@@ -8,6 +8,8 @@ import path from 'node:path';
 import { Recorder } from '../../src/recording/recorder.js';
 import { CRASH_REASON, recoverPartials } from '../../src/recording/recover.js';
 import { silentLogger } from '../../src/log.js';
+import { tempPathFor } from '../../src/recording/temp-files.js';
+import { captureLog } from '../support/log-capture.js';
 import { validateAsciicast } from '../support/asciicast-validator.js';
 
 const HEADER = '{"version":2,"width":80,"height":24,"timestamp":1800000000,"title":"t","env":{}}\n';
@@ -177,5 +179,62 @@ test('a recorder abandoned mid-session (process died) is recovered with everythi
     assert.deepEqual(validateAsciicast(text), []);
     assert.equal((await sidecar(dir, 'r')).login, 'frank');
     await rec.finish().catch(() => undefined); // the abandoned handle: its rename now fails, which is fine
+  });
+});
+
+test('temporary files of sidecar and signature writes a crash cut short are removed and logged by name; recordings, a live session\'s and foreign files stay', async () => {
+  await withDir(async (dir) => {
+    const live = path.join(dir, 'live');
+    const done = await Recorder.create({ dir, name: 'done', width: 80, height: 24, timestamp: 1, title: 't', env: {}, recordInput: false, meta: sessionFacts() });
+    done.output(Buffer.from('finished\r\n'));
+    await done.finish();
+    const finished = await Promise.all(['done.cast', 'done.json'].map((f) => readFile(path.join(dir, f))));
+    // Named by the writers' own namer (in live/ as this version writes them, at the top as older
+    // ones did), and the signature's name from before it had a random part.
+    const leftovers = [
+      tempPathFor(path.join(dir, 'a.cast.sig'), live),
+      tempPathFor(path.join(dir, 'a.json'), live),
+      tempPathFor(path.join(live, 'a.part.json')),
+      path.join(live, '.b.cast.sig.4242.tmp'),
+      path.join(live, '.c.part.json.4242.12345678.tmp'), // a random part of digits only
+      tempPathFor(path.join(dir, 'old.json')),
+      tempPathFor(path.join(dir, 'old.cast.sig')),
+    ];
+    for (const f of leftovers) await writeFile(f, 'torn secret');
+    const ofLiveSession = [tempPathFor(path.join(dir, 'now.json'), live), tempPathFor(path.join(live, 'now.part.json'))];
+    for (const f of ofLiveSession) await writeFile(f, '{}');
+    await writeFile(path.join(live, 'now.cast.part'), HEADER);
+    // Not the recording side's: a probe of `teamssh check` and somebody else's temporary file.
+    const foreign = ['.probe-77-0011aabb', '.notes.123.tmp', '.cast.sig.5.tmp'];
+    for (const f of foreign) await writeFile(path.join(dir, f), 'x');
+    const log = captureLog();
+    assert.deepEqual(await recoverPartials(dir, log.logger, (name) => name === 'now'), []);
+    assert.deepEqual((await readdir(dir)).sort(), [...foreign, 'done.cast', 'done.json', 'live'].sort());
+    assert.deepEqual((await readdir(live)).sort(), [...ofLiveSession.map((f) => path.basename(f)), 'now.cast.part'].sort());
+    assert.deepEqual(await Promise.all(['done.cast', 'done.json'].map((f) => readFile(path.join(dir, f)))), finished, 'a real recording is untouched');
+    const logged = log.lines.filter((l) => l.code === 'ERR_REC_LEFTOVER').flatMap((l) => l.files as string[]);
+    assert.deepEqual(logged.sort(), leftovers.map((f) => path.basename(f)).sort());
+    assert.doesNotMatch(log.text(), /torn secret/);
+  });
+});
+
+test('lines are cut at their exact bytes: one longer than a read is kept whole, a torn tail ending in \\r is dropped without a stray byte', async () => {
+  await withDir(async (dir) => {
+    const long = JSON.stringify([0.1, 'o', 'x'.repeat(2.5 * (1 << 20))]);
+    const kept = `${HEADER}${long}\n[0.2, "o", "crlf"]\r\n`;
+    await writeFile(path.join(dir, 'long.cast.part'), `${kept}[0.3, "o", "torn\r`);
+    // The same with a bad line inside: the kept lines are copied to a new file.
+    await writeFile(path.join(dir, 'copied.cast.part'), `${HEADER}[0.05, "o", "a"]\ngarbage\n${long}\n[0.2, "o", "crlf"]\r\n[0.3, "o", "torn\r`);
+    const result = await recoverPartials(dir, silentLogger());
+    assert.deepEqual(result.map((r) => r.reason), [CRASH_REASON, CRASH_REASON]);
+    const text = await readFile(path.join(dir, 'long.cast'), 'utf8');
+    assert.equal(text.length, kept.length);
+    assert.ok(text === kept, 'the kept lines, byte for byte');
+    assert.equal((await sidecar(dir, 'long')).events, 2);
+    const copied = await readFile(path.join(dir, 'copied.cast'), 'utf8');
+    const want = `${HEADER}[0.05, "o", "a"]\n${long}\n[0.2, "o", "crlf"]\r\n`;
+    assert.equal(copied.length, want.length);
+    assert.ok(copied === want, 'the kept lines of the copy, byte for byte');
+    assert.equal((await sidecar(dir, 'copied')).droppedLines, 2);
   });
 });

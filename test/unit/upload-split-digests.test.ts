@@ -5,7 +5,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { splitCast } from '../../src/upload/split.js';
-import { READ_CHUNK } from '../../src/upload/cast-lines.js';
+import { READ_CHUNK } from '../../src/recording/cast-lines.js';
 import { checkSourceSignature, signatureBlock, signatureInDescription } from '../../src/upload/upload-signature.js';
 import { RECORDING_NAMESPACE, loadSigningKey } from '../../src/recording/signing-key.js';
 import { armor, dearmor, signDigest, verifyDigest } from '../../src/recording/sshsig.js';
