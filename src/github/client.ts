@@ -4,7 +4,7 @@ import type { Logger } from '../log.js';
 import { appAuthStrategy, type GitHubAppCredentials } from './app-auth.js';
 import { instrumentOctokit } from '../metrics/github-hook.js';
 import { githubPulse } from './pulse.js';
-import { requestSlots } from './request-slots.js';
+import { DEFAULT_REQUEST_SLOTS, requestSlots } from './request-slots.js';
 
 /** The GitHub REST base URL used when none is configured (GHES is `https://HOST/api/v3`). */
 export const DEFAULT_GITHUB_API_URL = 'https://api.github.com';
@@ -69,8 +69,8 @@ export function createGitHubClient(opts: GitHubClientOptions): GitHubClient {
       error: (msg: string) => log.debug(msg),
     },
     request: { fetch: timedFetch(opts.requestTimeoutMs) },
-    // GitHub's own best practice is few requests at once; 10 is what Octokit's throttling allowed.
-    maxConcurrentRequests: 10,
+    // GitHub's own best practice is few requests at once; 10, what Octokit's throttling allowed.
+    maxConcurrentRequests: DEFAULT_REQUEST_SLOTS,
     retry: {
       retries: opts.retries ?? 2,
       // Waits are (attempt^2) x base: 100 ms then 400 ms. Only 5xx and network errors
