@@ -1,18 +1,17 @@
-import { randomUUID } from 'node:crypto';
 import { Octokit } from '@octokit/rest';
-import { throttling } from '@octokit/plugin-throttling';
 import { retry } from '@octokit/plugin-retry';
 import type { Logger } from '../log.js';
 import { appAuthStrategy, type GitHubAppCredentials } from './app-auth.js';
 import { instrumentOctokit } from '../metrics/github-hook.js';
 import { githubPulse } from './pulse.js';
+import { DEFAULT_REQUEST_SLOTS, requestSlots } from './request-slots.js';
 
 /** The GitHub REST base URL used when none is configured (GHES is `https://HOST/api/v3`). */
 export const DEFAULT_GITHUB_API_URL = 'https://api.github.com';
 
-const TeamOctokit = Octokit.plugin(throttling, retry);
+const TeamOctokit = Octokit.plugin(requestSlots, retry);
 
-/** An Octokit with throttling, bounded retries and a per-request timeout. */
+/** An Octokit with a cap on requests in flight, bounded retries and a per-request timeout. */
 export type GitHubClient = InstanceType<typeof TeamOctokit>;
 
 /** Settings for {@link createGitHubClient}. */
@@ -70,20 +69,8 @@ export function createGitHubClient(opts: GitHubClientOptions): GitHubClient {
       error: (msg: string) => log.debug(msg),
     },
     request: { fetch: timedFetch(opts.requestTimeoutMs) },
-    throttle: {
-      // A distinct id gives each client its own limiter instead of the process-wide "no-id" one.
-      id: `teamssh-${randomUUID()}`,
-      // A login has a ~30 s grace time and resets are up to an hour away: answer
-      // "unavailable" now and let the caller serve a bounded-stale record instead.
-      onRateLimit: (retryAfter: number, options: { method?: string; url?: string }) => {
-        log.warn({ method: options.method, url: options.url, retryAfterSeconds: retryAfter }, 'GitHub rate limit exhausted; not waiting for the reset');
-        return false;
-      },
-      onSecondaryRateLimit: (retryAfter: number, options: { method?: string; url?: string }) => {
-        log.warn({ method: options.method, url: options.url, retryAfterSeconds: retryAfter }, 'GitHub secondary rate limit hit; not waiting');
-        return false;
-      },
-    },
+    // GitHub's own best practice is few requests at once; 10, what Octokit's throttling allowed.
+    maxConcurrentRequests: DEFAULT_REQUEST_SLOTS,
     retry: {
       retries: opts.retries ?? 2,
       // Waits are (attempt^2) x base: 100 ms then 400 ms. Only 5xx and network errors
@@ -92,9 +79,25 @@ export function createGitHubClient(opts: GitHubClientOptions): GitHubClient {
       doNotRetry: [400, 401, 403, 404, 410, 422, 429, 451],
     },
   });
+  // A login has a ~30 s grace time and resets are up to an hour away: the caller answers
+  // "unavailable" at once (and may serve a bounded-stale record); the operator sees why here.
+  client.hook.error('request', (err, options) => {
+    const limit = rateLimitOf(err);
+    if (limit) log.warn({ method: options.method, url: options.url, retryAfterSeconds: limit.retryAfterSeconds }, limit.secondary ? 'GitHub secondary rate limit hit; not waiting' : 'GitHub rate limit exhausted; not waiting for the reset');
+    throw err;
+  });
   // Metrics and /readyz see every GitHub request this process makes.
   instrumentOctokit(client, githubPulse);
   return client;
+}
+
+/** A primary or secondary rate-limit answer (as Octokit's throttling recognised them), with the wait GitHub asks for. */
+function rateLimitOf(err: unknown): { secondary: boolean; retryAfterSeconds: number } | undefined {
+  if (!isHttpFailure(err) || !err.response || (err.status !== 403 && err.status !== 429)) return undefined;
+  const h = err.response.headers;
+  if (/\bsecondary rate\b/i.test(err.message)) return { secondary: true, retryAfterSeconds: Number(h['retry-after']) || 60 };
+  if (h['x-ratelimit-remaining'] !== '0') return undefined;
+  return { secondary: false, retryAfterSeconds: Math.max(0, Math.ceil(Number(h['x-ratelimit-reset']) - Date.now() / 1000)) };
 }
 
 /** Wraps global fetch so each attempt has its own timeout on top of any caller signal. */

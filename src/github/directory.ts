@@ -245,12 +245,12 @@ export class GitHubDirectory {
     return { status: 'unavailable', reason: failure.reason, detail: failure.detail };
   }
 
-  /** Asks GitHub about one login within the lookup deadline, queueing in the throttle limiter included. */
+  /** Asks GitHub about one login within the lookup deadline, waiting for a request slot (src/github/request-slots.ts) included. */
   #verify(key: string, previous: Entry | undefined): Promise<Entry> {
     this.#stats.fetches += 1;
     const signal = AbortSignal.timeout(this.#opts.lookupDeadlineMs ?? this.#opts.requestTimeoutMs + 2000);
     // The signal aborts requests already on the wire; the race also ends a lookup still
-    // waiting for a slot in Octokit's limiter behind slow requests of other logins.
+    // waiting for a request slot behind slow requests of other logins.
     const deadline = new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
     return Promise.race([this.#ask(key, previous, signal), deadline]);
   }

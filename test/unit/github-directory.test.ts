@@ -187,6 +187,7 @@ test('rate limit (403 and 429), 5xx, timeouts and a bad token are unavailable, q
     for (const [name, arrange, reason] of cases) {
       arrange();
       gh.resetLog();
+      const logFrom = logLines.length;
       const { dir } = directory(apiUrl);
       const started = Date.now();
       const rec = await dir.lookup('alice');
@@ -197,6 +198,8 @@ test('rate limit (403 and 429), 5xx, timeouts and a bad token are unavailable, q
       assert.equal(decide(rec, offered(aliceKey)).kind, 'unavailable', name);
       if (name === '502') assert.equal(gh.count('/users/alice'), 3, '5xx is retried twice, then given up');
       if (name.includes('limit')) assert.equal(gh.count('/users/alice'), 1, 'a rate limit is not retried');
+      // The operator is told why (src/github/client.ts).
+      if (name.includes('limit')) assert.ok(logLines.slice(logFrom).some((l) => l.includes('GitHub rate limit exhausted; not waiting for the reset')), name);
     }
   } finally { await gh.stop(); }
 });
