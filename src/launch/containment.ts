@@ -4,7 +4,7 @@ import type { Logger } from '../log.js';
 import { accountStrays, type ScanOwner } from './account-scan.js';
 import { ServerCgroups, removeWhenEmpty } from './cgroup.js';
 import { ownCgroup } from './cgroup-mount.js';
-import { send, signalEach, terminateReach, unixSessionReach, type SessionReach, type TerminateScope } from './process-tree.js';
+import { leaderByPid, send, signalEach, terminateReach, unixSessionReach, type SessionReach, type TerminateScope } from './process-tree.js';
 
 /** Error code: TEAMSSH_SESSION_CONTAINMENT=cgroup, but no usable cgroup v2 exists. */
 export const CONTAINMENT_UNAVAILABLE = 'ERR_CONTAINMENT_UNAVAILABLE';
@@ -47,25 +47,30 @@ class CgroupContainment implements Containment {
     const cg = this.cgroups.create(marker);
     const inCgroup = cg.reach();
     let leader: number | undefined;
+    let byPid: ReturnType<typeof leaderByPid> | undefined;
     // The launcher joins the cgroup a moment after it is forked. A session ended in that moment
     // would find the cgroup empty and the program would start afterwards, unowned; so the
-    // leader's process group (its own from the fork on) is signalled too.
+    // leader's process group is signalled too, and the leader itself by pid: a pty's launcher
+    // has no group of its own until its setsid() (leaderByPid says why; a CI run caught it).
     const reach: SessionReach = {
       label: inCgroup.label,
       signal: (sig) => {
+        const one = byPid?.signal(sig) ?? false;
         const group = leader !== undefined && send(-leader, sig);
-        return inCgroup.signal(sig) || group;
+        return inCgroup.signal(sig) || group || one;
       },
       kill: () => {
+        byPid?.signal('SIGKILL');
         if (leader !== undefined) send(-leader, 'SIGKILL');
         inCgroup.kill();
       },
-      anyLeft: () => inCgroup.anyLeft(),
+      anyLeft: () => (byPid?.alive() ?? false) || inCgroup.anyLeft(),
     };
     return {
       cgroupArg: cg.dir,
       started: (pid) => {
         leader = pid;
+        byPid = leaderByPid(pid);
       },
       async terminate(graceMs) {
         await terminateReach(reach, graceMs);

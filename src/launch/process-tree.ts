@@ -101,35 +101,45 @@ export function signalEach(pids: readonly number[], sig: NodeJS.Signals): void {
 }
 
 /**
- * The reach of a Unix session led by `sid` (pid = sid = pgid): its process group and, scope
- * 'session', every member. Limit: a process that calls setsid() itself has left the session
- * and is not found; see src/launch/containment.ts for what catches it.
+ * A session's leader named by pid and start time (a pid alone may be reused once reaped): alive
+ * while that very process runs, and signalled by pid.
+ *
+ * Why by pid: a session ended the moment it was spawned can find its leader before its setsid()
+ * (node-pty's forkpty child, still the launcher running as root) and before it joins its cgroup:
+ * no process group or session of that id exists yet and the cgroup is empty, so neither would be
+ * signalled, and the program would start a moment later, unowned
+ * (test/integration/containment-program.test.ts caught it about one run in four with the process
+ * scan, and once in a CI run with cgroups). A signal sent to the pid stays pending through the
+ * launcher and its exec.
  */
-export function unixSessionReach(sid: number, scope: TerminateScope): SessionReach {
-  // The leader itself, named by pid and start time (a pid alone may be reused once reaped).
-  // Why: a session ended the moment it was spawned can find its leader before its setsid()
-  // (node-pty's forkpty child, still the launcher running as root): no process group or
-  // session of that id exists yet, so neither would be signalled, and the program would
-  // start a moment later, unowned (test/integration/containment-program.test.ts caught it
-  // about one run in four with the process scan). A signal sent to the pid stays pending
-  // through the launcher and its exec.
-  const startTime = readProcStat(sid)?.startTime;
-  const leaderAlive = () => {
-    const st = readProcStat(sid);
+export function leaderByPid(pid: number): { alive: () => boolean; signal: (sig: NodeJS.Signals) => boolean } {
+  const startTime = readProcStat(pid)?.startTime;
+  const alive = () => {
+    const st = readProcStat(pid);
     return st !== undefined && st.startTime === startTime && st.state !== 'Z';
   };
+  return { alive, signal: (sig) => alive() && send(pid, sig) };
+}
+
+/**
+ * The reach of a Unix session led by `sid` (pid = sid = pgid): the leader by pid (leaderByPid),
+ * its process group and, scope 'session', every member. Limit: a process that calls setsid()
+ * itself has left the session and is not found; see src/launch/containment.ts for what catches it.
+ */
+export function unixSessionReach(sid: number, scope: TerminateScope): SessionReach {
+  const leader = leaderByPid(sid);
   const signal = (sig: NodeJS.Signals) => {
-    const leader = leaderAlive() && send(sid, sig);
+    const byPid = leader.signal(sig);
     const group = send(-sid, sig); // the leader's process group, even members whose /proc entry we raced
     const members = scope === 'session' ? unixSessionMembers(sid) : [];
     signalEach(members, sig);
-    return leader || group || members.length > 0;
+    return byPid || group || members.length > 0;
   };
   return {
     label: `session ${sid}`,
     signal,
     kill: () => void signal('SIGKILL'),
-    anyLeft: () => leaderAlive() || (scope === 'session' ? unixSessionMembers(sid).length > 0 : send(-sid, 0)),
+    anyLeft: () => leader.alive() || (scope === 'session' ? unixSessionMembers(sid).length > 0 : send(-sid, 0)),
   };
 }
 
