@@ -46,8 +46,7 @@ class CgroupContainment implements Containment {
   open(_uid: number, marker: string | undefined): SessionContainer {
     const cg = this.cgroups.create(marker);
     const inCgroup = cg.reach();
-    let leader: number | undefined;
-    let byPid: ReturnType<typeof leaderByPid> | undefined;
+    let leader: ReturnType<typeof leaderByPid> | undefined;
     // The launcher joins the cgroup a moment after it is forked. A session ended in that moment
     // would find the cgroup empty and the program would start afterwards, unowned; so the
     // leader's process group is signalled too, and the leader itself by pid: a pty's launcher
@@ -55,22 +54,21 @@ class CgroupContainment implements Containment {
     const reach: SessionReach = {
       label: inCgroup.label,
       signal: (sig) => {
-        const one = byPid?.signal(sig) ?? false;
-        const group = leader !== undefined && send(-leader, sig);
+        const one = leader?.signal(sig) ?? false;
+        const group = leader !== undefined && send(-leader.pid, sig);
         return inCgroup.signal(sig) || group || one;
       },
       kill: () => {
-        byPid?.signal('SIGKILL');
-        if (leader !== undefined) send(-leader, 'SIGKILL');
+        leader?.signal('SIGKILL');
+        if (leader !== undefined) send(-leader.pid, 'SIGKILL');
         inCgroup.kill();
       },
-      anyLeft: () => (byPid?.alive() ?? false) || inCgroup.anyLeft(),
+      anyLeft: () => (leader?.alive() ?? false) || inCgroup.anyLeft(),
     };
     return {
       cgroupArg: cg.dir,
       started: (pid) => {
-        leader = pid;
-        byPid = leaderByPid(pid);
+        leader = leaderByPid(pid);
       },
       async terminate(graceMs) {
         await terminateReach(reach, graceMs);

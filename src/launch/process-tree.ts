@@ -112,13 +112,13 @@ export function signalEach(pids: readonly number[], sig: NodeJS.Signals): void {
  * scan, and once in a CI run with cgroups). A signal sent to the pid stays pending through the
  * launcher and its exec.
  */
-export function leaderByPid(pid: number): { alive: () => boolean; signal: (sig: NodeJS.Signals) => boolean } {
+export function leaderByPid(pid: number): { pid: number; alive: () => boolean; signal: (sig: NodeJS.Signals) => boolean } {
   const startTime = readProcStat(pid)?.startTime;
   const alive = () => {
     const st = readProcStat(pid);
     return st !== undefined && st.startTime === startTime && st.state !== 'Z';
   };
-  return { alive, signal: (sig) => alive() && send(pid, sig) };
+  return { pid, alive, signal: (sig) => alive() && send(pid, sig) };
 }
 
 /**
