@@ -62,7 +62,7 @@ export class CastWriter {
     this.bytes = header.length;
     // The chain only ever sees bytes whose write has returned: the header's has, now.
     this.signer = signer;
-    signer?.written(header);
+    signer?.follow(this.hash, header.length);
   }
 
   /** Appends one event line at clock time `at` and returns its time; a Buffer is known-valid UTF-8 and is escaped byte by byte. */
@@ -165,9 +165,9 @@ export class CastWriter {
     return this.lastT;
   }
 
-  /** Hex SHA-256 of every byte written; once only, after `end`. */
+  /** Hex SHA-256 of every byte written, after `end`; the hash itself stays open for the signer's final checkpoint. */
   sha256(): string {
-    return this.hash.digest('hex');
+    return this.hash.copy().digest('hex');
   }
 
   private reserve(n: number): void {
@@ -198,7 +198,7 @@ export class CastWriter {
         await writeAll(this.fh, bufs);
         for (const b of bufs) {
           this.hash.update(b);
-          this.signer?.written(b);
+          this.signer?.written(b.length);
           this.bytes += b.length;
           this.queued -= b.length;
           // Two spares are enough: one batch fills while one is written.

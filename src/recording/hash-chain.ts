@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
 import { rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { signMessage, verifyMessage, type SshSigner } from './sshsig.js';
+import { signMessage, verifyMessage, type SigHash, type SshSigner } from './sshsig.js';
 
 /**
  * The format of `NAME.cast.sig-chain`: one JSON object per line, each a signed checkpoint
- * saying "the first `bytes` bytes of the recording have this SHA-512". The hash runs over the
+ * saying "the first `bytes` bytes of the recording have this SHA-256" (`"v":2`; chains written
+ * before the switch to SHA-256 are `"v":1` with a SHA-512, and still read). The hash runs over the
  * file from its first byte, so each checkpoint covers everything before it; `prev` (the SHA-256
  * of the previous checkpoint line) links the checkpoints, so one cannot be dropped or reordered
  * without breaking the next. Checkpoints fall on line boundaries (the recorder only ever writes
@@ -19,15 +20,18 @@ export const CHAIN_NAMESPACE = 'teamssh-recording-chain@v1';
 /** The longest a live recording goes without a new checkpoint (when it has new data). */
 export const CHECKPOINT_EVERY_MS = 30_000;
 
+/** The version of the checkpoints teamssh writes now. */
+export const CHAIN_VERSION = 2 as const;
+
 /** One checkpoint (without its signature). */
 export interface Checkpoint {
-  v: 1;
+  v: 1 | 2;
   /** 1-based position in the chain. */
   seq: number;
   /** Bytes of the recording covered, from its start. */
   bytes: number;
-  /** Hex SHA-512 of those bytes. */
-  sha512: string;
+  /** Hex digest of those bytes with the version's hash (`chainHash`), in the line under that hash's name. */
+  digest: string;
   /** Hex SHA-256 of the previous checkpoint's whole line ('' for the first). */
   prev: string;
   /** When it was made (ISO time). */
@@ -61,9 +65,14 @@ export async function moveSignatureFiles(dir: string, base: string, target: stri
   }
 }
 
+/** The hash of a checkpoint version's digest: SHA-512 in v1, SHA-256 since v2. */
+export function chainHash(v: Checkpoint['v']): SigHash {
+  return v === 1 ? 'sha512' : 'sha256';
+}
+
 /** The exact bytes a checkpoint signature covers: its fields in a fixed order. */
 function payload(c: Checkpoint): string {
-  return JSON.stringify({ v: c.v, seq: c.seq, bytes: c.bytes, sha512: c.sha512, prev: c.prev, at: c.at, final: c.final });
+  return JSON.stringify({ v: c.v, seq: c.seq, bytes: c.bytes, [chainHash(c.v)]: c.digest, prev: c.prev, at: c.at, final: c.final });
 }
 
 /** Hex SHA-256 of a checkpoint line, for the next checkpoint's `prev`. */
@@ -95,7 +104,7 @@ export function readChain(text: string, trusted: readonly Buffer[]): ChainRead {
   lines.pop(); // '' when the text ends with a newline, else a torn line
   let prev = '';
   for (const [i, line] of lines.entries()) {
-    const problem = check(line, checkpoints.length + 1, prev, trusted);
+    const problem = check(line, checkpoints.length + 1, prev, checkpoints[0]?.v, trusted);
     if (typeof problem === 'string') return { checkpoints, problem: `checkpoint ${i + 1}: ${problem}` };
     checkpoints.push(problem);
     prev = lineHash(line);
@@ -103,18 +112,22 @@ export function readChain(text: string, trusted: readonly Buffer[]): ChainRead {
   return { checkpoints };
 }
 
-function check(line: string, seq: number, prev: string, trusted: readonly Buffer[]): Checkpoint | string {
+function check(line: string, seq: number, prev: string, version: Checkpoint['v'] | undefined, trusted: readonly Buffer[]): Checkpoint | string {
   let o: Record<string, unknown>;
   try {
     o = JSON.parse(line) as Record<string, unknown>;
   } catch {
     return 'unreadable line';
   }
-  const { v, bytes, sha512, at, final, sig } = o;
-  if (v !== 1 || typeof bytes !== 'number' || typeof sha512 !== 'string' || typeof at !== 'string' || typeof final !== 'boolean' || typeof sig !== 'string') {
+  const { v, bytes, at, final, sig } = o;
+  if (v !== 1 && v !== 2) return 'unreadable line';
+  const digest = o[chainHash(v)];
+  if (typeof bytes !== 'number' || typeof digest !== 'string' || typeof at !== 'string' || typeof final !== 'boolean' || typeof sig !== 'string') {
     return 'unreadable line';
   }
-  const c: Checkpoint = { v, seq: o.seq as number, bytes, sha512, prev: o.prev as string, at, final };
+  // One signer writes a chain, all in one version: a change of hash midway is not ours.
+  if (version !== undefined && v !== version) return 'checkpoint version differs from the chain before it';
+  const c: Checkpoint = { v, seq: o.seq as number, bytes, digest, prev: o.prev as string, at, final };
   const verdict = verifyMessage(Buffer.from(sig, 'base64'), CHAIN_NAMESPACE, payload(c), trusted);
   if (verdict !== 'ok') return `signature ${verdict}`;
   if (c.seq !== seq || c.prev !== prev) return 'out of order (a checkpoint was removed or moved)';

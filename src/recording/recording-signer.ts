@@ -1,9 +1,9 @@
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import type { Hash } from 'node:crypto';
 import path from 'node:path';
-import { CHECKPOINT_EVERY_MS, chainPathOf, checkpointLine, lineHash, sigPathOf } from './hash-chain.js';
+import { CHAIN_VERSION, CHECKPOINT_EVERY_MS, chainPathOf, checkpointLine, lineHash, sigPathOf } from './hash-chain.js';
 import { RECORDING_NAMESPACE, type SigningKey } from './signing-key.js';
-import { armor, signDigest, sshsigHash } from './sshsig.js';
+import { armor, signDigest } from './sshsig.js';
 import { tempPathFor } from './temp-files.js';
 
 /** How a recorder signs: the key, and how often checkpoints may be written (tests shorten it). */
@@ -24,15 +24,17 @@ export interface SignatureFacts {
 }
 
 /**
- * Signs one recording while it is written: it sees every byte the recorder has written (in
- * order, whole lines), keeps a running SHA-512, appends a signed checkpoint to
+ * Signs one recording while it is written: it follows the writer's running SHA-256 of every
+ * byte written (in order, whole lines; the same hash gives the sidecar's `sha256`, so signing
+ * hashes nothing of its own), appends a signed checkpoint to
  * `NAME.cast.sig-chain` at most every `checkpointMs` when there is new data, and at the end
  * writes the final checkpoint and `NAME.cast.sig` (SSHSIG over the whole file). Checkpoints
  * only ever cover bytes the recorder's write has returned for, so a crash leaves a chain that
  * holds for the `.part` up to its last checkpoint.
  */
 export class RecordingSigner {
-  private readonly hash: Hash = sshsigHash();
+  // The writer's hash (src/recording/cast-writer.ts), only ever copied here, never updated or ended.
+  private hash: Hash | undefined;
   private bytes = 0;
   private signedBytes = 0;
   private seq = 0;
@@ -62,10 +64,24 @@ export class RecordingSigner {
     return new RecordingSigner(castPath, workDir, opts.key, fh, opts.checkpointMs ?? CHECKPOINT_EVERY_MS, onError);
   }
 
-  /** Takes bytes the recorder has just written to the file, in file order. */
-  written(buf: Buffer): void {
-    this.hash.update(buf);
-    this.bytes += buf.length;
+  /**
+   * Follows `hash`, the writer's SHA-256 of the `bytes` written so far (the header); the writer
+   * updates it with every later write before it calls `written`.
+   */
+  follow(hash: Hash, bytes: number): void {
+    this.hash = hash;
+    this.bytes = bytes;
+  }
+
+  /** Counts `n` bytes the writer has just written to the file and added to the followed hash. */
+  written(n: number): void {
+    this.bytes += n;
+  }
+
+  /** The SHA-256 of everything written so far; the writer's hash goes on. */
+  private digest(): Buffer {
+    if (!this.hash) throw new Error('the signer follows no writer yet');
+    return this.hash.copy().digest();
   }
 
   /** Writes the final checkpoint and `NAME.cast.sig`, both next to the recording; call after its last byte is durable. */
@@ -74,7 +90,7 @@ export class RecordingSigner {
     this.checkpoint(true);
     await this.tail;
     if (this.failed) throw this.failed;
-    const digest = this.hash.digest();
+    const digest = this.digest();
     const sig = sigPathOf(this.castPath);
     // Temporary file in live/ (same filesystem): the watched top sees only the final name.
     const tmp = tempPathFor(sig, this.workDir);
@@ -108,8 +124,8 @@ export class RecordingSigner {
   private checkpoint(final: boolean): void {
     if (this.failed || (!final && this.bytes === this.signedBytes)) return;
     // Copying the running hash costs one state copy, not a re-read of the file.
-    const sha512 = this.hash.copy().digest('hex');
-    const c = { v: 1 as const, seq: ++this.seq, bytes: this.bytes, sha512, prev: this.prev, at: new Date().toISOString(), final };
+    const digest = this.digest().toString('hex');
+    const c = { v: CHAIN_VERSION, seq: ++this.seq, bytes: this.bytes, digest, prev: this.prev, at: new Date().toISOString(), final };
     const line = checkpointLine(this.key.signer, c);
     this.prev = lineHash(line);
     this.signedBytes = this.bytes;

@@ -1,10 +1,10 @@
 import { createHash, type Hash } from 'node:crypto';
 import { open, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { chainPathOf, readChain, sigPathOf, type ChainRead } from './hash-chain.js';
+import { chainHash, chainPathOf, readChain, sigPathOf, type ChainRead } from './hash-chain.js';
 import { readSidecar } from './sidecar.js';
 import { RECORDING_NAMESPACE } from './signing-key.js';
-import { dearmor, sshsigHash, verifyDigest, type SigCheck } from './sshsig.js';
+import { dearmor, sigHashOf, verifyDigest, type SigCheck, type SigHash } from './sshsig.js';
 
 /** The verdict on one recording: `line` is what `teamssh verify` prints after the file name. */
 export interface Verdict {
@@ -32,14 +32,17 @@ export async function verifyRecording(castPath: string, trusted: readonly Buffer
   const sidecar = await readSidecar(path.join(path.dirname(castPath), `${path.basename(castPath).replace(/\.cast$/, '')}.json`)).catch(() => undefined);
   const chain: ChainRead | undefined = chainText === undefined ? undefined : readChain(chainText, trusted);
   const cps = chain?.checkpoints ?? [];
-  const scan = await scanFile(castPath, cps.map((c) => c.bytes));
+  const blob = sigText === undefined ? undefined : dearmor(sigText);
+  const sigHash = blob && sigHashOf(blob);
+  // Recordings signed before the switch to SHA-256 need a SHA-512 too; newer ones only the SHA-256.
+  const scan = await scanFile(castPath, cps.map((c) => c.bytes), cps[0] ? chainHash(cps[0].v) : 'sha256', sigHash === 'sha512' || cps[0]?.v === 1);
 
   const problems: string[] = [];
   const held: string[] = [];
   if (sigText === undefined) problems.push('unsigned');
   else {
-    const blob = dearmor(sigText);
-    const verdict: SigCheck = blob ? verifyDigest(blob, RECORDING_NAMESPACE, scan.sha512, trusted) : 'malformed';
+    const digest = sigHash === 'sha512' ? scan.sha512 : scan.sha256;
+    const verdict: SigCheck = blob && digest ? verifyDigest(blob, RECORDING_NAMESPACE, digest, trusted) : 'malformed';
     if (verdict === 'ok') held.push('signature');
     else problems.push(SIG_WORDS[verdict]);
   }
@@ -52,7 +55,7 @@ export async function verifyRecording(castPath: string, trusted: readonly Buffer
         problems.push(good === 0 ? 'truncated before checkpoint 1' : `truncated after checkpoint ${good}`);
         break;
       }
-      if (scan.prefixes[i] !== c.sha512) {
+      if (scan.prefixes[i] !== c.digest) {
         problems.push(`modified before checkpoint ${c.seq}`);
         break;
       }
@@ -74,7 +77,7 @@ export async function verifyRecording(castPath: string, trusted: readonly Buffer
 
   if (sidecar && !sidecar.corrupt) {
     const d = sidecar.data;
-    if (typeof d.sha256 === 'string' && d.sha256 !== scan.sha256) problems.push('sidecar sha256 does not match');
+    if (typeof d.sha256 === 'string' && d.sha256 !== scan.sha256.toString('hex')) problems.push('sidecar sha256 does not match');
     else if (typeof d.bytes === 'number' && d.bytes !== scan.size) problems.push('sidecar size does not match');
     else if (typeof d.sha256 === 'string') held.push('sidecar');
   } else if (sidecar?.corrupt) problems.push('sidecar unreadable');
@@ -93,10 +96,20 @@ async function readOptional(file: string): Promise<string | undefined> {
   }
 }
 
-/** One pass over the file: its SHA-512 and SHA-256, and the SHA-512 of each prefix of `cuts` bytes. */
-async function scanFile(file: string, cuts: number[]): Promise<{ size: number; sha512: Buffer; sha256: string; prefixes: string[] }> {
-  const h512: Hash = sshsigHash();
+/**
+ * One pass over the file: its size, its SHA-256, its SHA-512 when `want512`, and the hex digest
+ * (with `prefixHash`, the chain's hash) of each prefix of `cuts` bytes.
+ */
+async function scanFile(file: string, cuts: number[], prefixHash: SigHash, want512: boolean): Promise<{ size: number; sha256: Buffer; sha512: Buffer | undefined; prefixes: string[] }> {
   const h256 = createHash('sha256');
+  const h512 = want512 ? createHash('sha512') : undefined;
+  // The prefixes come from the running hash of the chain's kind, copied at each cut.
+  const hp: Hash = prefixHash === 'sha512' ? (h512 ?? createHash('sha512')) : h256;
+  const others = [h256, h512].filter((h): h is Hash => h !== undefined && h !== hp);
+  const update = (data: Buffer) => {
+    hp.update(data);
+    for (const h of others) h.update(data);
+  };
   const prefixes: string[] = [];
   let size = 0;
   let next = 0;
@@ -105,22 +118,21 @@ async function scanFile(file: string, cuts: number[]): Promise<{ size: number; s
     const chunk = Buffer.allocUnsafe(1 << 20);
     for (let n; (n = (await fh.read(chunk, 0, chunk.length, null)).bytesRead) > 0; ) {
       let data = chunk.subarray(0, n);
-      h256.update(data);
       while (next < cuts.length && cuts[next]! <= size + data.length) {
         const take = cuts[next]! - size;
-        h512.update(data.subarray(0, take));
+        update(data.subarray(0, take));
         size += take;
         data = data.subarray(take);
-        prefixes.push(h512.copy().digest('hex'));
+        prefixes.push(hp.copy().digest('hex'));
         next++;
       }
-      h512.update(data);
+      update(data);
       size += data.length;
     }
   } finally {
     await fh.close();
   }
   // A cut at offset 0 or beyond the end never matched inside the loop.
-  while (prefixes.length < cuts.length && cuts[prefixes.length]! <= size) prefixes.push(h512.copy().digest('hex'));
-  return { size, sha512: h512.digest(), sha256: h256.digest('hex'), prefixes };
+  while (prefixes.length < cuts.length && cuts[prefixes.length]! <= size) prefixes.push(hp.copy().digest('hex'));
+  return { size, sha256: h256.digest(), sha512: h512?.digest(), prefixes };
 }

@@ -8,8 +8,8 @@ import type { UploadGate } from './upload-gate.js';
 import { sleep } from './upload-gate.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 import { fieldsBytes } from './multipart.js';
-import { splitCast } from './split.js';
-import { SIGNATURE_ROOM, bufferDigest, checkSourceSignature, fileDigest, signatureBlock } from './upload-signature.js';
+import { splitCast, type SplitResult } from './split.js';
+import { SIGNATURE_ROOM, bufferDigest, checkSourceSignature, fileDigest, signatureBlock, sourceSignatureHash, type DigestOf } from './upload-signature.js';
 import { READ_CHUNK } from '../recording/cast-lines.js';
 import type { SigningKey } from '../recording/signing-key.js';
 import { FAILED_DIR, UPLOADED_DIR, moveRecording, readSidecar, sidecarPath, writeSidecar, type Sidecar, type UploadFailure } from '../recording/sidecar.js';
@@ -96,7 +96,7 @@ export async function shipRecording(ctx: JobContext, base: string, claimed: stri
     const held = bytes <= HOLD_MAX ? await fs.readFile(claimed) : undefined;
     // Asked for at most once: to check the session's .sig when there is one, else (by
     // signatureBlock) to sign a recording that has none; never without a signing key.
-    const digest = held ? async () => bufferDigest(held) : () => fileDigest(claimed);
+    const digest: DigestOf = held ? async (alg) => bufferDigest(held, alg) : (alg) => fileDigest(claimed, alg);
     const source = await checkSourceSignature(ctx.dir, base, digest, ctx.signingKey);
     if (source.state === 'mismatch') logMismatch(ctx, base, data);
     const signed = { ...fields, description: fields.description + (await signatureBlock(source, { file: claimed, digest }, ctx.signingKey)) };
@@ -111,10 +111,13 @@ export async function shipRecording(ctx: JobContext, base: string, claimed: stri
   return shipParts(ctx, base, claimed, data, fields, limit, false);
 }
 
-/** The splitter's digest of the whole file; it takes one whenever a signing key is configured. */
-async function splitDigest(sha512: Buffer | undefined): Promise<Buffer> {
-  if (!sha512) throw new Error('the recording was split without digests');
-  return sha512;
+/** The splitter's digest of the whole file, taken with the hash the session's signature named when the split began. */
+function splitDigest(whole: SplitResult['whole']): DigestOf {
+  return async (alg) => {
+    // Only when NAME.cast.sig changed its hash (or appeared) during the split: nothing to check against.
+    if (whole?.alg !== alg) throw new Error(`the recording was split without a ${alg} digest of the whole`);
+    return whole.digest;
+  };
 }
 
 /** The audit event for a recording that does not match its own signature. */
@@ -140,16 +143,17 @@ async function shipParts(ctx: JobContext, base: string, claimed: string, data: S
           skipEvents: data.parts.reduce((n, p) => n + p.events, 0),
           partsBefore: data.parts.length,
           digests: ctx.signingKey !== undefined,
+          wholeHash: ctx.signingKey ? await sourceSignatureHash(ctx.dir, base) : undefined,
         });
       } catch (err) {
         if (!hasCode(err, 'ERR_UPLOAD_SPLIT')) throw err;
         return fail(ctx, base, claimed, data, { status: 413, type: 'split_failed', message: (err as Error).message });
       }
-      const { parts, sha512 } = split;
+      const { parts, whole } = split;
       ctx.log.info({ recording: base, parts: parts.length + data.parts.length, partLimit: limit }, 'recording split into parts for upload');
       // The whole is checked against the session's signature with the digest of the very bytes
       // the parts were cut from, before any part is signed.
-      const source = await checkSourceSignature(ctx.dir, base, () => splitDigest(sha512), ctx.signingKey);
+      const source = await checkSourceSignature(ctx.dir, base, splitDigest(whole), ctx.signingKey);
       if (source.state === 'mismatch' && !warned) {
         logMismatch(ctx, base, data);
         warned = true;

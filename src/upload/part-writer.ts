@@ -28,8 +28,8 @@ export interface CastPart {
   title: string;
   /** Original time (seconds) of this part's first event. */
   start: number;
-  /** SHA-512 of the part file as written; only when the splitter was asked for digests. */
-  sha512?: Buffer;
+  /** Digest (SSHSIG's `SIGN_HASH`, SHA-256) of the part file as written; only when the splitter was asked for digests. */
+  digest?: Buffer;
 }
 
 // One read's worth of output (event heads shrink or grow by a few bytes) fits in one stage.
@@ -114,7 +114,7 @@ export class PartWriter {
   private async close(p: OpenPart): Promise<void> {
     await p.fh?.close();
     p.fh = undefined;
-    if (p.hash) p.part.sha512 = p.hash.digest();
+    if (p.hash) p.part.digest = p.hash.digest();
   }
 
   private putBytes(b: Buffer, count = true): void {

@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import { TeamsshError } from '../errors.js';
-import { sshsigHash } from '../recording/sshsig.js';
+import { sshsigHash, type SigHash } from '../recording/sshsig.js';
 import { timeText } from '../recording/json-text.js';
 import { isBlank, lineBatches } from '../recording/cast-lines.js';
 import { PartWriter, type CastPart } from './part-writer.js';
@@ -17,8 +17,9 @@ import { PartWriter, type CastPart } from './part-writer.js';
  * a long blank lead-in. The original offset is reported as `start` for the sidecar. Event
  * data is copied byte for byte; only the leading time number is rewritten.
  *
- * With `digests`, the write pass also hashes the whole file as it reads it and each part as it
- * writes it (SHA-512, what SSHSIG signs): the caller checks the whole against the session's
+ * With `digests`, the write pass also hashes each part as it writes it (SHA-256, what teamssh's
+ * SSHSIGs sign), and with `wholeHash` the whole file as it reads it (with the hash the session's
+ * signature names: SHA-512 for recordings signed before the switch): the caller checks the whole against the session's
  * signature and signs the parts with no further read, and the check covers exactly the bytes
  * the parts were cut from (a file changed between two reads cannot slip into signed parts).
  */
@@ -36,14 +37,16 @@ export interface SplitOptions {
   skipEvents?: number;
   /** Parts already uploaded; numbering continues after them. */
   partsBefore?: number;
-  /** Hash the whole file and each part (SHA-512) while writing; for signing. */
+  /** Hash each part (SHA-256) while writing; for signing. */
   digests?: boolean;
+  /** Hash the whole file with this while writing; for checking the session's signature. */
+  wholeHash?: SigHash | undefined;
 }
 
-/** The parts written, and with `digests` the SHA-512 of the whole file as the write pass read it. */
+/** The parts written, and with `wholeHash` the digest of the whole file as the write pass read it. */
 export interface SplitResult {
   parts: CastPart[];
-  sha512: Buffer | undefined;
+  whole: { alg: SigHash; digest: Buffer } | undefined;
 }
 
 /** Longest title the server keeps. */
@@ -79,10 +82,10 @@ export async function splitCast(opts: SplitOptions): Promise<SplitResult> {
   await fs.mkdir(opts.workDir, { recursive: true, mode: 0o700 });
   const headerTitle = typeof plan.header.title === 'string' ? plan.header.title : '';
   const writer = new PartWriter(opts.workDir, opts.digests === true);
-  const whole = opts.digests ? sshsigHash() : undefined;
+  const whole = opts.wholeHash ? sshsigHash(opts.wholeHash) : undefined;
   try {
     await walk(opts, { writer, baseTitle: opts.baseTitle ?? headerTitle, before, total }, whole && ((chunk) => whole.update(chunk)));
-    return { parts: await writer.done(), sha512: whole?.digest() };
+    return { parts: await writer.done(), whole: whole && opts.wholeHash ? { alg: opts.wholeHash, digest: whole.digest() } : undefined };
   } finally {
     await writer.release();
   }

@@ -3,7 +3,7 @@ import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { sigPathOf } from '../recording/hash-chain.js';
 import { RECORDING_NAMESPACE, type SigningKey } from '../recording/signing-key.js';
-import { armor, dearmor, signDigest, sshsigHash, verifyDigest } from '../recording/sshsig.js';
+import { SIGN_HASH, armor, dearmor, sigHashOf, signDigest, sshsigHash, verifyDigest, type SigHash } from '../recording/sshsig.js';
 import { READ_CHUNK } from '../recording/cast-lines.js';
 
 /**
@@ -32,29 +32,49 @@ export type SourceSignature =
 /** Room kept in the size limit for the signature block in the description. */
 export const SIGNATURE_ROOM = 640;
 
-/**
- * Checks the recording `base` against its `NAME.cast.sig` in `dir`. `digest` gives the SHA-512
- * of the bytes being uploaded; it is asked for only when there is a signature to check.
- */
-export async function checkSourceSignature(dir: string, base: string, digest: () => Promise<Buffer>, key: SigningKey | undefined): Promise<SourceSignature> {
-  if (!key) return { state: 'off' };
-  let armored: string;
+/** A digest of the bytes being uploaded, taken with the hash asked for. */
+export type DigestOf = (alg: SigHash) => Promise<Buffer>;
+
+async function readSourceSignature(dir: string, base: string): Promise<string | undefined> {
   try {
-    armored = await fs.readFile(sigPathOf(path.join(dir, `${base}.cast`)), 'utf8');
+    return await fs.readFile(sigPathOf(path.join(dir, `${base}.cast`)), 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { state: 'unsigned' };
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
   }
+}
+
+/**
+ * The hash the recording's own `NAME.cast.sig` was made with (sha256 since the switch, sha512
+ * before it), so the splitter can take that digest of the whole as it reads it; undefined when
+ * there is no signature or it cannot be read (then no digest of the whole is needed).
+ */
+export async function sourceSignatureHash(dir: string, base: string): Promise<SigHash | undefined> {
+  const armored = await readSourceSignature(dir, base);
+  const blob = armored === undefined ? undefined : dearmor(armored);
+  return blob && sigHashOf(blob);
+}
+
+/**
+ * Checks the recording `base` against its `NAME.cast.sig` in `dir`. `digest` gives the digest
+ * of the bytes being uploaded with the hash the signature names; it is asked for only when
+ * there is a signature to check.
+ */
+export async function checkSourceSignature(dir: string, base: string, digest: DigestOf, key: SigningKey | undefined): Promise<SourceSignature> {
+  if (!key) return { state: 'off' };
+  const armored = await readSourceSignature(dir, base);
+  if (armored === undefined) return { state: 'unsigned' };
   const blob = dearmor(armored);
-  const ok = blob !== undefined && verifyDigest(blob, RECORDING_NAMESPACE, await digest(), [key.publicBlob]) === 'ok';
+  const alg = blob && sigHashOf(blob);
+  const ok = blob !== undefined && alg !== undefined && verifyDigest(blob, RECORDING_NAMESPACE, await digest(alg), [key.publicBlob]) === 'ok';
   return ok ? { state: 'signed', armored } : { state: 'mismatch' };
 }
 
 /**
- * What one upload is: the whole recording (`file`, with `digest` giving the SHA-512 of the
- * bytes sent when the uploader holds them), or a part with the SHA-512 taken as it was written.
+ * What one upload is: the whole recording (`file`, with `digest` giving a digest of the bytes
+ * sent when the uploader holds them), or a part with the digest (`SIGN_HASH`) taken as it was written.
  */
-export type UploadTarget = { file: string; digest?: () => Promise<Buffer> } | { part: { index: number; total: number; sha512?: Buffer | undefined } };
+export type UploadTarget = { file: string; digest?: DigestOf } | { part: { index: number; total: number; digest?: Buffer | undefined } };
 
 /** The text appended to the description of one upload. Empty when signing is off. */
 export async function signatureBlock(source: SourceSignature, target: UploadTarget, key: SigningKey | undefined): Promise<string> {
@@ -69,7 +89,7 @@ export async function signatureBlock(source: SourceSignature, target: UploadTarg
   } else {
     // A part is signed from the digest the splitter took while writing it, never by reading
     // the part file back: an edit to a part file before its upload fails its signature.
-    const digest = 'part' in target ? target.part.sha512 : await (target.digest ?? (() => fileDigest(target.file)))();
+    const digest = 'part' in target ? target.part.digest : await (target.digest ?? ((alg: SigHash) => fileDigest(target.file, alg)))(SIGN_HASH);
     if (!digest) throw new Error('a part to sign was split without digests');
     armored = armor(signDigest(key.signer, RECORDING_NAMESPACE, digest));
     const whole = source.state === 'signed' ? "after checking the whole recording's signature" : 'the recording has no signature of its own (recovered after a crash)';
@@ -84,14 +104,14 @@ export function signatureInDescription(description: string): string | undefined 
   return m && dearmor(m[0]) ? `${m[0]}\n` : undefined;
 }
 
-/** SHA-512 of bytes in hand, as fileDigest takes it of a file. */
-export function bufferDigest(data: Buffer): Buffer {
-  return sshsigHash().update(data).digest();
+/** Digest (`alg`) of bytes in hand, as fileDigest takes it of a file. */
+export function bufferDigest(data: Buffer, alg: SigHash): Buffer {
+  return sshsigHash(alg).update(data).digest();
 }
 
-/** SHA-512 of a whole file, read in pieces of up to 1 MiB. */
-export async function fileDigest(file: string): Promise<Buffer> {
-  const h = sshsigHash();
+/** Digest (`alg`) of a whole file, read in pieces of up to 1 MiB. */
+export async function fileDigest(file: string, alg: SigHash): Promise<Buffer> {
+  const h = sshsigHash(alg);
   const fh = await open(file, 'r');
   try {
     // Most recordings are small: 1 MiB of memory per check would only feed the garbage collector.

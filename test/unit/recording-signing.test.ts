@@ -1,14 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, readFile, readdir, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Recorder, type RecorderOptions } from '../../src/recording/recorder.js';
-import { allowedSignersLine, loadSigningKey, type SigningKey } from '../../src/recording/signing-key.js';
+import { RECORDING_NAMESPACE, allowedSignersLine, loadSigningKey, type SigningKey } from '../../src/recording/signing-key.js';
 import { verifyRecording } from '../../src/recording/verify-recording.js';
 import { recoverPartials } from '../../src/recording/recover.js';
-import { readChain } from '../../src/recording/hash-chain.js';
+import { CHAIN_NAMESPACE, lineHash, readChain } from '../../src/recording/hash-chain.js';
+import { armor, dearmor, sigHashOf, signDigest } from '../../src/recording/sshsig.js';
 import { silentLogger } from '../../src/log.js';
 
 /**
@@ -156,6 +158,58 @@ test('checkpoints while the session runs: a cut or an edit is found up to the la
     lines.splice(1, 1);
     await writeFile(chainFile, lines.join('\n'));
     assert.match(readChain(lines.join('\n'), [key.publicBlob]).problem ?? '', /checkpoint 2: out of order/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('recordings signed before the switch to SHA-256 (sha512 signature, v1 chain) still verify; new ones are sha256, v2; a chain cannot change hash midway', async () => {
+  const dir = await tempDir();
+  try {
+    const key = await loadSigningKey(path.join(dir, 'key'));
+    const rec = await signedRecording(dir, key, 50);
+    await sleep(200);
+    rec.output('more\r\n');
+    await sleep(200);
+    const fin = await rec.finish();
+    const chainFile = `${fin.castPath}.sig-chain`;
+    // What this build writes: the .sig names sha256, every checkpoint is v2 with a SHA-256.
+    assert.equal(sigHashOf(dearmor(await readFile(`${fin.castPath}.sig`, 'utf8'))!), 'sha256');
+    const newLines = (await readFile(chainFile, 'utf8')).trimEnd().split('\n');
+    assert.ok(newLines.length >= 2);
+    const bytes = await readFile(fin.castPath);
+    for (const line of newLines) {
+      const o = JSON.parse(line) as { v: number; bytes: number; sha256: string; sha512?: string };
+      assert.equal(o.v, 2);
+      assert.equal(o.sha512, undefined);
+      assert.equal(o.sha256, createHash('sha256').update(bytes.subarray(0, o.bytes)).digest('hex'), 'the checkpoint is the SHA-256 of the prefix');
+    }
+
+    // The same recording as a build before the switch signed it: sha512 everywhere, chain v1.
+    const sha512 = (b: Buffer | string) => createHash('sha512').update(b).digest();
+    let prev = '';
+    const oldLines = newLines.map((line) => {
+      const o = JSON.parse(line) as { seq: number; bytes: number; at: string; final: boolean };
+      const payload = JSON.stringify({ v: 1, seq: o.seq, bytes: o.bytes, sha512: sha512(bytes.subarray(0, o.bytes)).toString('hex'), prev, at: o.at, final: o.final });
+      const signed = `${payload.slice(0, -1)},"sig":"${signDigest(key.signer, CHAIN_NAMESPACE, sha512(payload)).toString('base64')}"}`;
+      prev = lineHash(signed);
+      return signed;
+    });
+    await writeFile(chainFile, `${oldLines.join('\n')}\n`);
+    await writeFile(`${fin.castPath}.sig`, armor(signDigest(key.signer, RECORDING_NAMESPACE, sha512(bytes))));
+    await writeFile(path.join(dir, 'allowed_signers'), `${allowedSignersLine(key.publicBlob)}\n`);
+    const good = verifyWithStdin(dir, 'rec.cast');
+    assert.equal(good.status, 0, good.out);
+    assert.deepEqual(await verifyRecording(fin.castPath, [key.publicBlob]), { ok: true, line: `ok (signature, chain of ${oldLines.length} checkpoints, sidecar)` });
+    // And an old chain still catches an edit.
+    const edited = Buffer.from(bytes);
+    edited[edited.indexOf('more')]! ^= 1;
+    await writeFile(fin.castPath, edited);
+    assert.match((await verifyRecording(fin.castPath, [key.publicBlob])).line, /signature mismatch; modified before checkpoint \d+/);
+
+    // A v2 checkpoint after v1 ones (however well signed) is not part of the chain.
+    const mixed = [oldLines[0]!, newLines[1]!].join('\n') + '\n';
+    assert.match(readChain(mixed, [key.publicBlob]).problem ?? '', /checkpoint 2: checkpoint version differs/);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
