@@ -9,6 +9,7 @@ import { sleep } from './upload-gate.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 import { fieldsBytes } from './multipart.js';
 import { splitCast, type SplitResult } from './split.js';
+import { PartBodies } from './part-bodies.js';
 import { SIGNATURE_ROOM, bufferDigest, checkSourceSignature, fileDigest, signatureBlock, sourceSignatureHash, type DigestOf } from './upload-signature.js';
 import { READ_CHUNK } from '../recording/cast-lines.js';
 import type { SigningKey } from '../recording/signing-key.js';
@@ -49,6 +50,9 @@ const MIN_PART = 2048;
 // Recordings up to this size are read into memory once for hashing and sending (READ_CHUNK,
 // the piece size used for bigger files, so memory per upload in flight stays as it was).
 const HOLD_MAX = READ_CHUNK;
+// Parts up to this size are sent from memory (one buffer reused across parts; the server's
+// default limit is 8,000,000 bytes); larger ones, under a raised limit, stream from disk.
+const PART_HOLD_MAX = 16 << 20;
 
 /** Session facts for the recording's description on the server (no secrets: no terminal content). */
 export function describe(s: Sidecar): string {
@@ -130,6 +134,7 @@ async function shipParts(ctx: JobContext, base: string, claimed: string, data: S
   const workDir = path.join(ctx.dir, '.parts', base);
   let limit = first;
   data.parts ??= [];
+  const bodies = new PartBodies(PART_HOLD_MAX);
   try {
     for (;;) {
       if (limit < MIN_PART) return fail(ctx, base, claimed, data, { status: 413, type: 'content_too_large', message: `the server refuses parts even of ${limit * 2} bytes` });
@@ -161,7 +166,9 @@ async function shipParts(ctx: JobContext, base: string, claimed: string, data: S
       let shrunk = false;
       for (const part of parts) {
         const description = fields.description + (await signatureBlock(source, { part }, ctx.signingKey));
-        const r = await attempt(ctx, { path: part.path, filename: `${base}-part${part.index}.cast`, bytes: part.bytes }, { ...fields, title: part.title, description }, base);
+        const held = await bodies.read(part.path, part.bytes);
+        const r = await attempt(ctx, { path: part.path, filename: `${base}-part${part.index}.cast`, bytes: part.bytes, data: held }, { ...fields, title: part.title, description }, base);
+        if (r.kind === 'ok' && held) bodies.accepted(held);
         if (r.kind === 'permanent') return fail(ctx, base, claimed, data, r);
         if (r.kind === 'too_large') {
           // Re-split only what is not uploaded yet; parts already up keep their "N/M" titles,

@@ -13,8 +13,11 @@ import { READ_CHUNK } from '../recording/cast-lines.js';
 export interface MultipartBody {
   contentType: string;
   length: number;
-  body: AsyncIterable<Buffer> | Buffer;
+  body: AsyncIterable<Buffer> | Iterable<Buffer> | Buffer;
 }
+
+/** Bytes in hand up to this size are sent joined with the multipart framing, as one buffer. */
+const JOIN_MAX = READ_CHUNK;
 
 /** The file part: `data` when the caller holds the bytes, else `path` is read from disk when the body is consumed. */
 export interface FilePart {
@@ -55,10 +58,13 @@ export function multipartBody(fields: Record<string, string>, file: FilePart): M
   const contentType = `multipart/form-data; boundary=${boundary}`;
   // Bytes in hand go as one buffer: undici writes it to the socket at once, where a stream of
   // six pieces (fields, file head, file, tail) took a write each and a Readable around them.
-  if (file.data) {
+  if (file.data && file.data.length <= JOIN_MAX) {
     const body = Buffer.concat([...heads, file.data, tail]);
     return { contentType, length: body.length, body };
   }
+  // A large buffer (a part, src/upload/part-bodies.ts) goes as it is: joined, every part
+  // would cost a copy and a fresh buffer the size of the part.
+  if (file.data) return { contentType, length: heads.reduce((n, b) => n + b.length, 0) + file.data.length + tail.length, body: [...heads, file.data, tail] };
   const length = heads.reduce((n, b) => n + b.length, 0) + file.bytes + tail.length;
   async function* generate(): AsyncGenerator<Buffer> {
     for (const h of heads) yield h;

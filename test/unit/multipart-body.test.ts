@@ -7,7 +7,7 @@ import { multipartBody } from '../../src/upload/multipart.js';
 
 /** The multipart body of an upload: bytes held in memory go out exactly as the file streamed from disk would. */
 
-async function collect(body: AsyncIterable<Buffer> | Buffer): Promise<Buffer> {
+async function collect(body: AsyncIterable<Buffer> | Iterable<Buffer> | Buffer): Promise<Buffer> {
   if (Buffer.isBuffer(body)) return body;
   const chunks: Buffer[] = [];
   for await (const c of body) chunks.push(c);
@@ -34,6 +34,28 @@ test('a body built from bytes in hand is one buffer, identical to the streamed o
     assert.equal(norm(b, held.contentType), norm(a, streamed.contentType));
     await fs.writeFile(file, 'changed on disk after it was read');
     assert.ok((await collect(held.body)).includes(data), 'the held body sends the bytes that were read, not the file as it is now');
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a large part in hand is sent as it is, not copied into a joined body; the same bytes as streamed', async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'teamssh-mp-'));
+  try {
+    const file = path.join(dir, 'p.cast');
+    const data = Buffer.alloc(3 << 20, 'x');
+    await fs.writeFile(file, data);
+    const part = { field: 'file', filename: 'p.cast', path: file, bytes: data.length };
+    const held = multipartBody({ title: 't' }, { ...part, data });
+    assert.ok(!Buffer.isBuffer(held.body), 'pieces, not one joined copy');
+    const pieces = [...(held.body as Iterable<Buffer>)];
+    assert.ok(pieces.includes(data), 'the caller\'s buffer itself is one of the pieces');
+    const streamed = multipartBody({ title: 't' }, part);
+    const boundaryOf = (ct: string) => ct.slice(ct.indexOf('boundary=') + 'boundary='.length);
+    const norm = (buf: Buffer, ct: string) => buf.toString('latin1').replaceAll(boundaryOf(ct), 'B');
+    const b = await collect(held.body);
+    assert.equal(b.length, held.length);
+    assert.equal(norm(b, held.contentType), norm(await collect(streamed.body), streamed.contentType));
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
   }
