@@ -25,7 +25,7 @@ export const ERROR_CODES = {
   ERR_REC_RECOVERED: 'a partial recording left by a crash was finalised at start (a warning, not a failure)',
   ERR_REC_CONFLICT: 'a partial recording and a final recording of the same name both exist',
   ERR_REC_CORRUPT: 'a partial recording has no valid header; kept as NAME.cast.corrupt',
-  ERR_REC_LEFTOVER: 'temporary files of sidecar or signature writes left by a crash were removed at start (a warning, not a failure)',
+  ERR_REC_LEFTOVER: 'temporary files of sidecar or signature writes left by a crash were removed at start, or a torn one was not read back (a warning, not a failure)',
   ERR_UPLOAD_INSTALL_ID: 'the install id is not a lowercase UUID, or its file cannot be read',
   ERR_UPLOAD_STOPPED: 'the uploader was stopped while an upload was in flight',
   ERR_UPLOAD_SPLIT: 'a recording cannot be split into parts the server accepts',
