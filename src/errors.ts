@@ -33,6 +33,7 @@ export const ERROR_CODES = {
   ERR_UPLOAD_NO_SIDECAR: 'a recording has no sidecar; it is uploaded with what its header says',
   ERR_UPLOAD_BAD_SIDECAR: 'a sidecar is not valid JSON; kept as .json.corrupt',
   ERR_UPLOAD_NO_URL: 'the server accepted an upload but named no URL',
+  ERR_UPLOAD_LEFTOVER: 'temporary files or split parts of an uploader that is gone (killed mid-write) were removed (a warning, not a failure)',
   ERR_UPLOAD_REJECTED: 'the server refused a recording for good; it is kept in failed/ with the reason',
   ERR_CONTROL_SOCKET: 'the control socket cannot be created, or another server already listens on it',
   ERR_NO_SERVER: 'teamssh sessions/kill found no running server on the control socket',

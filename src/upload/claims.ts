@@ -54,6 +54,17 @@ function processAlive(pid: number): boolean {
   }
 }
 
+/**
+ * Whether the process that wrote a file named with `host` and `pid` is gone for good, the test
+ * claims use without the token: on this host its pid no longer runs; anywhere, nothing touched
+ * the file for `staleMs` (a pid from another host, or reused by an unrelated process, proves
+ * nothing). Files of this process go only by that time bound.
+ */
+export function writerGone(host: string | undefined, pid: number, touchedMs: number, staleMs: number): boolean {
+  if (host === HOST_TAG && pid !== process.pid && !processAlive(pid)) return true;
+  return Date.now() - touchedMs > staleMs;
+}
+
 /** Claims held by one uploader. */
 export class Claims {
   /** This uploader's token, part of every claim name it holds. */
