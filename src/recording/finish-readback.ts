@@ -1,7 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Sidecar } from './sidecar.js';
-import { parseTemp } from './temp-files.js';
 
 /**
  * Reading back what a finish cut short by a crash left in temporary files. `Recorder.finish`
@@ -58,18 +57,6 @@ export interface ReadBack {
   usedFile?: string;
   /** Temps not used, and why. */
   rejected: Array<{ file: string; problem: string }>;
-}
-
-/** The paths of sidecar temps (`.NAME.json.*.tmp`) in `dir`'s listing `files`, by the recording NAME in `names` they belong to. */
-export function sidecarTemps(dir: string, files: readonly string[], names: ReadonlySet<string>, into = new Map<string, string[]>()): Map<string, string[]> {
-  for (const f of files) {
-    const t = parseTemp(f);
-    if (t?.kind !== 'sidecar' || !names.has(t.owner)) continue;
-    const list = into.get(t.owner) ?? [];
-    list.push(path.join(dir, f));
-    into.set(t.owner, list);
-  }
-  return into;
 }
 
 /**

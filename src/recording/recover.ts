@@ -5,14 +5,17 @@ import type { Logger } from '../log.js';
 import { chainPathOf } from './hash-chain.js';
 import { fsyncDir, liveDirOf } from './recordings-dir.js';
 import { hashFile, partSidecarPath, readSidecar, sidecarPath, writeSidecar, type Sidecar } from './sidecar.js';
-import { removeLeftoverTemps, removeTemps } from './temp-files.js';
-import { readBackSidecar, sidecarTemps, type ReadBack } from './finish-readback.js';
+import { removeLeftoverTemps, removeTemps, tempsByOwner } from './temp-files.js';
+import { readBackSidecar, type ReadBack } from './finish-readback.js';
+import { readBackSignature } from './signature-readback.js';
 import { lineBatches } from './cast-lines.js';
 
 /** Why a recording was finalised by recovery rather than by its session. */
 export const CRASH_REASON = 'server stopped before the session ended (crash or kill)';
 /** Why, when the session had ended and its outcome was read back, but not its whole sidecar. */
 export const FINISH_CRASH_REASON = 'server stopped while the recording was being finished (crash or kill); how the session ended was read back from its interrupted sidecar write';
+/** Why, when the recording was whole and signed but nothing of how the session ended was on disk. */
+export const SIGNED_CRASH_REASON = 'server stopped while the recording was being finished (crash or kill); the recording is whole and signed, how the session ended is unknown';
 
 /** One `.part` that recovery acted on, and what it concluded. */
 export interface RecoveredRecording {
@@ -57,12 +60,17 @@ async function recoverIn(dir: string, from: string, files: string[], other: stri
   const partsOf = (list: string[]) => list.filter((x) => x.endsWith(PART)).map((x) => x.slice(0, -PART.length)).filter((n) => !isLive(n));
   const here = new Set(partsOf(files));
   const pending = new Set([...here, ...partsOf(other)]);
-  // A sidecar's temp may hold how a session ended: read back by its recovery (in live/, or at
-  // the top from older versions and recovery's own writes), removed once the sidecar is written.
-  const temps = sidecarTemps(from, files, here);
-  if (from !== dir) sidecarTemps(dir, other, here, temps);
-  // Signature and early sidecar writes cut short by the crash: their final files hold what counts.
-  await removeLeftoverTemps(from, files, (t) => isLive(t.owner) || (t.kind === 'sidecar' && pending.has(t.owner)), logger);
+  // The temps of a finish cut short may hold how the session ended and the signature: read back
+  // by the recording's recovery (in live/, or at the top from older versions and recovery's own
+  // writes), removed once its sidecar is written.
+  const sidecars = tempsByOwner(from, files, here, 'sidecar');
+  const signatures = tempsByOwner(from, files, here, 'signature');
+  if (from !== dir) {
+    tempsByOwner(dir, other, here, 'sidecar', sidecars);
+    tempsByOwner(dir, other, here, 'signature', signatures);
+  }
+  // Early sidecar writes cut short, and temps of no recording left: their final files hold what counts.
+  await removeLeftoverTemps(from, files, (t) => isLive(t.owner) || (t.kind !== 'early sidecar' && pending.has(t.owner)), logger);
   for (const f of files) {
     // A rewrite copy that never replaced its .part: the .part still holds everything.
     if (f.endsWith(`${PART}.tmp`) && !isLive(f.slice(0, -`${PART}.tmp`.length))) await unlink(join(from, f)).catch(() => {});
@@ -74,7 +82,7 @@ async function recoverIn(dir: string, from: string, files: string[], other: stri
     const name = f.slice(0, -PART.length);
     if (isLive(name)) continue;
     try {
-      results.push(await recoverOne(dir, from, name, logger, temps.get(name) ?? []));
+      results.push(await recoverOne(dir, from, name, logger, { sidecar: sidecars.get(name) ?? [], signature: signatures.get(name) ?? [] }));
     } catch (err) {
       logger.error({ recording: name, code: 'ERR_REC_RECOVER', err }, 'partial recording could not be recovered; left in place');
       results.push({ name, reason: 'recovery failed; left as .part' });
@@ -82,7 +90,13 @@ async function recoverIn(dir: string, from: string, files: string[], other: stri
   }
 }
 
-async function recoverOne(dir: string, from: string, name: string, log: Logger, temps: string[]): Promise<RecoveredRecording> {
+/** Temporary files a finish of the recording left: read back, then removed. */
+interface FinishTemps {
+  sidecar: string[];
+  signature: string[];
+}
+
+async function recoverOne(dir: string, from: string, name: string, log: Logger, temps: FinishTemps): Promise<RecoveredRecording> {
   const part = join(from, name + PART);
   const cast = join(dir, `${name}.cast`);
   const metaPath = partSidecarPath(from, name);
@@ -101,14 +115,14 @@ async function recoverOne(dir: string, from: string, name: string, log: Logger, 
   if (!scan.headerOk) {
     const corrupt = await freeName(join(dir, `${name}.cast.corrupt`));
     const sha256 = await hashFile(part);
-    const back = await readBack(temps, name, meta, { sha256, bytes: size, changed: true }, log);
+    const back = await readBack(temps.sidecar, name, meta, { sha256, bytes: size, changed: true }, log);
     const reason = `${back.usedFile ? FINISH_CRASH_REASON : CRASH_REASON}; the header line is torn or invalid, file kept for inspection`;
     await writeSidecar(sidecar, { ...back.fields, ...meta, ...prior, file: corrupt.slice(dir.length + 1), sha256, bytes: size, complete: false, corrupt: true, version: 2 as const, reason, recoveredAt });
     await moveChain(dir, from, name);
     await rename(part, corrupt);
     await unlink(metaPath).catch(() => {});
     await syncBoth(dir, from);
-    await removeAll(temps, log);
+    await removeAll([...temps.sidecar, ...temps.signature], log);
     log.error({ recording: name, code: 'ERR_REC_CORRUPT', bytes: size }, 'partial recording has no valid header; kept as .cast.corrupt');
     return { name, reason };
   }
@@ -131,21 +145,24 @@ async function recoverOne(dir: string, from: string, name: string, log: Logger, 
   const sha256 = await hashFile(part);
   const bytes = (await stat(part)).size;
   const events = scan.events === 0 ? 1 : scan.events;
-  const back = await readBack(temps, name, meta, { sha256, bytes, changed }, log);
+  const back = await readBack(temps.sidecar, name, meta, { sha256, bytes, changed }, log);
   // Crash between the sidecar (renamed, or only written) and the rename of a finished session: it is complete as is.
   const wasFinished = back.finished || (!changed && prior?.complete === true && prior.sha256 === sha256);
-  const reason = wasFinished ? 'finished; only the rename to .cast was interrupted' : back.usedFile ? FINISH_CRASH_REASON : CRASH_REASON;
+  // The chain before the signature, as the signer does: a NAME.cast.sig always has its chain.
+  await moveChain(dir, from, name);
+  // A signature over these very bytes (in place, or only written) means the finish got that far.
+  const signed = wasFinished || changed ? undefined : await readBackSignature(temps.signature, part, cast);
+  const reason = wasFinished ? 'finished; only the rename to .cast was interrupted' : back.usedFile ? FINISH_CRASH_REASON : signed ? SIGNED_CRASH_REASON : CRASH_REASON;
   const dropped = scan.droppedInside + (scan.tornTail > 0 ? 1 : 0);
   const fields = wasFinished
     ? { file: `${name}.cast`, sha256, bytes, complete: true, version: 2 as const, recoveredAt }
-    : { file: `${name}.cast`, sha256, bytes, events, duration: scan.lastT, complete: false, version: 2 as const, reason, recoveredAt, droppedLines: dropped };
+    : { ...signed, file: `${name}.cast`, sha256, bytes, events, duration: scan.lastT, complete: false, version: 2 as const, reason, recoveredAt, droppedLines: dropped };
   await writeSidecar(sidecar, { ...back.fields, ...meta, ...prior, ...fields });
-  await moveChain(dir, from, name);
   await rename(part, cast);
   await unlink(metaPath).catch(() => {});
   await syncBoth(dir, from);
-  // Only now: until the sidecar above is durable, the temp may be the one copy of the outcome.
-  await removeAll(temps, log);
+  // Only now: until the sidecar above is durable, a temp may be the one copy of the outcome.
+  await removeAll([...temps.sidecar, ...temps.signature], log);
   log.warn({ recording: name, code: 'ERR_REC_RECOVERED', complete: wasFinished, droppedLines: dropped, bytes, events, ...(back.usedFile ? { outcomeFrom: back.usedFile } : {}) }, 'partial recording finalised at startup');
   return { name, reason };
 }

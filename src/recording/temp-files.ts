@@ -52,6 +52,18 @@ export function parseTemp(name: string): TempName | undefined {
   return { owner: m[1]!, kind: KINDS[m[2]!]!, host: m[3], pid: Number(m[4] ?? m[5]) };
 }
 
+/** The paths of `kind` temps in `dir`'s listing `files`, by the recording in `owners` they belong to (added to `into`). */
+export function tempsByOwner(dir: string, files: readonly string[], owners: ReadonlySet<string>, kind: TempKind, into = new Map<string, string[]>()): Map<string, string[]> {
+  for (const f of files) {
+    const t = parseTemp(f);
+    if (t?.kind !== kind || !owners.has(t.owner)) continue;
+    const list = into.get(t.owner) ?? [];
+    list.push(path.join(dir, f));
+    into.set(t.owner, list);
+  }
+  return into;
+}
+
 /**
  * Removes from `dir` the temporary files of atomic writes that `keep` does not claim, and logs
  * their names. Only for directories no other process writes such files in while this runs:

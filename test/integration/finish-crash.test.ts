@@ -5,8 +5,8 @@ import { chmod, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CRASH_REASON, recoverPartials } from '../../src/recording/recover.js';
-import { loadSigningKey } from '../../src/recording/signing-key.js';
+import { SIGNED_CRASH_REASON, recoverPartials } from '../../src/recording/recover.js';
+import { fingerprintOf, loadSigningKey } from '../../src/recording/signing-key.js';
 import { verifyRecording } from '../../src/recording/verify-recording.js';
 import { captureLog } from '../support/log-capture.js';
 
@@ -83,15 +83,17 @@ for (const [window, pattern] of [
   ['the chain\'s move to the top', '^rec\\.cast\\.sig-chain$'],
   ['the signature\'s write and its rename', '^\\.rec\\.cast\\.sig\\..*\\.tmp$'],
 ] as const) {
-  test(`kill -9 between ${window}: the recording is kept, whole, with its chain; no temporary file is left`, async () => {
-    await crashAt(pattern, async ({ dir, sidecar, top, live, reason }) => {
-      assert.ok(top.includes('rec.cast') && top.includes('rec.cast.sig-chain') && top.includes('rec.json'), top.join(', '));
-      assert.deepEqual(live, []);
-      assert.ok(!top.some((f) => f.endsWith('.tmp')));
+  test(`kill -9 between ${window}: the recording is kept, whole, with its chain and the signature that was written`, async () => {
+    await crashAt(pattern, async ({ dir, trusted, sidecar, top, live, reason }) => {
+      assert.deepEqual(top, ['live', 'rec.cast', 'rec.cast.sig', 'rec.cast.sig-chain', 'rec.json']);
+      assert.deepEqual(live, [], 'no temporary file is left');
       assert.equal(sidecar.login, 'kim');
       assert.equal(sidecar.droppedLines, 0, 'the finish had made the file whole');
-      assert.equal(reason, CRASH_REASON);
-      assert.match(await readFile(path.join(dir, 'rec.cast'), 'utf8'), /the whole session/);
+      assert.equal(sidecar.complete, false, 'how the session ended was never on disk');
+      assert.equal(sidecar.endReason, undefined);
+      assert.deepEqual([sidecar.signature, sidecar.signedBy], ['rec.cast.sig', fingerprintOf(trusted[0]!)]);
+      assert.equal(reason, SIGNED_CRASH_REASON);
+      assert.deepEqual(await verifyRecording(path.join(dir, 'rec.cast'), trusted), { ok: true, line: 'ok (signature, chain of 1 checkpoint, sidecar)' });
     });
   });
 }

@@ -6,7 +6,9 @@ import { chmod, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'n
 import os from 'node:os';
 import path from 'node:path';
 import { Recorder } from '../../src/recording/recorder.js';
-import { CRASH_REASON, FINISH_CRASH_REASON, recoverPartials } from '../../src/recording/recover.js';
+import { CRASH_REASON, FINISH_CRASH_REASON, SIGNED_CRASH_REASON, recoverPartials } from '../../src/recording/recover.js';
+import { RECORDING_NAMESPACE, loadSigningKey } from '../../src/recording/signing-key.js';
+import { armor, signDigest, sshsigHash } from '../../src/recording/sshsig.js';
 import { silentLogger } from '../../src/log.js';
 import { tempPathFor } from '../../src/recording/temp-files.js';
 import { captureLog } from '../support/log-capture.js';
@@ -301,5 +303,42 @@ test('recovery\'s own sidecar temp at the top (a crash during recovery) is read 
     const s = await sidecar(dir, 'r');
     assert.deepEqual([s.endReason, s.exitStatus, s.complete, s.reason], ['exit', 2, false, FINISH_CRASH_REASON]);
     assert.deepEqual((await readdir(dir)).sort(), ['live', 'r.cast', 'r.json']);
+  });
+});
+
+test('a signature temp is put in place only when whole and over the very bytes recovered; one already in place is reported, never replaced', async () => {
+  await withDir(async (dir) => {
+    const live = path.join(dir, 'live');
+    await mkdir(live);
+    const key = await loadSigningKey(path.join(dir, 'key'));
+    const text = `${HEADER}[0.1, "o", "x"]\n`;
+    const sig = (b: string) => armor(signDigest(key.signer, RECORDING_NAMESPACE, sshsigHash().update(b).digest()));
+    const cases: Record<string, string> = { whole: sig(text), torn: sig(text).slice(0, 120), otherBytes: sig('other bytes'), lostTail: sig(text) };
+    for (const [name, body] of Object.entries(cases)) {
+      await writeFile(path.join(live, `${name}.cast.part`), name === 'lostTail' ? `${text}[0.2, "o", "tor` : text);
+      await writeFile(tempPathFor(path.join(dir, `${name}.cast.sig`), live), body);
+    }
+    // Renamed by the finish already, then its sidecar's temp torn by the crash.
+    await writeFile(path.join(live, 'placed.cast.part'), text);
+    await writeFile(path.join(dir, 'placed.cast.sig'), sig(text));
+    await writeFile(tempPathFor(path.join(dir, 'placed.json'), live), '{"file":"placed.cast","ver');
+    // In place but not over these bytes: left as it is for the uploader and `teamssh verify` to report.
+    await writeFile(path.join(live, 'stale.cast.part'), text);
+    await writeFile(path.join(dir, 'stale.cast.sig'), sig('other bytes'));
+    await writeFile(tempPathFor(path.join(dir, 'stale.cast.sig'), live), sig(text));
+    const result = await recoverPartials(dir, silentLogger());
+    assert.deepEqual(Object.fromEntries(result.map((r) => [r.name, r.reason])), {
+      whole: SIGNED_CRASH_REASON, placed: SIGNED_CRASH_REASON, torn: CRASH_REASON, otherBytes: CRASH_REASON, lostTail: CRASH_REASON, stale: CRASH_REASON,
+    });
+    assert.deepEqual(await readdir(live), []);
+    const sigs = (await readdir(dir)).filter((f) => f.endsWith('.sig')).sort();
+    assert.deepEqual(sigs, ['placed.cast.sig', 'stale.cast.sig', 'whole.cast.sig']);
+    assert.equal(await readFile(path.join(dir, 'whole.cast.sig'), 'utf8'), cases.whole);
+    assert.equal(await readFile(path.join(dir, 'stale.cast.sig'), 'utf8'), sig('other bytes'));
+    for (const name of ['whole', 'placed']) {
+      const s = await sidecar(dir, name);
+      assert.deepEqual([s.signature, s.signedBy, s.complete], [`${name}.cast.sig`, key.fingerprint, false]);
+    }
+    assert.equal((await sidecar(dir, 'torn')).signature, undefined);
   });
 });
