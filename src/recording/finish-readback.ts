@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { Logger } from '../log.js';
 import type { Sidecar } from './sidecar.js';
 
 /**
@@ -62,9 +63,16 @@ export interface ReadBack {
 /**
  * Reads the sidecar temps `paths` of recording `name`: a finished one (its sha256 and bytes
  * are the recovered file's, which recovery did not change) wins, else the first valid one
- * gives the outcome and identity. `sessionId` is the early sidecar's, when it has one.
+ * gives the outcome and identity. `sessionId` is the early sidecar's, when it has one. Temps
+ * not used are logged, by name and problem only (never their content).
  */
-export async function readBackSidecar(paths: readonly string[], name: string, sessionId: unknown, file: RecoveredFile): Promise<ReadBack> {
+export async function readBackSidecar(paths: readonly string[], name: string, sessionId: unknown, file: RecoveredFile, log: Logger): Promise<ReadBack> {
+  const back = await readBackFrom(paths, name, sessionId, file);
+  for (const r of back.rejected) log.warn({ recording: name, file: r.file, problem: r.problem, code: 'ERR_REC_LEFTOVER' }, 'a temporary sidecar a crash left is not a whole sidecar of this recording; not used');
+  return back;
+}
+
+async function readBackFrom(paths: readonly string[], name: string, sessionId: unknown, file: RecoveredFile): Promise<ReadBack> {
   const rejected: ReadBack['rejected'] = [];
   let valid: { path: string; data: Sidecar } | undefined;
   for (const p of [...paths].sort()) {

@@ -1,12 +1,12 @@
 import { open, readdir, rename, stat, truncate, unlink, appendFile } from 'node:fs/promises';
 import { isUtf8 } from 'node:buffer';
-import { basename, dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { Logger } from '../log.js';
 import { chainPathOf } from './hash-chain.js';
 import { fsyncDir, liveDirOf } from './recordings-dir.js';
 import { hashFile, partSidecarPath, readSidecar, sidecarPath, writeSidecar, type Sidecar } from './sidecar.js';
-import { removeLeftoverTemps, removeTemps, tempsByOwner } from './temp-files.js';
-import { readBackSidecar, type ReadBack } from './finish-readback.js';
+import { removeLeftoverTemps, removeTempPaths, tempsByOwner } from './temp-files.js';
+import { readBackSidecar } from './finish-readback.js';
 import { readBackSignature } from './signature-readback.js';
 import { lineBatches } from './cast-lines.js';
 
@@ -63,12 +63,10 @@ async function recoverIn(dir: string, from: string, files: string[], other: stri
   // The temps of a finish cut short may hold how the session ended and the signature: read back
   // by the recording's recovery (in live/, or at the top from older versions and recovery's own
   // writes), removed once its sidecar is written.
-  const sidecars = tempsByOwner(from, files, here, 'sidecar');
-  const signatures = tempsByOwner(from, files, here, 'signature');
-  if (from !== dir) {
-    tempsByOwner(dir, other, here, 'sidecar', sidecars);
-    tempsByOwner(dir, other, here, 'signature', signatures);
-  }
+  const [sidecars, signatures] = (['sidecar', 'signature'] as const).map((kind) => {
+    const found = tempsByOwner(from, files, here, kind);
+    return from === dir ? found : tempsByOwner(dir, other, here, kind, found);
+  }) as [Map<string, string[]>, Map<string, string[]>];
   // Early sidecar writes cut short, and temps of no recording left: their final files hold what counts.
   await removeLeftoverTemps(from, files, (t) => isLive(t.owner) || (t.kind !== 'early sidecar' && pending.has(t.owner)), logger);
   for (const f of files) {
@@ -90,13 +88,8 @@ async function recoverIn(dir: string, from: string, files: string[], other: stri
   }
 }
 
-/** Temporary files a finish of the recording left: read back, then removed. */
-interface FinishTemps {
-  sidecar: string[];
-  signature: string[];
-}
-
-async function recoverOne(dir: string, from: string, name: string, log: Logger, temps: FinishTemps): Promise<RecoveredRecording> {
+/** Recovers one .part; `temps` are what its finish left (sidecar and signature temps): read back, then removed. */
+async function recoverOne(dir: string, from: string, name: string, log: Logger, temps: { sidecar: string[]; signature: string[] }): Promise<RecoveredRecording> {
   const part = join(from, name + PART);
   const cast = join(dir, `${name}.cast`);
   const metaPath = partSidecarPath(from, name);
@@ -115,14 +108,14 @@ async function recoverOne(dir: string, from: string, name: string, log: Logger, 
   if (!scan.headerOk) {
     const corrupt = await freeName(join(dir, `${name}.cast.corrupt`));
     const sha256 = await hashFile(part);
-    const back = await readBack(temps.sidecar, name, meta, { sha256, bytes: size, changed: true }, log);
+    const back = await readBackSidecar(temps.sidecar, name, meta?.sessionId, { sha256, bytes: size, changed: true }, log);
     const reason = `${back.usedFile ? FINISH_CRASH_REASON : CRASH_REASON}; the header line is torn or invalid, file kept for inspection`;
     await writeSidecar(sidecar, { ...back.fields, ...meta, ...prior, file: corrupt.slice(dir.length + 1), sha256, bytes: size, complete: false, corrupt: true, version: 2 as const, reason, recoveredAt });
     await moveChain(dir, from, name);
     await rename(part, corrupt);
     await unlink(metaPath).catch(() => {});
     await syncBoth(dir, from);
-    await removeAll([...temps.sidecar, ...temps.signature], log);
+    await removeTempPaths([...temps.sidecar, ...temps.signature], log);
     log.error({ recording: name, code: 'ERR_REC_CORRUPT', bytes: size }, 'partial recording has no valid header; kept as .cast.corrupt');
     return { name, reason };
   }
@@ -145,7 +138,7 @@ async function recoverOne(dir: string, from: string, name: string, log: Logger, 
   const sha256 = await hashFile(part);
   const bytes = (await stat(part)).size;
   const events = scan.events === 0 ? 1 : scan.events;
-  const back = await readBack(temps.sidecar, name, meta, { sha256, bytes, changed }, log);
+  const back = await readBackSidecar(temps.sidecar, name, meta?.sessionId, { sha256, bytes, changed }, log);
   // Crash between the sidecar (renamed, or only written) and the rename of a finished session: it is complete as is.
   const wasFinished = back.finished || (!changed && prior?.complete === true && prior.sha256 === sha256);
   // The chain before the signature, as the signer does: a NAME.cast.sig always has its chain.
@@ -162,23 +155,9 @@ async function recoverOne(dir: string, from: string, name: string, log: Logger, 
   await unlink(metaPath).catch(() => {});
   await syncBoth(dir, from);
   // Only now: until the sidecar above is durable, a temp may be the one copy of the outcome.
-  await removeAll([...temps.sidecar, ...temps.signature], log);
+  await removeTempPaths([...temps.sidecar, ...temps.signature], log);
   log.warn({ recording: name, code: 'ERR_REC_RECOVERED', complete: wasFinished, droppedLines: dropped, bytes, events, ...(back.usedFile ? { outcomeFrom: back.usedFile } : {}) }, 'partial recording finalised at startup');
   return { name, reason };
-}
-
-/** Reads back the sidecar temps of `name` and logs, by name only, those not used. */
-async function readBack(temps: string[], name: string, meta: Sidecar | undefined, file: { sha256: string; bytes: number; changed: boolean }, log: Logger): Promise<ReadBack> {
-  const back = await readBackSidecar(temps, name, meta?.sessionId, file);
-  for (const r of back.rejected) log.warn({ recording: name, file: r.file, problem: r.problem, code: 'ERR_REC_LEFTOVER' }, 'a temporary sidecar a crash left is not a whole sidecar of this recording; not used');
-  return back;
-}
-
-/** Removes temporary files given by path, grouped by directory for the log. */
-async function removeAll(paths: string[], log: Logger): Promise<void> {
-  for (const d of new Set(paths.map((p) => dirname(p)))) {
-    await removeTemps(d, paths.filter((p) => dirname(p) === d).map((p) => basename(p)), log);
-  }
 }
 
 /**

@@ -92,3 +92,10 @@ export async function removeTemps(dir: string, names: readonly string[], log: Lo
   if (removed.length > 0) log.warn({ dir, files: removed, code: 'ERR_REC_LEFTOVER' }, 'removed temporary files a crash left behind');
   return removed;
 }
+
+/** Removes temporary files given by path (in one or more directories), logged per directory. */
+export async function removeTempPaths(paths: readonly string[], log: Logger): Promise<void> {
+  for (const d of new Set(paths.map((p) => path.dirname(p)))) {
+    await removeTemps(d, paths.filter((p) => path.dirname(p) === d).map((p) => path.basename(p)), log);
+  }
+}
