@@ -5,11 +5,17 @@ import type { Logger } from '../log.js';
 import { chainPathOf } from './hash-chain.js';
 import { fsyncDir, liveDirOf } from './recordings-dir.js';
 import { hashFile, partSidecarPath, readSidecar, sidecarPath, writeSidecar, type Sidecar } from './sidecar.js';
-import { removeLeftoverTemps } from './temp-files.js';
+import { removeLeftoverTemps, removeTempPaths, tempsByOwner } from './temp-files.js';
+import { readBackSidecar } from './finish-readback.js';
+import { readBackSignature } from './signature-readback.js';
 import { lineBatches } from './cast-lines.js';
 
 /** Why a recording was finalised by recovery rather than by its session. */
 export const CRASH_REASON = 'server stopped before the session ended (crash or kill)';
+/** Why, when the session had ended and its outcome was read back, but not its whole sidecar. */
+export const FINISH_CRASH_REASON = 'server stopped while the recording was being finished (crash or kill); how the session ended was read back from its interrupted sidecar write';
+/** Why, when the recording was whole and signed but nothing of how the session ended was on disk. */
+export const SIGNED_CRASH_REASON = 'server stopped while the recording was being finished (crash or kill); the recording is whole and signed, how the session ended is unknown';
 
 /** One `.part` that recovery acted on, and what it concluded. */
 export interface RecoveredRecording {
@@ -27,7 +33,8 @@ const REWRITE_CHUNK = 1 << 20;
  * recording without events gets one, the sidecar says `complete: false` and why, and the file
  * is renamed to NAME.cast at the top so it ships like any other. A file whose header is
  * unreadable becomes NAME.cast.corrupt with a sidecar: recovery never deletes session data.
- * Temporary files of sidecar and signature writes a crash cut short are removed (logged by name).
+ * Temporary files of sidecar and signature writes a crash cut short are removed (logged by name);
+ * a sidecar's is read back first: it may hold how the session ended (finish-readback.ts).
  */
 export async function recoverPartials(
   dir: string,
@@ -37,20 +44,31 @@ export async function recoverPartials(
   const results: RecoveredRecording[] = [];
   // live/ first: it is where this version writes; a missing one (never started) holds nothing.
   const live = liveDirOf(dir);
-  const liveFiles = await readdir(live).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'ENOENT') return [] as string[];
-    throw err;
-  });
-  await recoverIn(dir, live, liveFiles, logger, isLive, results);
-  await recoverIn(dir, dir, await readdir(dir), logger, isLive, results);
+  const listLive = () =>
+    readdir(live).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return [] as string[];
+      throw err;
+    });
+  await recoverIn(dir, live, await listLive(), await readdir(dir), logger, isLive, results);
+  await recoverIn(dir, dir, await readdir(dir), await listLive(), logger, isLive, results);
   return results;
 }
 
-/** Recovers the .part files of `from` (live/ or the top of `dir`) into `dir`. */
-async function recoverIn(dir: string, from: string, files: string[], logger: Logger, isLive: (name: string) => boolean, results: RecoveredRecording[]): Promise<void> {
+/** Recovers the .part files of `from` (live/ or the top of `dir`) into `dir`; `other` lists the other of the two. */
+async function recoverIn(dir: string, from: string, files: string[], other: string[], logger: Logger, isLive: (name: string) => boolean, results: RecoveredRecording[]): Promise<void> {
   const present = new Set(files);
-  // Sidecar and signature writes cut short by the crash: their final files hold what counts.
-  await removeLeftoverTemps(from, files, isLive, logger);
+  const partsOf = (list: string[]) => list.filter((x) => x.endsWith(PART)).map((x) => x.slice(0, -PART.length)).filter((n) => !isLive(n));
+  const here = new Set(partsOf(files));
+  const pending = new Set([...here, ...partsOf(other)]);
+  // The temps of a finish cut short may hold how the session ended and the signature: read back
+  // by the recording's recovery (in live/, or at the top from older versions and recovery's own
+  // writes), removed once its sidecar is written.
+  const [sidecars, signatures] = (['sidecar', 'signature'] as const).map((kind) => {
+    const found = tempsByOwner(from, files, here, kind);
+    return from === dir ? found : tempsByOwner(dir, other, here, kind, found);
+  }) as [Map<string, string[]>, Map<string, string[]>];
+  // Early sidecar writes cut short, and temps of no recording left: their final files hold what counts.
+  await removeLeftoverTemps(from, files, (t) => isLive(t.owner) || (t.kind !== 'early sidecar' && pending.has(t.owner)), logger);
   for (const f of files) {
     // A rewrite copy that never replaced its .part: the .part still holds everything.
     if (f.endsWith(`${PART}.tmp`) && !isLive(f.slice(0, -`${PART}.tmp`.length))) await unlink(join(from, f)).catch(() => {});
@@ -62,7 +80,7 @@ async function recoverIn(dir: string, from: string, files: string[], logger: Log
     const name = f.slice(0, -PART.length);
     if (isLive(name)) continue;
     try {
-      results.push(await recoverOne(dir, from, name, logger));
+      results.push(await recoverOne(dir, from, name, logger, { sidecar: sidecars.get(name) ?? [], signature: signatures.get(name) ?? [] }));
     } catch (err) {
       logger.error({ recording: name, code: 'ERR_REC_RECOVER', err }, 'partial recording could not be recovered; left in place');
       results.push({ name, reason: 'recovery failed; left as .part' });
@@ -70,7 +88,8 @@ async function recoverIn(dir: string, from: string, files: string[], logger: Log
   }
 }
 
-async function recoverOne(dir: string, from: string, name: string, log: Logger): Promise<RecoveredRecording> {
+/** Recovers one .part; `temps` are what its finish left (sidecar and signature temps): read back, then removed. */
+async function recoverOne(dir: string, from: string, name: string, log: Logger, temps: { sidecar: string[]; signature: string[] }): Promise<RecoveredRecording> {
   const part = join(from, name + PART);
   const cast = join(dir, `${name}.cast`);
   const metaPath = partSidecarPath(from, name);
@@ -88,13 +107,15 @@ async function recoverOne(dir: string, from: string, name: string, log: Logger):
 
   if (!scan.headerOk) {
     const corrupt = await freeName(join(dir, `${name}.cast.corrupt`));
-    const reason = `${CRASH_REASON}; the header line is torn or invalid, file kept for inspection`;
     const sha256 = await hashFile(part);
-    await writeSidecar(sidecar, { ...meta, ...prior, file: corrupt.slice(dir.length + 1), sha256, bytes: size, complete: false, corrupt: true, version: 2 as const, reason, recoveredAt });
+    const back = await readBackSidecar(temps.sidecar, name, meta?.sessionId, { sha256, bytes: size, changed: true }, log);
+    const reason = `${back.usedFile ? FINISH_CRASH_REASON : CRASH_REASON}; the header line is torn or invalid, file kept for inspection`;
+    await writeSidecar(sidecar, { ...back.fields, ...meta, ...prior, file: corrupt.slice(dir.length + 1), sha256, bytes: size, complete: false, corrupt: true, version: 2 as const, reason, recoveredAt });
     await moveChain(dir, from, name);
     await rename(part, corrupt);
     await unlink(metaPath).catch(() => {});
     await syncBoth(dir, from);
+    await removeTempPaths([...temps.sidecar, ...temps.signature], log);
     log.error({ recording: name, code: 'ERR_REC_CORRUPT', bytes: size }, 'partial recording has no valid header; kept as .cast.corrupt');
     return { name, reason };
   }
@@ -117,19 +138,25 @@ async function recoverOne(dir: string, from: string, name: string, log: Logger):
   const sha256 = await hashFile(part);
   const bytes = (await stat(part)).size;
   const events = scan.events === 0 ? 1 : scan.events;
-  // Crash between the sidecar and the rename of a finished session: it is complete as is.
-  const wasFinished = !changed && prior?.complete === true && prior.sha256 === sha256;
-  const reason = wasFinished ? 'finished; only the rename to .cast was interrupted' : CRASH_REASON;
+  const back = await readBackSidecar(temps.sidecar, name, meta?.sessionId, { sha256, bytes, changed }, log);
+  // Crash between the sidecar (renamed, or only written) and the rename of a finished session: it is complete as is.
+  const wasFinished = back.finished || (!changed && prior?.complete === true && prior.sha256 === sha256);
+  // The chain before the signature, as the signer does: a NAME.cast.sig always has its chain.
+  await moveChain(dir, from, name);
+  // A signature over these very bytes (in place, or only written) means the finish got that far.
+  const signed = wasFinished || changed ? undefined : await readBackSignature(temps.signature, part, cast);
+  const reason = wasFinished ? 'finished; only the rename to .cast was interrupted' : back.usedFile ? FINISH_CRASH_REASON : signed ? SIGNED_CRASH_REASON : CRASH_REASON;
   const dropped = scan.droppedInside + (scan.tornTail > 0 ? 1 : 0);
   const fields = wasFinished
-    ? { recoveredAt }
-    : { file: `${name}.cast`, sha256, bytes, events, duration: scan.lastT, complete: false, version: 2 as const, reason, recoveredAt, droppedLines: dropped };
-  await writeSidecar(sidecar, { ...meta, ...prior, ...fields });
-  await moveChain(dir, from, name);
+    ? { file: `${name}.cast`, sha256, bytes, complete: true, version: 2 as const, recoveredAt }
+    : { ...signed, file: `${name}.cast`, sha256, bytes, events, duration: scan.lastT, complete: false, version: 2 as const, reason, recoveredAt, droppedLines: dropped };
+  await writeSidecar(sidecar, { ...back.fields, ...meta, ...prior, ...fields });
   await rename(part, cast);
   await unlink(metaPath).catch(() => {});
   await syncBoth(dir, from);
-  log.warn({ recording: name, code: 'ERR_REC_RECOVERED', complete: wasFinished, droppedLines: dropped, bytes, events }, 'partial recording finalised at startup');
+  // Only now: until the sidecar above is durable, a temp may be the one copy of the outcome.
+  await removeTempPaths([...temps.sidecar, ...temps.signature], log);
+  log.warn({ recording: name, code: 'ERR_REC_RECOVERED', complete: wasFinished, droppedLines: dropped, bytes, events, ...(back.usedFile ? { outcomeFrom: back.usedFile } : {}) }, 'partial recording finalised at startup');
   return { name, reason };
 }
 

@@ -1,4 +1,6 @@
 import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto';
+import { open } from 'node:fs/promises';
+import { READ_CHUNK } from './cast-lines.js';
 
 /**
  * SSHSIG, the signature format of `ssh-keygen -Y sign` (PROTOCOL.sshsig in OpenSSH; summarised
@@ -54,6 +56,20 @@ function signedData(namespace: string, hashAlg: string, digest: Buffer): Buffer 
 /** The hash SSHSIG takes of a message before signing (`SIGN_HASH` unless told); feed it with `update`. */
 export function sshsigHash(alg: SigHash = SIGN_HASH): ReturnType<typeof createHash> {
   return createHash(alg);
+}
+
+/** Digest (`alg`) of a whole file, as SSHSIG hashes a message, read in pieces of up to 1 MiB. */
+export async function fileDigest(file: string, alg: SigHash): Promise<Buffer> {
+  const h = sshsigHash(alg);
+  const fh = await open(file, 'r');
+  try {
+    // Most recordings are small: 1 MiB of memory per check would only feed the garbage collector.
+    const chunk = Buffer.allocUnsafe(Math.max(1, Math.min(READ_CHUNK, (await fh.stat()).size)));
+    for (let n; (n = (await fh.read(chunk, 0, chunk.length, null)).bytesRead) > 0; ) h.update(chunk.subarray(0, n));
+  } finally {
+    await fh.close();
+  }
+  return h.digest();
 }
 
 /** Which SSHSIG hash `digest` is, told by its length; throws for any other length. */

@@ -1,7 +1,7 @@
-import { createHash, randomBytes } from 'node:crypto';
-import os from 'node:os';
+import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { HOST_TAG } from '../recording/temp-files.js';
 
 /**
  * Exclusive claims on recordings, so two uploaders on one directory never send one file twice.
@@ -21,8 +21,8 @@ import path from 'node:path';
 
 const CLAIM = /^(.+)\.cast\.claim\.([a-f0-9]{8})\.(\d+)\.([a-f0-9]+)\.(\d+)$/;
 
-/** This machine's (or container's) part of claim names. */
-export const HOST_TAG = createHash('sha256').update(os.hostname()).digest('hex').slice(0, 8);
+/** This machine's part of claim names (made in temp-files.ts: temporary files carry it too). */
+export { HOST_TAG };
 
 // Tokens of uploaders alive in this process: a claim with our pid but another token is a leftover.
 const liveTokens = new Set<string>();
@@ -52,6 +52,17 @@ function processAlive(pid: number): boolean {
     // EPERM: it exists but belongs to someone else.
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/**
+ * Whether the process that wrote a file named with `host` and `pid` is gone for good, the test
+ * claims use without the token: on this host its pid no longer runs; anywhere, nothing touched
+ * the file for `staleMs` (a pid from another host, or reused by an unrelated process, proves
+ * nothing). Files of this process go only by that time bound.
+ */
+export function writerGone(host: string | undefined, pid: number, touchedMs: number, staleMs: number): boolean {
+  if (host === HOST_TAG && pid !== process.pid && !processAlive(pid)) return true;
+  return Date.now() - touchedMs > staleMs;
 }
 
 /** Claims held by one uploader. */

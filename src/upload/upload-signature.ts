@@ -1,10 +1,8 @@
 import { promises as fs } from 'node:fs';
-import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { sigPathOf } from '../recording/hash-chain.js';
 import { RECORDING_NAMESPACE, type SigningKey } from '../recording/signing-key.js';
-import { SIGN_HASH, armor, dearmor, sigHashOf, signDigest, sshsigHash, verifyDigest, type SigHash } from '../recording/sshsig.js';
-import { READ_CHUNK } from '../recording/cast-lines.js';
+import { SIGN_HASH, armor, dearmor, fileDigest, sigHashOf, signDigest, sshsigHash, verifyDigest, type SigHash } from '../recording/sshsig.js';
 
 /**
  * The signature that travels with an upload. The asciinema server keeps `title`, `description`
@@ -107,18 +105,4 @@ export function signatureInDescription(description: string): string | undefined 
 /** Digest (`alg`) of bytes in hand, as fileDigest takes it of a file. */
 export function bufferDigest(data: Buffer, alg: SigHash): Buffer {
   return sshsigHash(alg).update(data).digest();
-}
-
-/** Digest (`alg`) of a whole file, read in pieces of up to 1 MiB. */
-export async function fileDigest(file: string, alg: SigHash): Promise<Buffer> {
-  const h = sshsigHash(alg);
-  const fh = await open(file, 'r');
-  try {
-    // Most recordings are small: 1 MiB of memory per check would only feed the garbage collector.
-    const chunk = Buffer.allocUnsafe(Math.max(1, Math.min(READ_CHUNK, (await fh.stat()).size)));
-    for (let n; (n = (await fh.read(chunk, 0, chunk.length, null)).bytesRead) > 0; ) h.update(chunk.subarray(0, n));
-  } finally {
-    await fh.close();
-  }
-  return h.digest();
 }

@@ -7,6 +7,7 @@ import { connectUrl } from '../config/upload-target.js';
 import { UploadClient } from './client.js';
 import { UploadGate } from './upload-gate.js';
 import { Claims } from './claims.js';
+import { removeParts, removeUploaderLeftovers } from './leftovers.js';
 import { RecordingsWatcher } from './watch.js';
 import { WorkQueue } from './queue.js';
 import { DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
@@ -83,7 +84,12 @@ export async function startUploader(opts: UploaderOptions): Promise<UploaderHand
   const hard = new AbortController();
   const client = new UploadClient({ serverUrl: opts.serverUrl, installId, username: opts.username, version: opts.version, requestTimeoutMs: opts.requestTimeoutMs });
   const gate = new UploadGate(log, backoff.unauthorizedMs);
-  const claims = new Claims(dir, opts.claimStaleMs ?? 10 * 60_000);
+  const staleMs = opts.claimStaleMs ?? 10 * 60_000;
+  const claims = new Claims(dir, staleMs);
+  // Once, at start: every crash of an uploader is followed by a start of one (its own restart
+  // at least), and uploaded/ can hold every recording ever made: 100,000 entries there took
+  // ~190 ms of CPU to sweep (three runs, busy machine), too much to repeat every 30 s rescan.
+  await removeUploaderLeftovers(dir, staleMs, log);
   const ctx: JobContext = {
     dir, client, gate, log, backoff,
     maxBytes: opts.maxBytes, visibility: opts.visibility, keepUploaded: opts.keepUploaded,
@@ -103,6 +109,7 @@ export async function startUploader(opts: UploaderOptions): Promise<UploaderHand
     try {
       const claimed = isCast(file) ? await claims.claim(base) : await claims.takeOver(file);
       if (!claimed) return; // another uploader has it, or it is gone
+      await removeParts(dir, base, log);
       const timer = metrics.uploadDuration.startTimer();
       const result = await shipRecording(ctx, base, claimed);
       if (result === 'uploaded') timer();

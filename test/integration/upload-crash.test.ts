@@ -19,9 +19,9 @@ interface Child {
   ready: Promise<void>;
 }
 
-function runChild(w: UploadWorld, over: Record<string, unknown> = {}): Child {
+function runChild(w: UploadWorld, over: Record<string, unknown> = {}, killAtRename?: string): Child {
   const { logger: _l, ...opts } = w.options();
-  const proc = spawn(process.execPath, [RUNNER, JSON.stringify({ ...opts, backoff: FAST_BACKOFF, ...over })], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const proc = spawn(process.execPath, [RUNNER, JSON.stringify({ ...opts, backoff: FAST_BACKOFF, ...over }), ...(killAtRename ? [killAtRename] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
   const lines: Array<Record<string, unknown>> = [];
   let buf = '';
   let onReady!: () => void;
@@ -217,6 +217,53 @@ test('a backlog of 500 recordings drains', async () => {
     assert.equal(countBy(w.fake.uploads).size, 500);
     assert.equal((await fs.readdir(path.join(w.dir, 'uploaded'))).length, 1000);
     assert.deepEqual((await fs.readdir(w.dir)).sort(), ['live', 'uploaded']);
+  } finally {
+    await w.close();
+  }
+});
+
+/** Runs an uploader child until it dies at the rename of a file matching `pattern`. */
+async function crashAt(w: UploadWorld, pattern: string, over: Record<string, unknown> = {}): Promise<number> {
+  const a = runChild(w, over, pattern);
+  const exited = new Promise((r) => a.proc.once('exit', (_code, signal) => r(signal)));
+  await a.ready;
+  assert.equal(await exited, 'SIGKILL');
+  return a.proc.pid!;
+}
+
+test('kill -9 between the outcome sidecar\'s write in uploaded/ and its rename: the next uploader removes the temp and logs it', async () => {
+  const w = await uploadWorld();
+  try {
+    await writeRecording(w.dir, 'victim');
+    const crashed = crashAt(w, '^\\.victim\\.json\\..*\\.tmp$');
+    const pid = await crashed;
+    const temps = (await fs.readdir(path.join(w.dir, 'uploaded'))).filter((f) => f.endsWith('.tmp'));
+    assert.equal(temps.length, 1, 'the crash left the temp');
+    assert.match(temps[0]!, new RegExp(`^\\.victim\\.json\\.${HOST_TAG}\\.${pid}\\.[0-9a-f]{8}\\.tmp$`), 'named with its writer\'s host and pid');
+    const h = await w.start();
+    await waitFor(() => existsSync(path.join(w.dir, 'uploaded', 'victim.cast')), { timeoutMs: 5000, what: 'uploaded/' });
+    await h.idle();
+    assert.deepEqual((await fs.readdir(path.join(w.dir, 'uploaded'))).sort(), ['victim.cast', 'victim.json']);
+    const logged = w.log.lines.filter((l) => l.code === 'ERR_UPLOAD_LEFTOVER').flatMap((l) => l.files as string[]);
+    assert.deepEqual(logged, [path.join('uploaded', temps[0]!)]);
+  } finally {
+    await w.close();
+  }
+});
+
+test('kill -9 mid-split, then the recording goes up whole: its parts are removed when it is claimed again', async () => {
+  const w = await uploadWorld();
+  try {
+    await writeRecording(w.dir, 'big', { events: 600, eventChars: 90 });
+    // The first part is up; its progress sidecar (written through .parts/big/) never got its name.
+    await crashAt(w, '^\\.big\\.json\\..*\\.tmp$', { maxBytes: 20_000 });
+    assert.ok((await fs.readdir(path.join(w.dir, '.parts', 'big'))).length > 1, 'the crash left the parts');
+    const h = await w.start();
+    await waitFor(() => existsSync(path.join(w.dir, 'uploaded', 'big.cast')), { timeoutMs: 5000, what: 'uploaded/' });
+    await h.idle();
+    assert.equal(w.fake.uploads.at(-1)!.filename, 'big.cast', 'the second uploader sent it whole');
+    assert.deepEqual(await fs.readdir(path.join(w.dir, '.parts')), []);
+    assert.ok(w.log.lines.some((l) => l.code === 'ERR_UPLOAD_LEFTOVER' && l.recording === 'big'));
   } finally {
     await w.close();
   }

@@ -6,7 +6,9 @@ import { chmod, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'n
 import os from 'node:os';
 import path from 'node:path';
 import { Recorder } from '../../src/recording/recorder.js';
-import { CRASH_REASON, recoverPartials } from '../../src/recording/recover.js';
+import { CRASH_REASON, FINISH_CRASH_REASON, SIGNED_CRASH_REASON, recoverPartials } from '../../src/recording/recover.js';
+import { RECORDING_NAMESPACE, loadSigningKey } from '../../src/recording/signing-key.js';
+import { armor, signDigest, sshsigHash } from '../../src/recording/sshsig.js';
 import { silentLogger } from '../../src/log.js';
 import { tempPathFor } from '../../src/recording/temp-files.js';
 import { captureLog } from '../support/log-capture.js';
@@ -236,5 +238,107 @@ test('lines are cut at their exact bytes: one longer than a read is kept whole, 
     assert.equal(copied.length, want.length);
     assert.ok(copied === want, 'the kept lines of the copy, byte for byte');
     assert.equal((await sidecar(dir, 'copied')).droppedLines, 2);
+  });
+});
+
+test('a sidecar temp of a finish gives the outcome only when whole and of this session; recovery\'s own measures always win', async () => {
+  await withDir(async (dir) => {
+    const live = path.join(dir, 'live');
+    await mkdir(live);
+    const text = `${HEADER}[0.1, "o", "x"]\n`;
+    const outcome = { exitStatus: 0, exitSignal: null, endReason: 'exit', endedAt: '2026-11-29T16:00:00.000Z' };
+    // The session's sidecar as finish writes it, for bytes other than the ones on disk (a lost tail).
+    const other = { login: 'ida', sessionId: 's-ok', file: 'ok.cast', version: 2, sha256: sha('other bytes'), bytes: 999, events: 7, complete: true, commands: [{ at: 0, command: 'ls' }], ...outcome };
+    const cases: Array<[string, string]> = [
+      ['ok', JSON.stringify(other)],
+      ['torn', JSON.stringify({ ...other, file: 'torn.cast', sessionId: 's-torn' }).slice(0, 60)],
+      ['elsewhere', JSON.stringify({ ...other, file: 'elsewhere.cast', sessionId: 's-someone-else' })],
+      ['typed', JSON.stringify({ ...other, file: 'typed.cast', sessionId: 's-typed', exitStatus: '0' })],
+      ['named', JSON.stringify({ ...other, file: 'ok.cast', sessionId: 's-named' })],
+    ];
+    const temps: string[] = [];
+    for (const [name, body] of cases) {
+      await writeFile(path.join(live, `${name}.cast.part`), text);
+      await writeFile(path.join(live, `${name}.part.json`), JSON.stringify({ login: 'ida', sessionId: `s-${name}` }));
+      const t = tempPathFor(path.join(dir, `${name}.json`), live);
+      temps.push(path.basename(t));
+      await writeFile(t, body);
+    }
+    const log = captureLog();
+    const result = await recoverPartials(dir, log.logger);
+    assert.deepEqual(result.map((r) => [r.name, r.reason]), cases.map(([n]) => [n, n === 'ok' ? FINISH_CRASH_REASON : CRASH_REASON]).sort());
+    assert.deepEqual(await readdir(live), [], 'every temp is removed, used or not');
+    const ok = await sidecar(dir, 'ok');
+    assert.deepEqual({ ...ok, recoveredAt: 0 }, {
+      login: 'ida', sessionId: 's-ok', ...outcome,
+      file: 'ok.cast', sha256: sha(text), bytes: Buffer.byteLength(text), events: 1, duration: 0.1, complete: false, version: 2,
+      reason: FINISH_CRASH_REASON, recoveredAt: 0, droppedLines: 0,
+    }, 'the outcome is taken; the file facts are recovery\'s, and the commands of other bytes are not');
+    for (const [name] of cases.slice(1)) {
+      const s = await sidecar(dir, name);
+      assert.equal(s.endReason, undefined, `${name}: not read back`);
+      assert.equal(s.sessionId, `s-${name}`);
+    }
+    const unused = log.lines.filter((l) => l.code === 'ERR_REC_LEFTOVER' && l.problem);
+    assert.deepEqual(unused.map((l) => [l.recording, l.problem]), [
+      ['elsewhere', 'names another session'],
+      ['named', 'names another recording'],
+      ['torn', 'not JSON (torn)'],
+      ['typed', 'field exitStatus has the wrong type'],
+    ]);
+    assert.deepEqual(log.lines.filter((l) => l.code === 'ERR_REC_LEFTOVER' && l.files).flatMap((l) => l.files as string[]).sort(), temps.sort());
+    assert.doesNotMatch(log.text(), /"ls"|ida/, 'nothing of a temp\'s content is logged');
+  });
+});
+
+test('recovery\'s own sidecar temp at the top (a crash during recovery) is read back like a finish\'s', async () => {
+  await withDir(async (dir) => {
+    const live = path.join(dir, 'live');
+    await mkdir(live);
+    const text = `${HEADER}[0.1, "o", "x"]\n`;
+    await writeFile(path.join(live, 'r.cast.part'), text);
+    const t = tempPathFor(path.join(dir, 'r.json'));
+    await writeFile(t, JSON.stringify({ file: 'r.cast', version: 2, sha256: sha(text), bytes: Buffer.byteLength(text), complete: false, reason: FINISH_CRASH_REASON, endReason: 'exit', exitStatus: 2 }));
+    await recoverPartials(dir, silentLogger());
+    const s = await sidecar(dir, 'r');
+    assert.deepEqual([s.endReason, s.exitStatus, s.complete, s.reason], ['exit', 2, false, FINISH_CRASH_REASON]);
+    assert.deepEqual((await readdir(dir)).sort(), ['live', 'r.cast', 'r.json']);
+  });
+});
+
+test('a signature temp is put in place only when whole and over the very bytes recovered; one already in place is reported, never replaced', async () => {
+  await withDir(async (dir) => {
+    const live = path.join(dir, 'live');
+    await mkdir(live);
+    const key = await loadSigningKey(path.join(dir, 'key'));
+    const text = `${HEADER}[0.1, "o", "x"]\n`;
+    const sig = (b: string) => armor(signDigest(key.signer, RECORDING_NAMESPACE, sshsigHash().update(b).digest()));
+    const cases: Record<string, string> = { whole: sig(text), torn: sig(text).slice(0, 120), otherBytes: sig('other bytes'), lostTail: sig(text) };
+    for (const [name, body] of Object.entries(cases)) {
+      await writeFile(path.join(live, `${name}.cast.part`), name === 'lostTail' ? `${text}[0.2, "o", "tor` : text);
+      await writeFile(tempPathFor(path.join(dir, `${name}.cast.sig`), live), body);
+    }
+    // Renamed by the finish already, then its sidecar's temp torn by the crash.
+    await writeFile(path.join(live, 'placed.cast.part'), text);
+    await writeFile(path.join(dir, 'placed.cast.sig'), sig(text));
+    await writeFile(tempPathFor(path.join(dir, 'placed.json'), live), '{"file":"placed.cast","ver');
+    // In place but not over these bytes: left as it is for the uploader and `teamssh verify` to report.
+    await writeFile(path.join(live, 'stale.cast.part'), text);
+    await writeFile(path.join(dir, 'stale.cast.sig'), sig('other bytes'));
+    await writeFile(tempPathFor(path.join(dir, 'stale.cast.sig'), live), sig(text));
+    const result = await recoverPartials(dir, silentLogger());
+    assert.deepEqual(Object.fromEntries(result.map((r) => [r.name, r.reason])), {
+      whole: SIGNED_CRASH_REASON, placed: SIGNED_CRASH_REASON, torn: CRASH_REASON, otherBytes: CRASH_REASON, lostTail: CRASH_REASON, stale: CRASH_REASON,
+    });
+    assert.deepEqual(await readdir(live), []);
+    const sigs = (await readdir(dir)).filter((f) => f.endsWith('.sig')).sort();
+    assert.deepEqual(sigs, ['placed.cast.sig', 'stale.cast.sig', 'whole.cast.sig']);
+    assert.equal(await readFile(path.join(dir, 'whole.cast.sig'), 'utf8'), cases.whole);
+    assert.equal(await readFile(path.join(dir, 'stale.cast.sig'), 'utf8'), sig('other bytes'));
+    for (const name of ['whole', 'placed']) {
+      const s = await sidecar(dir, name);
+      assert.deepEqual([s.signature, s.signedBy, s.complete], [`${name}.cast.sig`, key.fingerprint, false]);
+    }
+    assert.equal((await sidecar(dir, 'torn')).signature, undefined);
   });
 });

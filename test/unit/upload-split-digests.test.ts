@@ -6,9 +6,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { splitCast } from '../../src/upload/split.js';
 import { READ_CHUNK } from '../../src/recording/cast-lines.js';
-import { checkSourceSignature, fileDigest, signatureBlock, signatureInDescription, sourceSignatureHash } from '../../src/upload/upload-signature.js';
+import { checkSourceSignature, signatureBlock, signatureInDescription, sourceSignatureHash } from '../../src/upload/upload-signature.js';
 import { RECORDING_NAMESPACE, loadSigningKey } from '../../src/recording/signing-key.js';
-import { armor, dearmor, sigHashOf, signDigest, verifyDigest } from '../../src/recording/sshsig.js';
+import { armor, dearmor, fileDigest, sigHashOf, signDigest, verifyDigest } from '../../src/recording/sshsig.js';
 import { validateAsciicast } from '../fakes/asciicast-validate.js';
 
 /**
