@@ -10,6 +10,7 @@ import { backoffDelay, type BackoffOptions } from './backoff.js';
 import { fieldsBytes } from './multipart.js';
 import { splitCast, type SplitResult } from './split.js';
 import { PartBodies } from './part-bodies.js';
+import { PARTS_DIR } from './leftovers.js';
 import { SIGNATURE_ROOM, bufferDigest, checkSourceSignature, signatureBlock, sourceSignatureHash, type DigestOf } from './upload-signature.js';
 import { fileDigest } from '../recording/sshsig.js';
 import { READ_CHUNK } from '../recording/cast-lines.js';
@@ -132,7 +133,7 @@ function logMismatch(ctx: JobContext, base: string, data: Sidecar): void {
 
 async function shipParts(ctx: JobContext, base: string, claimed: string, data: Sidecar, fields: Record<string, string>, first: number, warned: boolean): Promise<'uploaded' | 'failed'> {
   const side = sidecarPath(ctx.dir, base);
-  const workDir = path.join(ctx.dir, '.parts', base);
+  const workDir = path.join(ctx.dir, PARTS_DIR, base);
   let limit = first;
   data.parts ??= [];
   const bodies = new PartBodies(PART_HOLD_MAX);

@@ -26,7 +26,7 @@ import { parseClaim, writerGone } from './claims.js';
  */
 
 /** The work directory in which a split recording's parts are written (job.ts). */
-const PARTS_DIR = '.parts';
+export const PARTS_DIR = '.parts';
 
 /** Removes leftovers of dead uploaders in uploaded/, failed/ and .parts/ of `dir`; returns their paths relative to `dir`. */
 export async function removeUploaderLeftovers(dir: string, staleMs: number, log: Logger): Promise<string[]> {
