@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { FakeAsciinema } from '../fakes/asciinema-server.js';
@@ -9,6 +10,7 @@ import { listeningPorts } from '../support/listening-ports.js';
 import { scrape } from '../support/prometheus.js';
 import { waitFor } from '../support/poll.js';
 import { writeRecording } from '../support/recordings.js';
+import { cli } from '../support/cli.js';
 
 // The split deployment's uploader (the Procfile's `uploader:` process) as an operator runs it:
 // the real `teamssh upload` command, against the fake asciinema server.
@@ -16,7 +18,7 @@ import { writeRecording } from '../support/recordings.js';
 const TOKEN = 'upload-metrics-token-0123456789';
 const INSTALL_ID = '0f8fad5b-d9cb-469f-a165-70867728950e';
 
-async function uploadWorld(extra: Record<string, string>): Promise<{ dir: string; rec: string; fake: FakeAsciinema; start(ready: RegExp, what: string): Promise<CliChild & { ready: RegExpExecArray }>; close(): Promise<void> }> {
+async function uploadWorld(extra: Record<string, string>): Promise<{ env: Record<string, string>; dir: string; rec: string; fake: FakeAsciinema; start(ready: RegExp, what: string): Promise<CliChild & { ready: RegExpExecArray }>; close(): Promise<void> }> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'teamssh-upcli-'));
   const rec = path.join(dir, 'rec');
   const fake = new FakeAsciinema();
@@ -34,6 +36,7 @@ async function uploadWorld(extra: Record<string, string>): Promise<{ dir: string
   };
   const children: CliChild[] = [];
   return {
+    env,
     dir,
     rec,
     fake,
@@ -125,6 +128,22 @@ test('without TEAMSSH_UPLOAD_HTTP_LISTEN `teamssh upload` opens no port, even wi
     child.proc.kill('SIGTERM');
     assert.deepEqual(await child.exited, { code: 0, signal: null });
   } finally {
+    await w.close();
+  }
+});
+
+test('a TEAMSSH_UPLOAD_HTTP_LISTEN port already taken fails the start with ERR_HTTP_LISTEN, exit status 1', async () => {
+  const taken = createServer();
+  await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+  const { port } = taken.address() as { port: number };
+  const w = await uploadWorld({ TEAMSSH_UPLOAD_HTTP_LISTEN: `127.0.0.1:${port}` });
+  try {
+    // Bounded: an uploader that ran on without its listener would otherwise keep the test waiting.
+    const r = await cli(['upload'], w.env, { timeoutMs: 15_000 });
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, new RegExp(`teamssh: cannot listen for HTTP on 127\\.0\\.0\\.1:${port}: EADDRINUSE`));
+  } finally {
+    taken.close();
     await w.close();
   }
 });
