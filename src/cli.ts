@@ -13,7 +13,7 @@ import { probeGitHub } from './github/probe.js';
 import { gitHubConnection } from './github/connection-settings.js';
 import { startServer } from './server/server.js';
 import { raiseServerPriority } from './launch/priority.js';
-import { startConfiguredUploader } from './upload/start-configured.js';
+import { startUploadService } from './upload/upload-service.js';
 import { signingKeyCommand, verifyCommand } from './recording/verify-command.js';
 import { startLiveUploader } from './upload/live-uploader.js';
 import { jumpKeyCommand } from './jump/jump-key-command.js';
@@ -133,9 +133,9 @@ program
     const config = configFor(opts);
     const log = createLogger({ level: config.logLevel, file: config.logFile });
     try {
-      const uploader = await startConfiguredUploader(config, log);
-      if (!uploader) process.exit(1);
-      onTermination(log, () => uploader.stop());
+      const service = await startUploadService(config, log);
+      if (!service) process.exit(1);
+      onTermination(log, () => service.stop());
     } catch (err) {
       fail(err);
     }

@@ -41,7 +41,7 @@ export const ERROR_CODES = {
   ERR_LOG_FILE: 'TEAMSSH_LOG_FILE could not be reopened on reload; lines still go to stdout',
   ERR_UPLOAD_RESTART: 'a reload changed upload settings and the uploader could not be started again with them',
   ERR_UPLOAD_UNAUTHORIZED: 'the server refused the install id (401); all uploads pause until it is accepted',
-  ERR_HTTP_LISTEN: 'the HTTP listener (TEAMSSH_HTTP_LISTEN) cannot bind its address',
+  ERR_HTTP_LISTEN: 'the HTTP listener (TEAMSSH_HTTP_LISTEN; for `teamssh upload`, TEAMSSH_UPLOAD_HTTP_LISTEN) cannot bind its address',
   ERR_HTTP_NOT_FOUND: 'an HTTP request named no route (or a disabled one, such as webhooks without a secret)',
   ERR_HTTP_METHOD: 'an HTTP request used a method its route does not take',
   ERR_HTTP_BODY_TOO_LARGE: 'an HTTP request body was over the 1 MB cap',

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { configSchema, type RawConfig } from './schema.js';
+import { configSchema, parseHostPort, type RawConfig } from './schema.js';
 import { SETTINGS, type Setting } from './settings.js';
 import { TeamsshError } from '../errors.js';
 import { validateUploadTarget } from './upload-target.js';
@@ -192,11 +192,23 @@ function crossChecks(raw: Record<string, unknown>, runningAsRoot: boolean): stri
   if (at(raw, 'github.webhookSecret', isString) && !at(raw, 'http.listen', isString)) {
     out.push('TEAMSSH_GITHUB_WEBHOOK_SECRET (github.webhookSecret): set, but TEAMSSH_HTTP_LISTEN (http.listen) is not: no webhook could arrive');
   }
+  if (listenersCollide(at(raw, 'http.listen', isString), at(raw, 'upload.httpListen', isString))) {
+    out.push('TEAMSSH_UPLOAD_HTTP_LISTEN (upload.httpListen): must not be the address of TEAMSSH_HTTP_LISTEN (http.listen): `teamssh serve` and `teamssh upload` read one configuration, and the second to start could not bind it');
+  }
   out.push(...gitHubAuthChoiceProblems(at(raw, 'github.token', isString), at(raw, 'github.app', (v): v is unknown => v !== undefined)));
   const serverUrl = at(raw, 'upload.serverUrl', isString);
   const target = serverUrl ? validateUploadTarget(serverUrl, at(raw, 'upload.allowPublicServer', (v): v is boolean => v === true) === true) : undefined;
   if (target) out.push(`ASCIINEMA_SERVER_URL (upload.serverUrl): ${target}`);
   return out;
+}
+
+/** Whether two `host:port` settings would bind one port: the same port (not 0, which the kernel picks) on the same host, or a wildcard that covers the other. */
+function listenersCollide(a: string | undefined, b: string | undefined): boolean {
+  const [x, y] = [a ? parseHostPort(a) : undefined, b ? parseHostPort(b) : undefined];
+  if (!x || !y || x.port !== y.port || x.port === 0) return false;
+  // `::` binds IPv4 too (Node listens dual-stack); `0.0.0.0` only IPv4.
+  const covers = (w: string, h: string) => w === '::' || (w === '0.0.0.0' && !h.includes(':'));
+  return x.host === y.host || covers(x.host, y.host) || covers(y.host, x.host);
 }
 
 function dedupe(xs: string[]): string[] {

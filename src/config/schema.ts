@@ -13,15 +13,21 @@ import { DEFAULT_CIPHERS, DEFAULT_HOST_KEY_ALGORITHMS, DEFAULT_KEX, DEFAULT_MACS
 const seconds = (def: number) => z.number().int().min(0).default(def);
 const positive = (def: number) => z.number().int().min(1).default(def);
 
-/** A `host:port` string (IPv6 hosts in brackets) turned into `{host, port}`. */
-const hostPort = z.string().transform((s, ctx) => {
+/** A `host:port` string (IPv6 hosts in brackets, no host meaning `0.0.0.0`) as `{host, port}`, or undefined when it is not one. */
+export function parseHostPort(s: string): { host: string; port: number } | undefined {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(s);
   const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) {
+  return m && port <= 65535 ? { host: m[1] ?? (m[2] || '0.0.0.0'), port } : undefined;
+}
+
+/** A `host:port` setting turned into `{host, port}`. */
+const hostPort = z.string().transform((s, ctx) => {
+  const parsed = parseHostPort(s);
+  if (!parsed) {
     ctx.addIssue({ code: 'custom', message: `must be host:port, got "${s}"` });
     return z.NEVER;
   }
-  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
+  return parsed;
 });
 
 const listen = z.string().default('0.0.0.0:2222').pipe(hostPort);
@@ -164,6 +170,8 @@ export const configSchema = z.strictObject({
       maxBytes: z.number().int().min(4096).default(8_000_000),
       keepUploaded: z.boolean().default(true),
       timeout: positive(120),
+      // No default, as http.listen: `teamssh upload` opens a port only when the operator asks.
+      httpListen: hostPort.optional(),
     })
     .transform(({ timeout, ...u }) => ({ ...u, timeoutMs: timeout * 1000 }))
     .prefault({}),

@@ -86,6 +86,7 @@ export const SETTINGS: readonly Setting[] = [
   { path: 'upload.maxBytes', env: 'TEAMSSH_UPLOAD_MAX_BYTES', kind: 'int', doc: 'server size limit; larger recordings are split into parts (default 8000000)' },
   { path: 'upload.keepUploaded', env: 'TEAMSSH_KEEP_UPLOADED', kind: 'bool', doc: 'keep uploaded recordings in `uploaded/` (default true)' },
   { path: 'upload.timeout', env: 'TEAMSSH_UPLOAD_TIMEOUT', kind: 'int', doc: 'seconds one upload request may take (default 120)' },
+  { path: 'upload.httpListen', env: 'TEAMSSH_UPLOAD_HTTP_LISTEN', kind: 'string', doc: '`host:port` where `teamssh upload` serves its own `/metrics`, `/healthz` and `/readyz` (same token as the server\'s); not the server\'s `TEAMSSH_HTTP_LISTEN`, since both processes read one configuration (default none: no listener)' },
 
   { path: 'jump.key', env: 'TEAMSSH_JUMP_KEY', kind: 'string', doc: 'private key teamssh connects to targets with; generated (ed25519, mode 0600) if missing (default `<stateDir>/jump_ed25519_key`; targets themselves are set in the config file only)' },
   { path: 'jump.connectTimeout', env: 'TEAMSSH_JUMP_CONNECT_TIMEOUT', kind: 'int', doc: 'seconds an onward connection to a target may take to connect and authenticate (default 10)' },

@@ -10,30 +10,38 @@ export interface CheckState {
   [detail: string]: unknown;
 }
 
+/** One readiness check: reads its owner's state at the moment of the request. */
+export type ReadinessCheck = () => CheckState | Promise<CheckState>;
+
+/** What the uploader's checks ask of the process: `teamssh upload` and `teamssh serve` alike. */
+export interface UploaderReadinessOptions {
+  recordingsDir: string;
+  /** True while uploading is paused by a 401 from the asciinema server. */
+  uploadPaused: () => boolean;
+}
+
 /** What readiness asks of the rest of the server. */
-export interface ReadinessOptions {
+export interface ReadinessOptions extends UploaderReadinessOptions {
   /** True while the SSH listener accepts connections. */
   sshListening: () => boolean;
-  recordingsDir: string;
   /** TEAMSSH_CACHE_MAX_STALE in ms: how long GitHub may fail before the node is not ready. */
   maxStaleMs: number;
   github: GitHubPulse;
-  /** True while uploading is paused by a 401 from the asciinema server. */
-  uploadPaused: () => boolean;
 }
 
 // A hung filesystem (NFS) must make /readyz say so, not hang it.
 const WRITE_PROBE_TIMEOUT_MS = 2_000;
 
 /**
- * Whether this node should get new connections. Each check reads the state of its owner at
- * the moment of the request; `drain()` (shutdown) turns the answer to not ready first,
- * before anything else stops, so a load balancer takes the node out before sessions are told.
+ * Whether this process should get work (new connections; for an uploader, a place in the
+ * rotation). Each check reads the state of its owner at the moment of the request;
+ * `drain()` (shutdown) turns the answer to not ready first, before anything else stops, so a
+ * load balancer takes the node out before sessions are told.
  */
 export class Readiness {
   #draining = false;
 
-  constructor(private readonly opts: ReadinessOptions) {}
+  constructor(private readonly checks: Readonly<Record<string, ReadinessCheck>>) {}
 
   /** From now on the node is not ready: it is shutting down. */
   drain(): void {
@@ -42,15 +50,34 @@ export class Readiness {
 
   /** Every check, and whether all passed. */
   async check(): Promise<{ ready: boolean; checks: Record<string, CheckState> }> {
-    const checks: Record<string, CheckState> = {
-      shutdown: { ok: !this.#draining },
-      ssh_listener: { ok: this.opts.sshListening() },
-      github: { ...this.opts.github.state(this.opts.maxStaleMs), maxStaleSeconds: this.opts.maxStaleMs / 1000 },
-      recordings_dir: await writable(this.opts.recordingsDir),
-      upload: { ok: !this.opts.uploadPaused(), paused: this.opts.uploadPaused() },
-    };
+    const checks: Record<string, CheckState> = { shutdown: { ok: !this.#draining } };
+    for (const [name, read] of Object.entries(this.checks)) checks[name] = await read();
     return { ready: Object.values(checks).every((c) => c.ok), checks };
   }
+}
+
+/** The readiness of `teamssh serve`: its SSH port and GitHub, and the in-process uploader's checks. */
+export function serverReadiness(opts: ReadinessOptions): Readiness {
+  return new Readiness({
+    ssh_listener: () => ({ ok: opts.sshListening() }),
+    github: () => ({ ...opts.github.state(opts.maxStaleMs), maxStaleSeconds: opts.maxStaleMs / 1000 }),
+    ...uploaderChecks(opts),
+  });
+}
+
+/** The readiness of `teamssh upload`: the checks that mean something without an SSH server. */
+export function uploaderReadiness(opts: UploaderReadinessOptions): Readiness {
+  return new Readiness(uploaderChecks(opts));
+}
+
+function uploaderChecks(opts: UploaderReadinessOptions): Record<string, ReadinessCheck> {
+  return {
+    recordings_dir: () => writable(opts.recordingsDir),
+    upload: () => {
+      const paused = opts.uploadPaused();
+      return { ok: !paused, paused };
+    },
+  };
 }
 
 /** Writes and removes a probe file: the only test that holds for root too (root ignores modes, not ENOSPC, EROFS or a missing directory). */

@@ -1,7 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Gauge } from 'prom-client';
-import { registry } from './metrics.js';
+import { BOTH_ROLES, registry } from './metrics.js';
 
 /**
  * Gauges of live state. Their owners (the session registry, the connection gate, the
@@ -90,7 +90,7 @@ new Gauge({
 new Gauge({
   name: 'teamssh_recordings_pending',
   help: 'Finished recordings in the recordings directory not yet uploaded (queued or being uploaded).',
-  registers: [registry],
+  registers: BOTH_ROLES,
   async collect() {
     let n = 0;
     for (const dir of recordingDirs.keys()) n += await pendingIn(dir);
@@ -101,7 +101,7 @@ new Gauge({
 new Gauge({
   name: 'teamssh_upload_paused',
   help: '1 while uploading is paused because the asciinema server refuses the install id (401).',
-  registers: [registry],
+  registers: BOTH_ROLES,
   collect() {
     this.set(uploadPaused() ? 1 : 0);
   },

@@ -1,17 +1,18 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { HttpError, type HttpRequest, type Route } from '../http/route.js';
-import { registry } from './metrics.js';
+import type { Registry } from 'prom-client';
 import './live-gauges.js';
 
 /** Where Prometheus scrapes. */
 export const METRICS_PATH = '/metrics';
 
 /**
- * `GET /metrics`: the registry in Prometheus text format. With a `token`
+ * `GET /metrics`: `registry` (the role's: metrics.ts) in Prometheus text format. With a `token`
  * (TEAMSSH_METRICS_TOKEN) only `Authorization: Bearer <token>` gets it; the token is
  * compared in constant time and never logged.
  */
-export function metricsRoute(opts: { token?: string | undefined }): Route {
+export function metricsRoute(opts: { token?: string | undefined; registry: Registry }): Route {
+  const { registry } = opts;
   const want = opts.token ? digest(opts.token) : undefined;
   return {
     method: 'GET',

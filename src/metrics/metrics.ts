@@ -10,6 +10,12 @@ import type { RefusalReason } from '../auth/types.js';
  *
  * Labels are bounded, closed sets (reasons, kinds, route templates, status codes): never a
  * login, key or address, which would be personal data and unbounded cardinality.
+ *
+ * Two registries, one per role, share the metric objects: `registry` (`teamssh serve`: all of
+ * them) and `uploaderRegistry` (`teamssh upload`: uploads, the backlog, the pause and the
+ * process metrics). A split uploader exporting the server's metrics at 0 would say "no logins,
+ * no sessions" on a host where the server does have them, and a dashboard summing over
+ * instances could not tell that zero from a real one; an absent series says "not here".
  */
 
 /** Every `auth_refused.reason`, so each series exists (at 0) from the start and alerts see no gap. */
@@ -40,8 +46,14 @@ export const UPLOAD_RESULTS = ['uploaded', 'rejected', 'retry'] as const;
 /** Results of `teamssh_github_cache_total`. */
 export const CACHE_RESULTS = ['hit', 'miss', 'not_modified', 'stale'] as const;
 
-/** The registry `/metrics` serves. */
+/** What `/metrics` of `teamssh serve` serves: every metric. */
 export const registry = new Registry();
+
+/** What `/metrics` of `teamssh upload` serves: the metrics that mean something in the uploader alone. */
+export const uploaderRegistry = new Registry();
+
+/** For the metrics both roles export. */
+export const BOTH_ROLES = [registry, uploaderRegistry];
 
 // Logins take seconds, sessions minutes to hours: buckets up to 12 h (the default max duration).
 const SESSION_BUCKETS = [1, 10, 60, 300, 900, 1800, 3600, 7200, 14400, 28800, 43200];
@@ -58,8 +70,8 @@ export const metrics = {
   githubDuration: new Histogram({ name: 'teamssh_github_request_duration_seconds', help: 'Duration of GitHub API requests in seconds, answered or not.', buckets: GITHUB_BUCKETS, registers: [registry] }),
   githubCache: new Counter({ name: 'teamssh_github_cache_total', help: 'GitHub directory lookups by result: hit (fresh cache), miss (asked GitHub), not_modified (GitHub confirmed the cache with 304), stale (GitHub unavailable, a stale verified answer served).', labelNames: ['result'] as const, registers: [registry] }),
   githubRateLimitRemaining: new Gauge({ name: 'teamssh_github_rate_limit_remaining', help: 'x-ratelimit-remaining of the latest GitHub answer that carried it.', registers: [registry] }),
-  uploads: new Counter({ name: 'teamssh_uploads_total', help: 'Recording uploads by result: uploaded, rejected (refused for good, kept in failed/), retry (an attempt that failed and will be retried).', labelNames: ['result'] as const, registers: [registry] }),
-  uploadDuration: new Histogram({ name: 'teamssh_upload_duration_seconds', help: 'Time to ship one recording in seconds, retries included, for recordings uploaded.', buckets: UPLOAD_BUCKETS, registers: [registry] }),
+  uploads: new Counter({ name: 'teamssh_uploads_total', help: 'Recording uploads by result: uploaded, rejected (refused for good, kept in failed/), retry (an attempt that failed and will be retried).', labelNames: ['result'] as const, registers: BOTH_ROLES }),
+  uploadDuration: new Histogram({ name: 'teamssh_upload_duration_seconds', help: 'Time to ship one recording in seconds, retries included, for recordings uploaded.', buckets: UPLOAD_BUCKETS, registers: BOTH_ROLES }),
   webhookDeliveries: new Counter({ name: 'teamssh_webhook_deliveries_total', help: 'GitHub webhook deliveries by event (event.action of a taken event, "other", or "unverified" before the signature passed) and result.', labelNames: ['event', 'result'] as const, registers: [registry] }),
   sessionsRevoked: new Counter({ name: 'teamssh_sessions_revoked_total', help: 'Sessions ended by revocation, by the reason of session_revoked.', labelNames: ['reason'] as const, registers: [registry] }),
 };
@@ -69,5 +81,8 @@ for (const result of CACHE_RESULTS) metrics.githubCache.inc({ result }, 0);
 for (const result of UPLOAD_RESULTS) metrics.uploads.inc({ result }, 0);
 for (const kind of ['shell', 'exec']) metrics.sessionsTotal.inc({ kind }, 0);
 
-// Process metrics (CPU, memory, event loop lag, GC) under the same prefix as ours.
-collectDefaultMetrics({ register: registry, prefix: 'teamssh_' });
+// Process metrics (CPU, memory, event loop lag, GC) under the same prefix as ours: collected
+// once (each collection starts its own event-loop and GC observers) and served by both roles.
+const processMetrics = new Registry();
+collectDefaultMetrics({ register: processMetrics, prefix: 'teamssh_' });
+for (const { name } of processMetrics.getMetricsAsArray()) for (const r of BOTH_ROLES) r.registerMetric(processMetrics.getSingleMetric(name)!);

@@ -28,8 +28,9 @@ import { onSpawnerDeath } from '../launch/spawner-client.js';
 import { LiveConfig } from '../config/live.js';
 import { reloadConfig, type ReloadOutcome, type Reread } from './reload.js';
 import { metricsRoute } from '../metrics/metrics-route.js';
+import { registry } from '../metrics/metrics.js';
 import { uploadPaused, watchRecordingsDir, watchServer } from '../metrics/live-gauges.js';
-import { Readiness, healthRoutes } from '../health/readiness.js';
+import { serverReadiness, healthRoutes, type Readiness } from '../health/readiness.js';
 import { githubPulse } from '../github/pulse.js';
 import { jumpServiceFor } from '../jump/start.js';
 import { ProxyJump } from '../jump/proxy-jump.js';
@@ -186,8 +187,8 @@ export async function startServer(config: Config, logger: Logger, opts: { direct
     watchServer({ connections: () => clients.size, unauthenticated: () => gate.size, sessionKinds: () => sessions.all().map((s) => s.kind) }),
     watchRecordingsDir(config.recordings.dir),
   ];
-  const readiness = new Readiness({ sshListening: () => tcp.listening, recordingsDir: config.recordings.dir, maxStaleMs: config.github.cacheMaxStaleMs, github: githubPulse, uploadPaused });
-  const routes = [...revocation.routes, metricsRoute({ token: config.http.metricsToken }), ...healthRoutes(readiness)];
+  const readiness = serverReadiness({ sshListening: () => tcp.listening, recordingsDir: config.recordings.dir, maxStaleMs: config.github.cacheMaxStaleMs, github: githubPulse, uploadPaused });
+  const routes = [...revocation.routes, metricsRoute({ token: config.http.metricsToken, registry }), ...healthRoutes(readiness)];
   const http = config.http.listen ? await startHttpListener(config.http.listen, routes, logger.child({ component: 'http' })) : undefined;
   log.info({ event: 'listening', host: address.host, port: address.port, org: config.github.org, teams: config.github.teams, recordings: config.recordings.dir }, `teamssh listening on ${address.host}:${address.port}`);
 

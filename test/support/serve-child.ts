@@ -7,32 +7,47 @@ import { ensureTestAccount } from './accounts.js';
 import { waitFor } from './poll.js';
 import { makeKey, TEST_ACCOUNT, type ClientKey } from './teamssh.js';
 
-/** `teamssh serve` as a real child process, as an operator runs it. */
-export interface Child {
+/** A `teamssh` command as a real child process, as an operator runs it. */
+export interface CliChild {
   proc: ChildProcess;
-  port: number;
   output(): string;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+/** `teamssh serve` as a real child process. */
+export interface Child extends CliChild {
+  port: number;
+}
+
 /**
- * Starts `node dist/src/cli.js serve` with exactly `env` (plus PATH) and waits until it listens.
- * `detached`: the server leads a session of its own, as systemd starts services.
+ * Starts `node dist/src/cli.js ARGS` with exactly `env` (plus PATH) and waits until its output
+ * matches `ready.pattern`, which it returns with the child. `detached`: the child leads a
+ * session of its own, as systemd starts services.
  */
-export async function serve(env: Record<string, string>, opts: { detached?: boolean } = {}): Promise<Child> {
-  const proc = spawn(process.execPath, ['dist/src/cli.js', 'serve'], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: opts.detached ?? false });
+export async function startCli(args: string[], env: Record<string, string>, ready: { pattern: RegExp; what: string }, opts: { detached?: boolean } = {}): Promise<CliChild & { ready: RegExpExecArray }> {
+  const proc = spawn(process.execPath, ['dist/src/cli.js', ...args], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: opts.detached ?? false });
   let out = '';
   proc.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
   proc.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => proc.on('exit', (code, signal) => r({ code, signal })));
-  const listening = await waitFor(
+  const match = await waitFor(
     () => {
-      if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`server exited (${proc.exitCode ?? proc.signalCode}) before it listened:\n${out}`);
-      return /"event":"listening".*?"port":(\d+)/.exec(out);
+      if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`teamssh ${args[0]} exited (${proc.exitCode ?? proc.signalCode}) before ${ready.what}:\n${out}`);
+      return ready.pattern.exec(out);
     },
-    { timeoutMs: 15_000, intervalMs: 50, what: 'the server to listen', detail: () => `output so far:\n${out}` },
-  );
-  return { proc, port: Number(listening[1]), output: () => out, exited };
+    { timeoutMs: 15_000, intervalMs: 50, what: ready.what, detail: () => `output so far:\n${out}` },
+  ).catch((err: unknown) => {
+    // A child that never got ready is the test's to end: left running it would keep the test process alive.
+    proc.kill('SIGKILL');
+    throw err;
+  });
+  return { proc, output: () => out, exited, ready: match };
+}
+
+/** Starts `teamssh serve` with exactly `env` (plus PATH) and waits until it listens. */
+export async function serve(env: Record<string, string>, opts: { detached?: boolean } = {}): Promise<Child> {
+  const { ready, ...child } = await startCli(['serve'], env, { pattern: /"event":"listening".*?"port":(\d+)/, what: 'the server to listen' }, opts);
+  return { ...child, port: Number(ready[1]) };
 }
 
 

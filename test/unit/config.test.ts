@@ -133,6 +133,21 @@ test('revocation settings: no HTTP listener and no webhooks unless asked; revali
   assert.match(problems({ ...base, TEAMSSH_GITHUB_WEBHOOK_SECRET: 's3cret' }).join('\n'), /TEAMSSH_GITHUB_WEBHOOK_SECRET .*TEAMSSH_HTTP_LISTEN/);
 });
 
+test('TEAMSSH_UPLOAD_HTTP_LISTEN: no listener unless set; a bad address or the server\'s own is named in the one error', () => {
+  assert.equal(loadConfig({ env: base }).upload.httpListen, undefined);
+  assert.deepEqual(loadConfig({ env: { ...base, TEAMSSH_UPLOAD_HTTP_LISTEN: '127.0.0.1:9101', TEAMSSH_HTTP_LISTEN: '127.0.0.1:9100' } }).upload.httpListen, { host: '127.0.0.1', port: 9101 });
+  const text = problems({ ...base, TEAMSSH_UPLOAD_HTTP_LISTEN: '9101', TEAMSSH_LISTEN: 'nope' }).join('\n');
+  assert.match(text, /TEAMSSH_UPLOAD_HTTP_LISTEN \(upload\.httpListen\): must be host:port, got "9101"/);
+  assert.match(text, /TEAMSSH_LISTEN \(listen\)/, 'named together with the other bad settings');
+  for (const [server, uploader] of [['127.0.0.1:9100', '127.0.0.1:9100'], ['0.0.0.0:9100', '127.0.0.1:9100'], ['[::]:9100', '127.0.0.1:9100'], ['127.0.0.1:9100', ':9100']]) {
+    assert.match(problems({ ...base, TEAMSSH_HTTP_LISTEN: server!, TEAMSSH_UPLOAD_HTTP_LISTEN: uploader! }).join('\n'), /TEAMSSH_UPLOAD_HTTP_LISTEN \(upload\.httpListen\): must not be the address of TEAMSSH_HTTP_LISTEN/, `${server} and ${uploader}`);
+  }
+  // Port 0 (the kernel picks one each) and other hosts' same port do not collide.
+  assert.deepEqual(problems({ ...base, TEAMSSH_HTTP_LISTEN: '127.0.0.1:0', TEAMSSH_UPLOAD_HTTP_LISTEN: '127.0.0.1:0' }), []);
+  assert.deepEqual(problems({ ...base, TEAMSSH_HTTP_LISTEN: '127.0.0.1:9100', TEAMSSH_UPLOAD_HTTP_LISTEN: '127.0.0.2:9100' }), []);
+  assert.deepEqual(problems({ ...base, TEAMSSH_HTTP_LISTEN: '0.0.0.0:9100', TEAMSSH_UPLOAD_HTTP_LISTEN: '[::1]:9100' }), []);
+});
+
 test('TEAMSSH_PRIORITY_BOOST: 0 to 19 nice levels, 10 by default', () => {
   assert.equal(loadConfig({ env: base }).priorityBoost, 10);
   assert.equal(loadConfig({ env: { ...base, TEAMSSH_PRIORITY_BOOST: '0' } }).priorityBoost, 0);

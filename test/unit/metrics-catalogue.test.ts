@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
-import { registry } from '../../src/metrics/metrics.js';
+import { registry, uploaderRegistry } from '../../src/metrics/metrics.js';
 import '../../src/metrics/live-gauges.js';
 import { routeTemplate } from '../../src/metrics/github-hook.js';
 import { GitHubPulse } from '../../src/github/pulse.js';
@@ -37,6 +37,17 @@ test('the README metrics table lists every metric teamssh registers, and nothing
   const table = await readmeTable();
   const ours = (await catalogue()).map((m) => m.name).filter((n) => !isDefault(n));
   assert.deepEqual([...new Set(table)].sort(), [...ours].sort());
+});
+
+test('`teamssh upload` exports the upload metrics, the backlog and the process metrics, as the README lists them, and none of the server\'s', async () => {
+  const readme = await readFile('README.md', 'utf8');
+  const listed = /^`teamssh upload` exports only what describes it: ([\s\S]*?) and the\nprocess metrics\./m.exec(readme)?.[1];
+  assert.ok(listed, 'README "The split uploader" lists what `teamssh upload` exports');
+  const names = (await uploaderRegistry.getMetricsAsJSON()).map((m) => m.name);
+  assert.deepEqual([...listed.matchAll(/`(teamssh_[a-z0-9_]+)`/g)].map((m) => m[1]!).sort(), names.filter((n) => !isDefault(n)).sort());
+  assert.deepEqual(names.filter(isDefault).sort(), (await catalogue()).map((m) => m.name).filter(isDefault).sort(), 'the same process metrics as the server');
+  // One metric object per name across both roles: an upload counted is counted in both.
+  for (const n of names) assert.equal(uploaderRegistry.getSingleMetric(n), registry.getSingleMetric(n), n);
 });
 
 test('config/prometheus-alerts.example.yaml parses and uses only metrics that exist', async () => {
