@@ -45,7 +45,6 @@ export class CastWriter {
   private failure: RecordingError | null = null;
   private readonly errorListeners: Array<(err: Error) => void> = [];
   private drainWaiters: Array<() => void> = [];
-  private signer: RecordingSigner | undefined;
 
   /** Writes to `fh` after the header; `clock` gives milliseconds, event times are seconds since this call. */
   constructor(
@@ -56,13 +55,12 @@ export class CastWriter {
     this.start = clock();
   }
 
-  /** Counts the header, written by the caller before any event, and from then on shows written bytes to `signer`. */
+  /** Counts the header, written by the caller before any event, and from then on lets `signer` sign what is written. */
   headerWritten(header: Buffer, signer: RecordingSigner | undefined): void {
     this.hash.update(header);
     this.bytes = header.length;
-    // The chain only ever sees bytes whose write has returned: the header's has, now.
-    this.signer = signer;
-    signer?.follow(this.hash, header.length);
+    // The chain only ever sees bytes whose write has returned (byteCount, digestSoFar): the header's has, now.
+    signer?.follow(this);
   }
 
   /** Appends one event line at clock time `at` and returns its time; a Buffer is known-valid UTF-8 and is escaped byte by byte. */
@@ -165,9 +163,14 @@ export class CastWriter {
     return this.lastT;
   }
 
-  /** Hex SHA-256 of every byte written, after `end`; the hash itself stays open for the signer's final checkpoint. */
+  /** The SHA-256 of every byte written so far; the hash goes on (the signer reads it at each checkpoint). */
+  digestSoFar(): Buffer {
+    return this.hash.copy().digest();
+  }
+
+  /** Hex SHA-256 of every byte written, after `end`. */
   sha256(): string {
-    return this.hash.copy().digest('hex');
+    return this.digestSoFar().toString('hex');
   }
 
   private reserve(n: number): void {
@@ -198,7 +201,6 @@ export class CastWriter {
         await writeAll(this.fh, bufs);
         for (const b of bufs) {
           this.hash.update(b);
-          this.signer?.written(b.length);
           this.bytes += b.length;
           this.queued -= b.length;
           // Two spares are enough: one batch fills while one is written.

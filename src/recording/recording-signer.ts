@@ -1,10 +1,16 @@
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
-import type { Hash } from 'node:crypto';
 import path from 'node:path';
 import { CHAIN_VERSION, CHECKPOINT_EVERY_MS, chainPathOf, checkpointLine, lineHash, sigPathOf } from './hash-chain.js';
 import { RECORDING_NAMESPACE, type SigningKey } from './signing-key.js';
 import { armor, signDigest } from './sshsig.js';
 import { tempPathFor } from './temp-files.js';
+
+/** What a writer has written so far: the bytes whose writes have returned, and their SHA-256. */
+export interface WrittenSoFar {
+  readonly byteCount: number;
+  /** The SHA-256 of those bytes; the writer's hash goes on. */
+  digestSoFar(): Buffer;
+}
 
 /** How a recorder signs: the key, and how often checkpoints may be written (tests shorten it). */
 export interface SigningOptions {
@@ -33,9 +39,8 @@ export interface SignatureFacts {
  * holds for the `.part` up to its last checkpoint.
  */
 export class RecordingSigner {
-  // The writer's hash (src/recording/cast-writer.ts), only ever copied here, never updated or ended.
-  private hash: Hash | undefined;
-  private bytes = 0;
+  // The writer (src/recording/cast-writer.ts): what it has written so far, and its SHA-256.
+  private source: WrittenSoFar | undefined;
   private signedBytes = 0;
   private seq = 0;
   private prev = '';
@@ -64,24 +69,14 @@ export class RecordingSigner {
     return new RecordingSigner(castPath, workDir, opts.key, fh, opts.checkpointMs ?? CHECKPOINT_EVERY_MS, onError);
   }
 
-  /**
-   * Follows `hash`, the writer's SHA-256 of the `bytes` written so far (the header); the writer
-   * updates it with every later write before it calls `written`.
-   */
-  follow(hash: Hash, bytes: number): void {
-    this.hash = hash;
-    this.bytes = bytes;
+  /** Signs what `source` has written (from its header on), as far as its writes have returned. */
+  follow(source: WrittenSoFar): void {
+    this.source = source;
   }
 
-  /** Counts `n` bytes the writer has just written to the file and added to the followed hash. */
-  written(n: number): void {
-    this.bytes += n;
-  }
-
-  /** The SHA-256 of everything written so far; the writer's hash goes on. */
-  private digest(): Buffer {
-    if (!this.hash) throw new Error('the signer follows no writer yet');
-    return this.hash.copy().digest();
+  private written(): WrittenSoFar {
+    if (!this.source) throw new Error('the signer follows no writer yet');
+    return this.source;
   }
 
   /** Writes the final checkpoint and `NAME.cast.sig`, both next to the recording; call after its last byte is durable. */
@@ -90,7 +85,7 @@ export class RecordingSigner {
     this.checkpoint(true);
     await this.tail;
     if (this.failed) throw this.failed;
-    const digest = this.digest();
+    const digest = this.written().digestSoFar();
     const sig = sigPathOf(this.castPath);
     // Temporary file in live/ (same filesystem): the watched top sees only the final name.
     const tmp = tempPathFor(sig, this.workDir);
@@ -122,13 +117,14 @@ export class RecordingSigner {
 
   /** Queues a checkpoint of what is written so far; a no-op when nothing new was written since the last one. */
   private checkpoint(final: boolean): void {
-    if (this.failed || (!final && this.bytes === this.signedBytes)) return;
+    const bytes = this.source?.byteCount ?? 0;
+    if (this.failed || (!final && bytes === this.signedBytes)) return;
     // Copying the running hash costs one state copy, not a re-read of the file.
-    const digest = this.digest().toString('hex');
-    const c = { v: CHAIN_VERSION, seq: ++this.seq, bytes: this.bytes, digest, prev: this.prev, at: new Date().toISOString(), final };
+    const digest = this.written().digestSoFar().toString('hex');
+    const c = { v: CHAIN_VERSION, seq: ++this.seq, bytes, digest, prev: this.prev, at: new Date().toISOString(), final };
     const line = checkpointLine(this.key.signer, c);
     this.prev = lineHash(line);
-    this.signedBytes = this.bytes;
+    this.signedBytes = bytes;
     this.tail = this.tail.then(async () => {
       if (this.failed) return;
       try {

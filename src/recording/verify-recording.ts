@@ -97,18 +97,17 @@ async function readOptional(file: string): Promise<string | undefined> {
 }
 
 /**
- * One pass over the file: its size, its SHA-256, its SHA-512 when `want512`, and the hex digest
+ * One pass over the file: its size, its SHA-256, its SHA-512 when `want512` (or the chain's hash is SHA-512), and the hex digest
  * (with `prefixHash`, the chain's hash) of each prefix of `cuts` bytes.
  */
 async function scanFile(file: string, cuts: number[], prefixHash: SigHash, want512: boolean): Promise<{ size: number; sha256: Buffer; sha512: Buffer | undefined; prefixes: string[] }> {
   const h256 = createHash('sha256');
-  const h512 = want512 ? createHash('sha512') : undefined;
-  // The prefixes come from the running hash of the chain's kind, copied at each cut.
-  const hp: Hash = prefixHash === 'sha512' ? (h512 ?? createHash('sha512')) : h256;
-  const others = [h256, h512].filter((h): h is Hash => h !== undefined && h !== hp);
+  const h512 = want512 || prefixHash === 'sha512' ? createHash('sha512') : undefined;
+  // The prefixes are copies of the running hash of the chain's kind, taken at each cut.
+  const hp: Hash = prefixHash === 'sha512' ? h512! : h256;
   const update = (data: Buffer) => {
-    hp.update(data);
-    for (const h of others) h.update(data);
+    h256.update(data);
+    h512?.update(data);
   };
   const prefixes: string[] = [];
   let size = 0;
