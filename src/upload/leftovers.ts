@@ -59,7 +59,7 @@ async function sweep(dir: string, staleMs: number, log: Logger, removed: string[
       if (c) atTop.add(c.base);
     }
     for (const base of work) {
-      if (atTop.has(base)) continue; // whoever claims it next removes it (removeParts)
+      if (atTop.has(base)) continue; // whoever takes the dead claim over removes it (removeParts)
       const p = path.join(dir, PARTS_DIR, base);
       const st = await fs.lstat(p).catch(() => undefined);
       // The time bound also covers a claim that a concurrent rename hid from the listing.
@@ -71,12 +71,13 @@ async function sweep(dir: string, staleMs: number, log: Logger, removed: string[
 
 /**
  * Removes `.parts/NAME/` left by an earlier holder of the claim on NAME; call right after
- * claiming NAME, when no other uploader may write there. A split empties it anyway; this is for
- * a recording that then goes up whole, or whose outcome was already written.
+ * taking over a dead uploader's claim on NAME, when no other uploader may write there. A split
+ * empties it anyway; this is for a recording that then goes up whole, or whose outcome was
+ * already written.
  */
 export async function removeParts(dir: string, base: string, log: Logger): Promise<void> {
   const p = path.join(dir, PARTS_DIR, base);
-  // One lstat per upload: nearly always there is nothing.
+  // One lstat per taken-over claim: nearly always there is nothing.
   if (!(await fs.lstat(p).catch(() => undefined))) return;
   if (await remove(p, log)) log.warn({ recording: base, files: [path.join(PARTS_DIR, base)], code: 'ERR_UPLOAD_LEFTOVER' }, 'removed the parts an earlier upload of this recording left behind');
 }

@@ -107,9 +107,12 @@ export async function startUploader(opts: UploaderOptions): Promise<UploaderHand
     if (Date.now() < until) return queue.later(base, file, until - Date.now());
     resting.delete(base);
     try {
-      const claimed = isCast(file) ? await claims.claim(base) : await claims.takeOver(file);
+      const fresh = isCast(file);
+      const claimed = fresh ? await claims.claim(base) : await claims.takeOver(file);
       if (!claimed) return; // another uploader has it, or it is gone
-      await removeParts(dir, base, log);
+      // Only a dead uploader's claim can have parts behind it: a stopped or failed upload
+      // removes its own (job.ts), so a fresh claim costs no look at .parts/.
+      if (!fresh) await removeParts(dir, base, log);
       const timer = metrics.uploadDuration.startTimer();
       const result = await shipRecording(ctx, base, claimed);
       if (result === 'uploaded') timer();
