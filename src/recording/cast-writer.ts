@@ -223,7 +223,7 @@ export class CastWriter {
 }
 
 /** Writes all of `bufs` at the file position, however many writes it takes; rejects when a write makes no progress. */
-export async function writeAll(fh: FileHandle, bufs: Buffer[]): Promise<void> {
+async function writeAll(fh: FileHandle, bufs: Buffer[]): Promise<void> {
   // A regular file may take only part of a write (disk filling up); the next write reports why.
   let rest = bufs.slice();
   while (rest.length > 0) {

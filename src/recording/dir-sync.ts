@@ -1,4 +1,4 @@
-import { open } from 'node:fs/promises';
+import { fileCallsFor } from './file-calls.js';
 
 /**
  * Directory fsyncs shared between sessions (group commit). Every finished recording ends with
@@ -11,13 +11,14 @@ import { open } from 'node:fs/promises';
 
 type SyncOnce = (dir: string) => Promise<void>;
 
-/** Opens `dir` and fsyncs it: the one real sync. */
+/** Opens `dir` and fsyncs it: the one real sync (the open and close made as src/recording/file-calls.ts says). */
 async function syncOnce(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
+  const calls = await fileCallsFor(dir);
+  const fd = await calls.open(dir, 'r');
   try {
-    await fh.sync();
+    await calls.fsync(fd);
   } finally {
-    await fh.close();
+    await calls.close(fd);
   }
 }
 

@@ -1,8 +1,9 @@
-import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { constants as fsc } from 'node:fs';
 import { basename, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { CastWriter, writeAll } from './cast-writer.js';
+import { CastWriter } from './cast-writer.js';
+import { fileCallsFor, type FileCalls } from './file-calls.js';
 import { RecordedContent } from './recorded-content.js';
 import type { RedactRule } from './redact-rules.js';
 import { RecordingError } from './recording-error.js';
@@ -34,6 +35,8 @@ export interface RecorderOptions {
   signing?: SigningOptions | undefined;
   /** Redaction rules for output and input; absent or null: nothing is redacted. */
   redact?: readonly RedactRule[] | null;
+  /** How the bookkeeping's small calls are made; default: as suits the directory's filesystem (src/recording/file-calls.ts). Tests cover both ways with it. */
+  fileCalls?: FileCalls;
 }
 
 /** What `finish` hands back once NAME.cast and its sidecar NAME.json are durable. */
@@ -59,6 +62,8 @@ export class Recorder {
   private readonly dir: string;
   private readonly liveDir: string;
   private readonly fh: FileHandle;
+  // How the bookkeeping's small calls are made (src/recording/file-calls.ts).
+  private readonly calls: FileCalls;
   private readonly clock: () => number;
   private readonly recordInput: boolean;
   private readonly meta: SessionFacts | undefined;
@@ -69,7 +74,7 @@ export class Recorder {
   private closed = false;
   private signer: RecordingSigner | undefined;
 
-  private constructor(opts: RecorderOptions, fh: FileHandle, clock: () => number) {
+  private constructor(opts: RecorderOptions, fh: FileHandle, calls: FileCalls, clock: () => number) {
     this.dir = opts.dir;
     this.liveDir = liveDirOf(opts.dir);
     this.castPath = join(opts.dir, `${opts.name}.cast`);
@@ -77,6 +82,7 @@ export class Recorder {
     this.sidecarPath = sidecarPath(opts.dir, opts.name);
     this.metaPath = partSidecarPath(this.liveDir, opts.name);
     this.fh = fh;
+    this.calls = calls;
     this.clock = clock;
     this.recordInput = opts.recordInput;
     this.meta = opts.meta;
@@ -91,29 +97,32 @@ export class Recorder {
     const live = liveDirOf(opts.dir);
     const part = join(live, `${opts.name}.cast.part`);
     let fh: FileHandle;
+    let calls: FileCalls;
     try {
       fh = await openPart(part, live);
+      // After the open: it makes live/ when it is missing, and a missing directory cannot be examined.
+      calls = opts.fileCalls ?? (await fileCallsFor(live));
     } catch (err) {
       throw new RecordingError('ERR_REC_OPEN', 'cannot open the session recording', err);
     }
-    const rec = new Recorder(opts, fh, opts.clock ?? (() => performance.now()));
+    const rec = new Recorder(opts, fh, calls, opts.clock ?? (() => performance.now()));
     const header = Buffer.from(headerLine(opts), 'utf8');
     // The header, the signature chain and the early sidecar are independent files, so they are
-    // written at once: one after the other they were six trips through libuv's threads that
-    // the login waited for in turn. Only a crash of this process needs the early identity,
-    // and the page cache survives that: no fsync on the login path.
+    // written at once: when the calls go through libuv's threads, one after the other they were
+    // six trips the login waited for in turn. Only a crash of this process needs the early
+    // identity, and the page cache survives that: no fsync on the login path.
     const [written, signer, meta] = await Promise.allSettled([
-      writeAll(fh, [header]),
-      opts.signing ? RecordingSigner.open(rec.castPath, live, opts.signing, (err) => rec.out.fail(new RecordingError('ERR_REC_SIGN', 'cannot write the recording\'s signature chain', err))) : undefined,
-      opts.meta ? writeSidecar(rec.metaPath, opts.meta, { durable: false }) : undefined,
+      calls.write(fh.fd, header),
+      opts.signing ? RecordingSigner.open(rec.castPath, live, opts.signing, calls, (err) => rec.out.fail(new RecordingError('ERR_REC_SIGN', 'cannot write the recording\'s signature chain', err))) : undefined,
+      opts.meta ? writeSidecar(rec.metaPath, opts.meta, { durable: false, calls }) : undefined,
     ]);
     const failed = [written, signer, meta].find((r) => r.status === 'rejected');
     if (failed) {
       // A half-created recording holds no session data yet: removing it loses nothing.
       await fh.close().catch(() => {});
-      await unlink(part).catch(() => {});
+      await calls.unlink(part).catch(() => {});
       if (signer.status === 'fulfilled') await signer.value?.discard();
-      if (meta.status === 'fulfilled' && opts.meta) await unlink(rec.metaPath).catch(() => {});
+      if (meta.status === 'fulfilled' && opts.meta) await calls.unlink(rec.metaPath).catch(() => {});
       throw new RecordingError('ERR_REC_OPEN', 'cannot write the session recording', failed.reason);
     }
     rec.signer = signer.status === 'fulfilled' ? signer.value : undefined;
@@ -189,10 +198,10 @@ export class Recorder {
       // Signed before the rename: a NAME.cast from a live session always has its NAME.cast.sig.
       Object.assign(fields, await this.signer?.finish());
       // Its temporary file goes in live/: one change of the watched top less per session.
-      await writeSidecar(this.sidecarPath, { ...this.meta, ...outcome, ...fields }, { tmpDir: this.liveDir });
+      await writeSidecar(this.sidecarPath, { ...this.meta, ...outcome, ...fields }, { tmpDir: this.liveDir, calls: this.calls });
       // Sidecar first: a NAME.cast therefore always has its NAME.json next to it.
-      await rename(this.partPath, this.castPath);
-      if (this.meta) await unlink(this.metaPath).catch(() => {});
+      await this.calls.rename(this.partPath, this.castPath);
+      if (this.meta) await this.calls.unlink(this.metaPath).catch(() => {});
       // The top first: it makes the .cast durable with its .sig and sidecar. A power cut before
       // live/ is synced can at worst leave the .part there too, which recovery leaves alone
       // (NAME.cast exists): never a .cast without its .sig, never a lost recording.

@@ -1,5 +1,5 @@
-import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
+import { writeNewFile, type FileCalls } from './file-calls.js';
 import { CHAIN_VERSION, CHECKPOINT_EVERY_MS, chainPathOf, checkpointLine, lineHash, sigPathOf } from './hash-chain.js';
 import { RECORDING_NAMESPACE, type SigningKey } from './signing-key.js';
 import { armor, signDigest } from './sshsig.js';
@@ -47,12 +47,15 @@ export class RecordingSigner {
   private tail: Promise<void> = Promise.resolve();
   private readonly timer: NodeJS.Timeout;
   private failed: Error | undefined;
+  private closed = false;
 
   private constructor(
     private readonly castPath: string,
     private readonly workDir: string,
     private readonly key: SigningKey,
-    private readonly fh: FileHandle,
+    // The chain's descriptor, and the calls its bookkeeping is made with (src/recording/file-calls.ts).
+    private readonly fd: number,
+    private readonly calls: FileCalls,
     everyMs: number,
     private readonly onError: (err: Error) => void,
   ) {
@@ -64,9 +67,9 @@ export class RecordingSigner {
    * Creates `NAME.cast.sig-chain` (0600, exclusive) in `workDir` (the live/ directory) for the
    * recording that will be `castPath`; `finish` moves it next to the recording.
    */
-  static async open(castPath: string, workDir: string, opts: SigningOptions, onError: (err: Error) => void): Promise<RecordingSigner> {
-    const fh = await open(liveChainPath(castPath, workDir), 'wx', 0o600);
-    return new RecordingSigner(castPath, workDir, opts.key, fh, opts.checkpointMs ?? CHECKPOINT_EVERY_MS, onError);
+  static async open(castPath: string, workDir: string, opts: SigningOptions, calls: FileCalls, onError: (err: Error) => void): Promise<RecordingSigner> {
+    const fd = await calls.open(liveChainPath(castPath, workDir), 'wx', 0o600);
+    return new RecordingSigner(castPath, workDir, opts.key, fd, calls, opts.checkpointMs ?? CHECKPOINT_EVERY_MS, onError);
   }
 
   /** Signs what `source` has written (from its header on), as far as its writes have returned. */
@@ -84,21 +87,18 @@ export class RecordingSigner {
     clearInterval(this.timer);
     this.checkpoint(true);
     await this.tail;
-    if (this.failed) throw this.failed;
+    if (this.failed) {
+      await this.close().catch(() => undefined);
+      throw this.failed;
+    }
     const digest = this.written().digestSoFar();
     const sig = sigPathOf(this.castPath);
     // Temporary file in live/ (same filesystem): the watched top sees only the final name.
     const tmp = tempPathFor(sig, this.workDir);
-    const fh = await open(tmp, 'w', 0o600);
-    try {
-      await fh.writeFile(armor(signDigest(this.key.signer, RECORDING_NAMESPACE, digest)));
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
+    await writeNewFile(this.calls, tmp, armor(signDigest(this.key.signer, RECORDING_NAMESPACE, digest)));
     // The chain before the signature: a NAME.cast.sig always has its chain next to it.
-    await rename(liveChainPath(this.castPath, this.workDir), chainPathOf(this.castPath));
-    await rename(tmp, sig);
+    await this.calls.rename(liveChainPath(this.castPath, this.workDir), chainPathOf(this.castPath));
+    await this.calls.rename(tmp, sig);
     return { signature: path.basename(sig), sigChain: path.basename(chainPathOf(this.castPath)), signedBy: this.key.fingerprint, checkpoints: this.seq };
   }
 
@@ -106,13 +106,21 @@ export class RecordingSigner {
   async abort(): Promise<void> {
     clearInterval(this.timer);
     await this.tail;
-    await this.fh.close().catch(() => undefined);
+    await this.close().catch(() => undefined);
+  }
+
+  // The descriptor is closed once, whichever of finish and abort comes to it: a second close
+  // could hit a descriptor the process has handed out again since.
+  private close(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.closed = true;
+    return this.calls.close(this.fd);
   }
 
   /** Removes the chain of a recording that never started (its `.part` is removed too). */
   async discard(): Promise<void> {
     await this.abort();
-    await unlink(liveChainPath(this.castPath, this.workDir)).catch(() => undefined);
+    await this.calls.unlink(liveChainPath(this.castPath, this.workDir)).catch(() => undefined);
   }
 
   /** Queues a checkpoint of what is written so far; a no-op when nothing new was written since the last one. */
@@ -128,9 +136,9 @@ export class RecordingSigner {
     this.tail = this.tail.then(async () => {
       if (this.failed) return;
       try {
-        await this.fh.write(`${line}\n`);
-        if (final) await this.fh.sync();
-        if (final) await this.fh.close();
+        await this.calls.write(this.fd, `${line}\n`);
+        if (final) await this.calls.fsync(this.fd);
+        if (final) await this.close();
       } catch (err) {
         this.failed = err as Error;
         this.onError(this.failed);

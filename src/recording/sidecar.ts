@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { fileCallsFor, writeNewFile, type FileCalls } from './file-calls.js';
 import { moveSignatureFiles } from './hash-chain.js';
 import { tempPathFor } from './temp-files.js';
 
@@ -145,23 +146,16 @@ export async function readSidecar(file: string): Promise<{ data: Sidecar; corrup
  * describes, so a crash leaves the old or the new one. `durable` (default) fsyncs before the
  * rename, so it survives a power cut; the early sidecar skips that (it only has to survive a
  * crash of teamssh, and it is on the login path). `tmpDir` (same filesystem) keeps the
- * temporary file out of a watched directory.
+ * temporary file out of a watched directory. The calls are made as `calls` (default: as suits
+ * `tmpDir`'s filesystem, src/recording/file-calls.ts) says.
  */
-export async function writeSidecar(file: string, data: Sidecar, { durable = true, tmpDir = path.dirname(file) }: { durable?: boolean; tmpDir?: string } = {}): Promise<void> {
+export async function writeSidecar(file: string, data: Sidecar, { durable = true, tmpDir = path.dirname(file), calls }: { durable?: boolean; tmpDir?: string; calls?: FileCalls } = {}): Promise<void> {
+  const c = calls ?? (await fileCallsFor(tmpDir));
   const tmp = tempPathFor(file, tmpDir);
   // A new file (the name is random) is created 0600 minus the umask: never readable by anyone
-  // else. No fchmod after it: one more trip through libuv's threads, three times per session.
-  const fh = await fs.open(tmp, 'wx', 0o600);
-  try {
-    await fh.writeFile(`${JSON.stringify(data, null, 2)}\n`);
-    if (durable) await fh.sync();
-  } catch (err) {
-    await fh.close().catch(() => {});
-    await fs.unlink(tmp).catch(() => {});
-    throw err;
-  }
-  await fh.close();
-  await fs.rename(tmp, file);
+  // else. No fchmod after it: one more call, three times per session.
+  await writeNewFile(c, tmp, `${JSON.stringify(data, null, 2)}\n`, { durable });
+  await c.rename(tmp, file);
 }
 
 /** The SHA-256 (hex) a sidecar records for its recording: of the file's bytes, as uploaded. */

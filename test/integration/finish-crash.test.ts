@@ -28,14 +28,18 @@ interface Crashed {
   log: ReturnType<typeof captureLog>;
 }
 
-/** Runs the child until it dies at the rename of a file matching `pattern`, recovers, and hands over what is left. */
-async function crashAt(pattern: string, fn: (c: Crashed) => Promise<void>): Promise<void> {
+/**
+ * Runs the child until it dies at the rename of a file matching `pattern`, recovers, and hands
+ * over what is left. `way`: how the child's recorder makes its small file calls
+ * (src/recording/file-calls.ts); by default as the test directory's filesystem says.
+ */
+async function crashAt(pattern: string, fn: (c: Crashed) => Promise<void>, way?: 'direct' | 'threaded'): Promise<void> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'teamssh-finish-crash-'));
   await chmod(dir, 0o700);
   try {
     const keyFile = path.join(dir, '..', `${path.basename(dir)}-key`);
     const key = await loadSigningKey(keyFile);
-    const child = spawn(process.execPath, [CHILD, dir, 'rec', keyFile, pattern, JSON.stringify(OUTCOME)], { stdio: ['ignore', 'inherit', 'inherit'] });
+    const child = spawn(process.execPath, [CHILD, dir, 'rec', keyFile, pattern, JSON.stringify(OUTCOME), ...(way ? [way] : [])], { stdio: ['ignore', 'inherit', 'inherit'] });
     const signal = await new Promise((r) => child.once('exit', (_code, sig) => r(sig)));
     assert.equal(signal, 'SIGKILL', `the child died at the rename of ${pattern}`);
     const log = captureLog();
@@ -69,15 +73,17 @@ test('kill -9 between the sidecar\'s write and its rename: the outcome is read b
   });
 });
 
-test('kill -9 between the sidecar\'s rename and the recording\'s: complete, with the outcome', async () => {
-  await crashAt('^rec\\.cast\\.part$', async ({ dir, trusted, sidecar, top, live }) => {
-    assert.deepEqual(top, ['live', 'rec.cast', 'rec.cast.sig', 'rec.cast.sig-chain', 'rec.json']);
-    assert.deepEqual(live, []);
-    assert.deepEqual(outcomeOf(sidecar), OUTCOME);
-    assert.equal(sidecar.complete, true);
-    assert.equal((await verifyRecording(path.join(dir, 'rec.cast'), trusted)).ok, true);
+for (const way of ['direct', 'threaded'] as const) {
+  test(`kill -9 between the sidecar's rename and the recording's: complete, with the outcome (file calls ${way})`, async () => {
+    await crashAt('^rec\\.cast\\.part$', async ({ dir, trusted, sidecar, top, live }) => {
+      assert.deepEqual(top, ['live', 'rec.cast', 'rec.cast.sig', 'rec.cast.sig-chain', 'rec.json']);
+      assert.deepEqual(live, []);
+      assert.deepEqual(outcomeOf(sidecar), OUTCOME);
+      assert.equal(sidecar.complete, true);
+      assert.equal((await verifyRecording(path.join(dir, 'rec.cast'), trusted)).ok, true);
+    }, way);
   });
-});
+}
 
 for (const [window, pattern] of [
   ['the chain\'s move to the top', '^rec\\.cast\\.sig-chain$'],

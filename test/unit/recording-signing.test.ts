@@ -12,6 +12,7 @@ import { recoverPartials } from '../../src/recording/recover.js';
 import { CHAIN_NAMESPACE, lineHash, readChain } from '../../src/recording/hash-chain.js';
 import { armor, dearmor, sigHashOf, signDigest } from '../../src/recording/sshsig.js';
 import { silentLogger } from '../../src/log.js';
+import { FILE_CALLS, type FileCalls } from '../../src/recording/file-calls.js';
 
 /**
  * Signed recordings: NAME.cast.sig checked by the real `ssh-keygen -Y verify`, the checkpoint
@@ -24,8 +25,8 @@ async function tempDir(): Promise<string> {
   return dir;
 }
 
-function opts(dir: string, key: SigningKey, checkpointMs?: number): RecorderOptions {
-  return { dir, name: 'rec', width: 80, height: 24, timestamp: 1_800_000_000, title: 't', env: {}, recordInput: false, signing: { key, ...(checkpointMs ? { checkpointMs } : {}) } };
+function opts(dir: string, key: SigningKey, checkpointMs?: number, fileCalls?: FileCalls): RecorderOptions {
+  return { dir, name: 'rec', width: 80, height: 24, timestamp: 1_800_000_000, title: 't', env: {}, recordInput: false, signing: { key, ...(checkpointMs ? { checkpointMs } : {}) }, ...(fileCalls ? { fileCalls } : {}) };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -36,8 +37,8 @@ function verifyWithStdin(dir: string, cast: string): { status: number | null; ou
   return { status: r.status, out: `${r.stdout}${r.stderr}` };
 }
 
-async function signedRecording(dir: string, key: SigningKey, checkpointMs?: number): Promise<Recorder> {
-  const rec = await Recorder.create(opts(dir, key, checkpointMs));
+async function signedRecording(dir: string, key: SigningKey, checkpointMs?: number, fileCalls?: FileCalls): Promise<Recorder> {
+  const rec = await Recorder.create(opts(dir, key, checkpointMs, fileCalls));
   rec.output('hello\r\n');
   rec.output(Buffer.from('caf\xc3\xa9 \x1b[31mred\x1b[0m\r\n', 'latin1'));
   rec.resize(100, 30);
@@ -64,11 +65,11 @@ test('the signing key is generated once, ed25519, mode 0600, and read back uncha
   }
 });
 
-test('a finished recording has NAME.cast.sig that the real ssh-keygen -Y verify accepts, and rejects after a one-byte change', async () => {
+for (const way of ['direct', 'threaded'] as const) test(`a finished recording has NAME.cast.sig that the real ssh-keygen -Y verify accepts, and rejects after a one-byte change (file calls ${way})`, async () => {
   const dir = await tempDir();
   try {
     const key = await loadSigningKey(path.join(dir, 'key'));
-    const rec = await signedRecording(dir, key);
+    const rec = await signedRecording(dir, key, undefined, FILE_CALLS[way]);
     const fin = await rec.finish();
     const files = (await readdir(dir)).sort();
     assert.deepEqual(files, ['key', 'live', 'rec.cast', 'rec.cast.sig', 'rec.cast.sig-chain', 'rec.json']);
