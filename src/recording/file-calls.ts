@@ -28,6 +28,11 @@ export interface FileCalls {
   close(fd: number): Promise<void>;
   rename(from: string, to: string): Promise<void>;
   unlink(file: string): Promise<void>;
+  /** A whole small file (a sidecar, a signature); never a recording of unknown size. */
+  readSmall(file: string): Promise<Buffer>;
+  size(file: string): Promise<number>;
+  /** Makes `dir` and its missing parents; an existing directory is fine. */
+  mkdirs(dir: string): Promise<void>;
   /** Always through libuv's threads. */
   fsync(fd: number): Promise<void>;
 }
@@ -61,6 +66,9 @@ const direct: FileCalls = {
   close: async (fd) => fs.closeSync(fd),
   rename: async (from, to) => fs.renameSync(from, to),
   unlink: async (file) => fs.unlinkSync(file),
+  readSmall: async (file) => fs.readFileSync(file),
+  size: async (file) => fs.statSync(file).size,
+  mkdirs: async (dir) => void fs.mkdirSync(dir, { recursive: true }),
   fsync,
 };
 
@@ -78,6 +86,9 @@ const threaded: FileCalls = {
   close: (fd) => new Promise((resolve, reject) => fs.close(fd, (err) => (err ? reject(err) : resolve()))),
   rename: (from, to) => new Promise((resolve, reject) => fs.rename(from, to, (err) => (err ? reject(err) : resolve()))),
   unlink: (file) => new Promise((resolve, reject) => fs.unlink(file, (err) => (err ? reject(err) : resolve()))),
+  readSmall: (file) => fs.promises.readFile(file),
+  size: async (file) => (await fs.promises.stat(file)).size,
+  mkdirs: async (dir) => void (await fs.promises.mkdir(dir, { recursive: true })),
   fsync,
 };
 

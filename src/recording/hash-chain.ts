@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { rename, unlink } from 'node:fs/promises';
+import { fileCallsFor, type FileCalls } from './file-calls.js';
 import path from 'node:path';
 import { signMessage, verifyMessage, type SigHash, type SshSigner } from './sshsig.js';
 
@@ -55,10 +55,11 @@ export function sigPathOf(castPath: string): string {
  * recording (or deletes them when the recording itself is dropped); missing ones are skipped,
  * so a move interrupted by a crash can simply be run again.
  */
-export async function moveSignatureFiles(dir: string, base: string, target: string, drop: boolean): Promise<void> {
+export async function moveSignatureFiles(dir: string, base: string, target: string, drop: boolean, calls?: FileCalls): Promise<void> {
+  const c = calls ?? (await fileCallsFor(dir));
   for (const of of [sigPathOf, chainPathOf]) {
     const from = of(path.join(dir, `${base}.cast`));
-    const done = drop ? unlink(from) : rename(from, of(path.join(target, `${base}.cast`)));
+    const done = drop ? c.unlink(from) : c.rename(from, of(path.join(target, `${base}.cast`)));
     await done.catch((err: NodeJS.ErrnoException) => {
       if (err.code !== 'ENOENT') throw err;
     });

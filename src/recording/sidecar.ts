@@ -127,7 +127,7 @@ export function partSidecarPath(dir: string, base: string): string {
 export async function readSidecar(file: string): Promise<{ data: Sidecar; corrupt?: string } | undefined> {
   let text: string;
   try {
-    text = await fs.readFile(file, 'utf8');
+    text = (await (await fileCallsFor(path.dirname(file))).readSmall(file)).toString('utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
@@ -179,16 +179,18 @@ export async function hashFile(file: string): Promise<string> {
  */
 export async function moveRecording(dir: string, base: string, castPath: string, sub: string, data: Sidecar | undefined, dropCast = false): Promise<string> {
   const target = path.join(dir, sub);
-  await fs.mkdir(target, { recursive: true });
-  if (data) await writeSidecar(path.join(target, `${base}.json`), data);
+  // The calls of the top's filesystem: `sub` is on it (the moves are renames).
+  const calls = await fileCallsFor(dir);
+  await calls.mkdirs(target);
+  if (data) await writeSidecar(path.join(target, `${base}.json`), data, { calls });
   // Without `data` a root sidecar can still be there (the crash came before its unlink); the one in `sub` wins.
-  await fs.unlink(sidecarPath(dir, base)).catch((err: NodeJS.ErrnoException) => {
+  await calls.unlink(sidecarPath(dir, base)).catch((err: NodeJS.ErrnoException) => {
     if (err.code !== 'ENOENT') throw err;
   });
   const dest = path.join(target, `${base}.cast`);
   // Before the recording: a crash in between leaves it to be found and moved again.
-  await moveSignatureFiles(dir, base, target, dropCast);
-  if (dropCast) await fs.unlink(castPath);
-  else await fs.rename(castPath, dest);
+  await moveSignatureFiles(dir, base, target, dropCast, calls);
+  if (dropCast) await calls.unlink(castPath);
+  else await calls.rename(castPath, dest);
   return dest;
 }

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { HOST_TAG } from '../recording/temp-files.js';
+import { fileCallsFor } from '../recording/file-calls.js';
 
 /**
  * Exclusive claims on recordings, so two uploaders on one directory never send one file twice.
@@ -136,7 +137,8 @@ export class Claims {
   private async renameTo(from: string, base: string): Promise<string | undefined> {
     const to = this.claimPath(base);
     try {
-      await fs.rename(from, to);
+      // The claim is the uploader's first call per recording: made as the bookkeeping's are (src/recording/file-calls.ts).
+      await (await fileCallsFor(this.dir)).rename(from, to);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw err;

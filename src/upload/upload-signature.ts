@@ -1,4 +1,4 @@
-import { promises as fs } from 'node:fs';
+import { fileCallsFor } from '../recording/file-calls.js';
 import path from 'node:path';
 import { sigPathOf } from '../recording/hash-chain.js';
 import { RECORDING_NAMESPACE, type SigningKey } from '../recording/signing-key.js';
@@ -35,7 +35,7 @@ export type DigestOf = (alg: SigHash) => Promise<Buffer>;
 
 async function readSourceSignature(dir: string, base: string): Promise<string | undefined> {
   try {
-    return await fs.readFile(sigPathOf(path.join(dir, `${base}.cast`)), 'utf8');
+    return (await (await fileCallsFor(dir)).readSmall(sigPathOf(path.join(dir, `${base}.cast`)))).toString('utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
