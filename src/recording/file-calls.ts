@@ -7,10 +7,10 @@ import fs from 'node:fs';
  * otherwise. fsync always goes through libuv's threads: it waits for the disk.
  *
  * Why: through libuv's threads every call is a hand-off to a pool thread and back (a futex wake,
- * an eventfd write, an epoll wake-up), ~140 µs of CPU per call on the 2-core benchmark machine
- * against ~20 µs for the call itself; with every recording call made directly (fsync still
- * threaded) the server's CPU per login went from 16.5 to 13.7 ms and the connection rate up
- * ~11% (bench/README.md, "Connection rate: a recording's small file calls"). On a local
+ * an eventfd write, an epoll wake-up). On the 2-core benchmark machine an open, write, close and
+ * rename of a small file cost ~290 µs of CPU that way against ~95 µs made directly, and with the
+ * recorder's calls made directly the server's CPU per login went from 15.4 to 13.1 ms and the
+ * connection rate up 8% (bench/README.md, "Seventh round: a recording's small file calls"). On a local
  * filesystem these calls touch the page cache and the journal, not the disk, as Redis's writes
  * do (Redis, too, writes in its event loop and leaves fsync to a background thread). On a
  * network filesystem (NFS, SMB, FUSE...) each one is a round trip to a server that may stall,

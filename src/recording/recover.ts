@@ -1,6 +1,6 @@
 import { open, readdir, rename, stat, truncate, unlink, appendFile } from 'node:fs/promises';
 import { isUtf8 } from 'node:buffer';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { Logger } from '../log.js';
 import { chainPathOf } from './hash-chain.js';
 import { fsyncDir, liveDirOf } from './recordings-dir.js';
@@ -63,12 +63,13 @@ async function recoverIn(dir: string, from: string, files: string[], other: stri
   // The temps of a finish cut short may hold how the session ended and the signature: read back
   // by the recording's recovery (in live/, or at the top from older versions and recovery's own
   // writes), removed once its sidecar is written.
-  const [sidecars, signatures] = (['sidecar', 'signature'] as const).map((kind) => {
+  // So may an early sidecar's temp: a kill -9 inside Recorder.create, before its rename.
+  const [sidecars, signatures, earlies] = (['sidecar', 'signature', 'early sidecar'] as const).map((kind) => {
     const found = tempsByOwner(from, files, here, kind);
     return from === dir ? found : tempsByOwner(dir, other, here, kind, found);
-  }) as [Map<string, string[]>, Map<string, string[]>];
-  // Early sidecar writes cut short, and temps of no recording left: their final files hold what counts.
-  await removeLeftoverTemps(from, files, (t) => isLive(t.owner) || (t.kind !== 'early sidecar' && pending.has(t.owner)), logger);
+  }) as [Map<string, string[]>, Map<string, string[]>, Map<string, string[]>];
+  // Temps of no recording left: their final files hold what counts.
+  await removeLeftoverTemps(from, files, (t) => isLive(t.owner) || pending.has(t.owner), logger);
   for (const f of files) {
     // A rewrite copy that never replaced its .part: the .part still holds everything.
     if (f.endsWith(`${PART}.tmp`) && !isLive(f.slice(0, -`${PART}.tmp`.length))) await unlink(join(from, f)).catch(() => {});
@@ -80,7 +81,7 @@ async function recoverIn(dir: string, from: string, files: string[], other: stri
     const name = f.slice(0, -PART.length);
     if (isLive(name)) continue;
     try {
-      results.push(await recoverOne(dir, from, name, logger, { sidecar: sidecars.get(name) ?? [], signature: signatures.get(name) ?? [] }));
+      results.push(await recoverOne(dir, from, name, logger, { sidecar: sidecars.get(name) ?? [], signature: signatures.get(name) ?? [], early: earlies.get(name) ?? [] }));
     } catch (err) {
       logger.error({ recording: name, code: 'ERR_REC_RECOVER', err }, 'partial recording could not be recovered; left in place');
       results.push({ name, reason: 'recovery failed; left as .part' });
@@ -88,8 +89,8 @@ async function recoverIn(dir: string, from: string, files: string[], other: stri
   }
 }
 
-/** Recovers one .part; `temps` are what its finish left (sidecar and signature temps): read back, then removed. */
-async function recoverOne(dir: string, from: string, name: string, log: Logger, temps: { sidecar: string[]; signature: string[] }): Promise<RecoveredRecording> {
+/** Recovers one .part; `temps` are what its start and finish left (early sidecar, sidecar and signature temps): read back, then removed. */
+async function recoverOne(dir: string, from: string, name: string, log: Logger, temps: { sidecar: string[]; signature: string[]; early: string[] }): Promise<RecoveredRecording> {
   const part = join(from, name + PART);
   const cast = join(dir, `${name}.cast`);
   const metaPath = partSidecarPath(from, name);
@@ -99,7 +100,7 @@ async function recoverOne(dir: string, from: string, name: string, log: Logger, 
     log.error({ recording: name, code: 'ERR_REC_CONFLICT' }, reason);
     return { name, reason };
   }
-  const meta = await readSidecarLenient(metaPath);
+  const meta = (await readSidecarLenient(metaPath)) ?? (await readEarlyTemp(temps.early, log));
   const prior = await readSidecarLenient(sidecar);
   const scan = new PartScan();
   const size = await forEachLine(part, (line, terminated) => scan.feed(line, terminated));
@@ -115,7 +116,7 @@ async function recoverOne(dir: string, from: string, name: string, log: Logger, 
     await rename(part, corrupt);
     await unlink(metaPath).catch(() => {});
     await syncBoth(dir, from);
-    await removeTempPaths([...temps.sidecar, ...temps.signature], log);
+    await removeTempPaths([...temps.sidecar, ...temps.signature, ...temps.early], log);
     log.error({ recording: name, code: 'ERR_REC_CORRUPT', bytes: size }, 'partial recording has no valid header; kept as .cast.corrupt');
     return { name, reason };
   }
@@ -155,7 +156,7 @@ async function recoverOne(dir: string, from: string, name: string, log: Logger, 
   await unlink(metaPath).catch(() => {});
   await syncBoth(dir, from);
   // Only now: until the sidecar above is durable, a temp may be the one copy of the outcome.
-  await removeTempPaths([...temps.sidecar, ...temps.signature], log);
+  await removeTempPaths([...temps.sidecar, ...temps.signature, ...temps.early], log);
   log.warn({ recording: name, code: 'ERR_REC_RECOVERED', complete: wasFinished, droppedLines: dropped, bytes, events, ...(back.usedFile ? { outcomeFrom: back.usedFile } : {}) }, 'partial recording finalised at startup');
   return { name, reason };
 }
@@ -279,6 +280,21 @@ async function forEachLine(path: string, cb: (line: Buffer, terminated: boolean)
 }
 
 /** Reads a sidecar; a torn provisional sidecar is worth less than the recording: recover without it. */
+/**
+ * Who the session was, from the temp of an early sidecar whose rename a kill -9 cut off (the
+ * write returned before it, so the page cache holds it whole; a temp cut before its write is
+ * empty). Used only when it is a JSON object naming a session and a login, as every early
+ * sidecar does; otherwise logged (never its content) and left to be removed.
+ */
+async function readEarlyTemp(paths: readonly string[], log: Logger): Promise<Sidecar | undefined> {
+  for (const p of paths) {
+    const data = await readSidecarLenient(p);
+    if (typeof data?.sessionId === 'string' && typeof data.login === 'string') return data;
+    log.warn({ file: basename(p), code: 'ERR_REC_LEFTOVER', problem: data ? 'names no session and login' : 'not a JSON object' }, 'a temporary early sidecar a crash left is not whole; not used');
+  }
+  return undefined;
+}
+
 async function readSidecarLenient(path: string): Promise<Sidecar | undefined> {
   const r = await readSidecar(path).catch(() => undefined);
   return r && !r.corrupt ? r.data : undefined;

@@ -103,3 +103,17 @@ for (const [window, pattern] of [
     });
   });
 }
+
+test('kill -9 between the early sidecar\'s write and its rename, as the session starts: recovery still names the session', async () => {
+  await crashAt('^\\.rec\\.part\\.json\\..*\\.tmp$', async ({ sidecar, top, live, reason, log }) => {
+    assert.deepEqual(top, ['live', 'rec.cast', 'rec.cast.sig-chain', 'rec.json']);
+    assert.deepEqual(live, [], 'the temp is removed once the sidecar holds what it said');
+    assert.equal(sidecar.login, 'kim', 'who the session was came from the temp');
+    assert.equal(sidecar.sessionId, 's-rec');
+    assert.equal(sidecar.complete, false);
+    assert.equal(sidecar.endReason, undefined, 'how it ended was never known');
+    assert.match(reason, /server stopped before the session ended/);
+    assert.ok(!log.lines.some((l) => l.problem !== undefined), 'a whole temp is used, not reported as unusable');
+  });
+});
+
