@@ -86,3 +86,23 @@ for (const kind of ['shell', 'exec']) metrics.sessionsTotal.inc({ kind }, 0);
 const processMetrics = new Registry();
 collectDefaultMetrics({ register: processMetrics, prefix: 'teamssh_' });
 for (const { name } of processMetrics.getMetricsAsArray()) for (const r of BOTH_ROLES) r.registerMetric(processMetrics.getSingleMetric(name)!);
+
+// The uploader's own metrics (not the backlog, `teamssh_recordings_pending`, which describes the
+// directory whoever uploads it).
+const UPLOAD_METRICS = ['teamssh_uploads_total', 'teamssh_upload_duration_seconds', 'teamssh_upload_paused'];
+
+/**
+ * Shows the uploader's metrics in `serve`'s registry only while `serve` runs an uploader
+ * (src/upload/live-uploader.ts; a reload may turn it on or off): a `serve --no-upload` beside a
+ * split `teamssh upload` would otherwise export them at 0, and a dashboard could not tell that
+ * 0 from the uploader's real count. The metric objects stay the same, so counts carry over.
+ */
+export function showUploadMetrics(on: boolean): void {
+  for (const name of UPLOAD_METRICS) {
+    const metric = uploaderRegistry.getSingleMetric(name);
+    const shown = registry.getSingleMetric(name) !== undefined;
+    if (on && metric && !shown) registry.registerMetric(metric);
+    if (!on && shown) registry.removeSingleMetric(name);
+  }
+}
+

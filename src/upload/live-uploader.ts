@@ -1,6 +1,7 @@
 import type { LiveConfig } from '../config/live.js';
 import { SETTINGS } from '../config/settings.js';
 import type { Logger } from '../log.js';
+import { showUploadMetrics } from '../metrics/metrics.js';
 import { startConfiguredUploader } from './start-configured.js';
 import type { UploaderHandle } from './uploader.js';
 
@@ -20,6 +21,7 @@ export interface LiveUploader {
  */
 export async function startLiveUploader(live: LiveConfig, logger: Logger): Promise<LiveUploader> {
   const begin = async (): Promise<UploaderHandle | undefined> => {
+    showUploadMetrics(live.current.upload.enabled);
     if (live.current.upload.enabled) return startConfiguredUploader(live.current, logger);
     logger.info({ event: 'uploader_disabled' }, 'uploader disabled here; run `teamssh upload` to ship recordings');
     return undefined;

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
-import { registry, uploaderRegistry } from '../../src/metrics/metrics.js';
+import { metrics, registry, showUploadMetrics, uploaderRegistry } from '../../src/metrics/metrics.js';
 import '../../src/metrics/live-gauges.js';
 import { routeTemplate } from '../../src/metrics/github-hook.js';
 import { GitHubPulse } from '../../src/github/pulse.js';
@@ -48,6 +48,24 @@ test('`teamssh upload` exports the upload metrics, the backlog and the process m
   assert.deepEqual(names.filter(isDefault).sort(), (await catalogue()).map((m) => m.name).filter(isDefault).sort(), 'the same process metrics as the server');
   // One metric object per name across both roles: an upload counted is counted in both.
   for (const n of names) assert.equal(uploaderRegistry.getSingleMetric(n), registry.getSingleMetric(n), n);
+});
+
+test('`serve` without its uploader (--no-upload) exports no upload metrics rather than zeros; they come back, same objects, when it runs one again', async () => {
+  const uploadOnly = ['teamssh_uploads_total', 'teamssh_upload_duration_seconds', 'teamssh_upload_paused'];
+  metrics.uploads.inc({ result: 'uploaded' });
+  const before = await registry.getSingleMetricAsString('teamssh_uploads_total');
+  try {
+    showUploadMetrics(false);
+    const names = (await registry.getMetricsAsJSON()).map((m) => m.name);
+    for (const n of uploadOnly) assert.ok(!names.includes(n), `${n} is absent`);
+    assert.ok(names.includes('teamssh_recordings_pending'), 'the backlog of the shared directory stays');
+    assert.ok(names.includes('teamssh_auth_attempts_total'));
+    for (const n of uploadOnly) assert.ok(uploaderRegistry.getSingleMetric(n), `${n} stays in \`teamssh upload\`'s registry`);
+  } finally {
+    showUploadMetrics(true);
+  }
+  for (const n of uploadOnly) assert.equal(registry.getSingleMetric(n), uploaderRegistry.getSingleMetric(n), n);
+  assert.equal(await registry.getSingleMetricAsString('teamssh_uploads_total'), before, 'the counts carried over');
 });
 
 test('config/prometheus-alerts.example.yaml parses and uses only metrics that exist', async () => {
