@@ -1,12 +1,16 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ensureTestAccount } from '../test/support/accounts.js';
 import { connectionRate, quiet, type Target } from './measure.js';
-import { makeClientKey, unlockForPublicKeys } from './openssh.js';
-import { BENCH_LOGIN, startFakes, startTeamssh } from './teamssh.js';
+import { makeClientKey, unlockForPublicKeys, type ClientKey } from './openssh.js';
+import { BENCH_LOGIN, startFakes, startTeamssh, type Fakes } from './teamssh.js';
+
+const PROBE = fileURLToPath(new URL('./echo-probe.js', import.meta.url));
 
 /**
  * Where the CPU of one login goes, from /proc, while the connection-rate workload runs
@@ -18,9 +22,13 @@ import { BENCH_LOGIN, startFakes, startTeamssh } from './teamssh.js';
  * teamssh can change. Run from the build to measure, alternating builds for an A/B:
  *
  *   node dist/bench/login-cpu.js [--count 400] [--runs 3] [--no-upload]
+ *
+ * With `--echo N` it instead types N keystrokes (bench/echo-probe.ts, one every 20 ms, in a
+ * process of its own) while the logins go on, 20 at a time, and prints the echo latencies: what
+ * a developer typing at a bastion sees while others log in and out as fast as they can.
  */
 
-const { values } = parseArgs({ options: { count: { type: 'string', default: '400' }, runs: { type: 'string', default: '3' }, 'no-upload': { type: 'boolean', default: false } } });
+const { values } = parseArgs({ options: { count: { type: 'string', default: '400' }, runs: { type: 'string', default: '3' }, 'no-upload': { type: 'boolean', default: false }, echo: { type: 'string' } } });
 const count = Number(values.count);
 const runs = Number(values.runs);
 const TICK = 100; // USER_HZ: /proc counts CPU time in 1/100 s
@@ -50,27 +58,54 @@ try {
   const target: Target = { name: 'teamssh', port: server.port, user: BENCH_LOGIN };
   await connectionRate(target, key, 40, 20); // warm-up: JIT, caches, session cgroups, the spawner
   await quiet(fakes.asciinema, 500, 60_000);
+  if (values.echo) await echoUnderLogins(target, key, Number(values.echo));
+  else await cpuPerLogin(target, key, server.pid, fakes);
+} finally {
+  await server.stop();
+  await fakes.stop();
+  await rm(dir, { recursive: true, force: true });
+}
+
+async function cpuPerLogin(target: Target, key: ClientKey, serverPid: number, fakes: Fakes): Promise<void> {
   // The spawner (src/launch/spawner.c, started with the first session) is the server's child;
   // sessions are its children, reaped by it.
-  const spawner = Number(execFileSync('pgrep', ['-P', String(server.pid)]).toString().trim().split('\n')[0]);
+  const spawner = Number(execFileSync('pgrep', ['-P', String(serverPid)]).toString().trim().split('\n')[0]);
   const spawnerTree = () => cpuOf(spawner, true);
   // The OpenSSH clients are this process's children, reaped: in its children's CPU.
   const clients = async () => (await cpuOf(process.pid, true)) - (await cpuOf(process.pid));
   const per = (s: number) => ((1000 * s) / count).toFixed(2);
   console.log('conn/s  machine  server  server+upload  spawner+sessions  ssh-clients  bench   (CPU ms per login)');
   for (let run = 0; run < runs; run++) {
-    const [m0, s0, k0, c0] = [await machineBusy(), await cpuOf(server.pid), await spawnerTree(), await clients()];
+    const [m0, s0, k0, c0] = [await machineBusy(), await cpuOf(serverPid), await spawnerTree(), await clients()];
     const b0 = process.cpuUsage();
     const r = await connectionRate(target, key, count, 20);
-    const [m1, s1, k1, c1] = [await machineBusy(), await cpuOf(server.pid), await spawnerTree(), await clients()];
+    const [m1, s1, k1, c1] = [await machineBusy(), await cpuOf(serverPid), await spawnerTree(), await clients()];
     const b1 = process.cpuUsage(b0);
     await quiet(fakes.asciinema, 500, 60_000);
-    const s2 = await cpuOf(server.pid);
+    const s2 = await cpuOf(serverPid);
     if (r.failures) console.log(`${r.failures} of ${count} logins failed: ${r.firstError}`);
     console.log([r.rate.toFixed(1).padStart(6), per(m1 - m0).padStart(8), per(s1 - s0).padStart(7), per(s2 - s0).padStart(14), per(k1 - k0).padStart(17), per(c1 - c0).padStart(12), per((b1.user + b1.system) / 1e6).padStart(7)].join(' '));
   }
-} finally {
-  await server.stop();
-  await fakes.stop();
-  await rm(dir, { recursive: true, force: true });
+}
+
+async function echoUnderLogins(target: Target, key: ClientKey, samples: number): Promise<void> {
+  const plan = { port: target.port, user: target.user, keyPath: key.path, samples, maxMs: 20 * samples + 60_000 };
+  // Detached: its own session and autogroup, as a terminal's ssh would be (bench/echo-load.ts).
+  const probe = spawn(process.execPath, [PROBE, JSON.stringify(plan)], { stdio: ['ignore', 'pipe', 'inherit'], detached: true });
+  let out = '';
+  probe.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  let done = false;
+  const exited = once(probe, 'exit').then(([code]) => {
+    done = true;
+    if (code !== 0) throw new Error(`echo probe failed (${String(code)})`);
+  });
+  let logins = 0;
+  while (!done) {
+    await connectionRate(target, key, 40, 20);
+    logins += 40;
+  }
+  await exited;
+  const ms = (JSON.parse(out) as number[]).sort((a, b) => a - b);
+  const q = (p: number) => ms[Math.min(ms.length - 1, Math.floor(ms.length * p))]!.toFixed(2);
+  console.log(`echo while ${logins} logins ran: n=${ms.length} p50 ${q(0.5)} p90 ${q(0.9)} p99 ${q(0.99)} max ${ms[ms.length - 1]!.toFixed(2)} ms`);
 }

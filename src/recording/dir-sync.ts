@@ -14,7 +14,7 @@ type SyncOnce = (dir: string) => Promise<void>;
 /** Opens `dir` and fsyncs it: the one real sync (the open and close made as src/recording/file-calls.ts says). */
 async function syncOnce(dir: string): Promise<void> {
   const calls = await fileCallsFor(dir);
-  const fd = await calls.open(dir, 'r');
+  const fd = await calls.openDir(dir);
   try {
     await calls.fsync(fd);
   } finally {

@@ -1,32 +1,42 @@
 import fs from 'node:fs';
 
 /**
- * The small file-system calls of a recording's bookkeeping (open, a write of a few hundred bytes,
- * close, rename, unlink: ~20 per login, around the session's start and its end), made directly
- * on the event loop when the directory is on a local filesystem and through libuv's threads
- * otherwise. fsync always goes through libuv's threads: it waits for the disk.
+ * The small file-system calls of a recording's bookkeeping (a write of a few hundred bytes,
+ * close, rename, the read of a sidecar or a signature: ~20 per login, around the session's start
+ * and its end), made directly on the event loop when the directory is on a local filesystem and
+ * through libuv's threads otherwise. Creating a file, unlinking one and fsync always go through
+ * libuv's threads.
  *
  * Why: through libuv's threads every call is a hand-off to a pool thread and back (a futex wake,
  * an eventfd write, an epoll wake-up). On the 2-core benchmark machine an open, write, close and
- * rename of a small file cost ~290 µs of CPU that way against ~95 µs made directly, and with the
- * recorder's calls made directly the server's CPU per login went from 15.4 to 13.1 ms and the
- * connection rate up 8% (bench/README.md, "Seventh round: a recording's small file calls"). On a local
- * filesystem these calls touch the page cache and the journal, not the disk, as Redis's writes
- * do (Redis, too, writes in its event loop and leaves fsync to a background thread). On a
- * network filesystem (NFS, SMB, FUSE...) each one is a round trip to a server that may stall,
- * so there they stay off the event loop. The streaming writes of a session's output stay on
- * libuv's threads everywhere (src/recording/cast-writer.ts): large writes can wait for writeback.
+ * rename of a small file cost ~290 µs of CPU that way against ~95 µs made directly, and with
+ * these calls made directly the server's CPU per login (upload included) went from 21.4 to 18.3
+ * ms and the connection rate up ~6% (bench/README.md, "Seventh round: a recording's small file
+ * calls"). On a local filesystem they touch the page cache and the journal, not the disk.
+ *
+ * Not all of them: on ext4 under the connection-rate workload, timed on the event loop, creating
+ * a file (inode allocation) took 74 µs at the median and 318 µs at p90, and an unlink 235 µs and
+ * 880 µs, waiting for the journal that the sessions' fsyncs keep committing, against 7-40 µs
+ * medians for the others. Made directly, those two put a keystroke's echo p90 under the same
+ * load at 11-12 ms instead of 6-7; they stay on the pool, which keeps it at 7-10 ms. On a
+ * network filesystem (NFS, SMB, FUSE...) every call is a round trip to a server that may stall,
+ * so there all of them stay off the event loop, and so do the session's streaming writes
+ * everywhere (src/recording/cast-writer.ts): large writes can wait for writeback.
  *
  * Every method returns a promise either way, so callers are written once.
  */
 export interface FileCalls {
-  /** True when the calls run on the event loop (local filesystem). */
+  /** True when the small calls run on the event loop (local filesystem). */
   readonly direct: boolean;
-  open(file: string, flags: string | number, mode?: number): Promise<number>;
+  /** Creates a new file (exclusive) for writing; always through libuv's threads. */
+  create(file: string, mode: number): Promise<number>;
+  /** Opens a directory, to fsync it. */
+  openDir(dir: string): Promise<number>;
   /** Writes all of `data` at the file's position. */
   write(fd: number, data: string | Buffer): Promise<void>;
   close(fd: number): Promise<void>;
   rename(from: string, to: string): Promise<void>;
+  /** Always through libuv's threads. */
   unlink(file: string): Promise<void>;
   /** A whole small file (a sidecar, a signature); never a recording of unknown size. */
   readSmall(file: string): Promise<Buffer>;
@@ -47,13 +57,18 @@ export function isLocalFsType(type: number): boolean {
   return LOCAL_FS.has(type);
 }
 
-const fsync = (fd: number): Promise<void> => new Promise((resolve, reject) => fs.fsync(fd, (err) => (err ? reject(err) : resolve())));
-
 // `fs.xxxSync` and `fs.xxx` are looked up at each call, not bound once, so a test can stop the
 // process at a given rename whichever way it is made (test/support/kill-at-rename.ts).
+const pooled = {
+  open: (file: string, flags: string, mode?: number): Promise<number> => new Promise((resolve, reject) => fs.open(file, flags, mode, (err, fd) => (err ? reject(err) : resolve(fd)))),
+  unlink: (file: string): Promise<void> => new Promise((resolve, reject) => fs.unlink(file, (err) => (err ? reject(err) : resolve()))),
+  fsync: (fd: number): Promise<void> => new Promise((resolve, reject) => fs.fsync(fd, (err) => (err ? reject(err) : resolve()))),
+};
+
 const direct: FileCalls = {
   direct: true,
-  open: async (file, flags, mode) => fs.openSync(file, flags, mode),
+  create: (file, mode) => pooled.open(file, 'wx', mode),
+  openDir: async (dir) => fs.openSync(dir, 'r'),
   write: async (fd, data) => {
     const buf = typeof data === 'string' ? Buffer.from(data) : data;
     // A regular file may take only part of a write (disk filling up); the next write says why.
@@ -65,16 +80,17 @@ const direct: FileCalls = {
   },
   close: async (fd) => fs.closeSync(fd),
   rename: async (from, to) => fs.renameSync(from, to),
-  unlink: async (file) => fs.unlinkSync(file),
+  unlink: pooled.unlink,
   readSmall: async (file) => fs.readFileSync(file),
   size: async (file) => fs.statSync(file).size,
   mkdirs: async (dir) => void fs.mkdirSync(dir, { recursive: true }),
-  fsync,
+  fsync: pooled.fsync,
 };
 
 const threaded: FileCalls = {
   direct: false,
-  open: (file, flags, mode) => new Promise((resolve, reject) => fs.open(file, flags, mode, (err, fd) => (err ? reject(err) : resolve(fd)))),
+  create: (file, mode) => pooled.open(file, 'wx', mode),
+  openDir: (dir) => pooled.open(dir, 'r'),
   write: async (fd, data) => {
     const buf = typeof data === 'string' ? Buffer.from(data) : data;
     for (let off = 0; off < buf.length; ) {
@@ -85,11 +101,11 @@ const threaded: FileCalls = {
   },
   close: (fd) => new Promise((resolve, reject) => fs.close(fd, (err) => (err ? reject(err) : resolve()))),
   rename: (from, to) => new Promise((resolve, reject) => fs.rename(from, to, (err) => (err ? reject(err) : resolve()))),
-  unlink: (file) => new Promise((resolve, reject) => fs.unlink(file, (err) => (err ? reject(err) : resolve()))),
+  unlink: pooled.unlink,
   readSmall: (file) => fs.promises.readFile(file),
   size: async (file) => (await fs.promises.stat(file)).size,
   mkdirs: async (dir) => void (await fs.promises.mkdir(dir, { recursive: true })),
-  fsync,
+  fsync: pooled.fsync,
 };
 
 /** The two ways, for tests that must cover both whatever filesystem they run on. */
@@ -123,7 +139,7 @@ export function fileCallsFor(dir: string): Promise<FileCalls> {
  * temporary file of a sidecar or a signature, renamed into place by the caller).
  */
 export async function writeNewFile(calls: FileCalls, file: string, data: string | Buffer, { mode = 0o600, durable = true }: { mode?: number; durable?: boolean } = {}): Promise<void> {
-  const fd = await calls.open(file, 'wx', mode);
+  const fd = await calls.create(file, mode);
   try {
     await calls.write(fd, data);
     if (durable) await calls.fsync(fd);

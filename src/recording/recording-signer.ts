@@ -68,7 +68,7 @@ export class RecordingSigner {
    * recording that will be `castPath`; `finish` moves it next to the recording.
    */
   static async open(castPath: string, workDir: string, opts: SigningOptions, calls: FileCalls, onError: (err: Error) => void): Promise<RecordingSigner> {
-    const fd = await calls.open(liveChainPath(castPath, workDir), 'wx', 0o600);
+    const fd = await calls.create(liveChainPath(castPath, workDir), 0o600);
     return new RecordingSigner(castPath, workDir, opts.key, fd, calls, opts.checkpointMs ?? CHECKPOINT_EVERY_MS, onError);
   }
 

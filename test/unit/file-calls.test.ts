@@ -12,10 +12,10 @@ async function tempDir(): Promise<string> {
   return dir;
 }
 
-/** How many requests `fn` hands to libuv's thread pool (fs requests are FSREQCALLBACK resources). */
+/** How many requests `fn` hands to libuv's thread pool (fs requests are FSREQCALLBACK or FSREQPROMISE resources). */
 async function poolRequests(fn: () => Promise<unknown>): Promise<number> {
   let n = 0;
-  const hook = createHook({ init: (_id, type) => void (type === 'FSREQCALLBACK' && n++) }).enable();
+  const hook = createHook({ init: (_id, type) => void ((type === 'FSREQCALLBACK' || type === 'FSREQPROMISE') && n++) }).enable();
   try {
     await fn();
   } finally {
@@ -53,14 +53,23 @@ test('the calls are chosen by the directory\'s filesystem; a directory that is n
   }
 });
 
-test('direct calls make no thread-pool request; threaded ones make one per call', async () => {
+test('direct calls hand the pool only what waits for the journal or the disk (create, unlink, fsync); threaded ones hand it every call', async () => {
   const dir = await tempDir();
   try {
-    assert.equal(await poolRequests(() => bookkeeping(FILE_CALLS.direct, dir)), 0);
-    // open, write, close, rename, unlink.
+    // create, write, close, rename, unlink: the create and the unlink.
+    assert.equal(await poolRequests(() => bookkeeping(FILE_CALLS.direct, dir)), 2);
     assert.equal(await poolRequests(() => bookkeeping(FILE_CALLS.threaded, dir)), 5);
+    await writeNewFile(FILE_CALLS.direct, path.join(dir, 'small'), 'sidecar', { durable: false });
+    const reads = async (calls: FileCalls) => {
+      await calls.readSmall(path.join(dir, 'small'));
+      await calls.size(path.join(dir, 'small'));
+      await calls.mkdirs(path.join(dir, 'sub'));
+      await calls.close(await calls.openDir(dir));
+    };
+    assert.equal(await poolRequests(() => reads(FILE_CALLS.direct)), 0);
+    assert.ok((await poolRequests(() => reads(FILE_CALLS.threaded))) >= 5);
     // fsync waits for the disk: always in the pool, also for the direct way.
-    const fd = await FILE_CALLS.direct.open(path.join(dir, 'f'), 'wx', 0o600);
+    const fd = await FILE_CALLS.direct.create(path.join(dir, 'f'), 0o600);
     assert.equal(await poolRequests(() => FILE_CALLS.direct.fsync(fd)), 1);
     await FILE_CALLS.direct.close(fd);
   } finally {
@@ -79,13 +88,15 @@ for (const way of ['direct', 'threaded'] as const) {
       assert.deepEqual(await readFile(file), big);
       assert.equal((await stat(file)).mode & 0o777, 0o600);
       // Never a synchronous throw: callers chain these calls as promises.
-      const exists = calls.open(file, 'wx', 0o600);
+      const exists = calls.create(file, 0o600);
       assert.ok(exists instanceof Promise);
       await assert.rejects(exists, { code: 'EEXIST' });
       await assert.rejects(calls.rename(path.join(dir, 'none'), path.join(dir, 'x')), { code: 'ENOENT' });
       await assert.rejects(calls.unlink(path.join(dir, 'none')), { code: 'ENOENT' });
       await assert.rejects(writeNewFile(calls, path.join(dir, 'missing', 'f'), 'x'), { code: 'ENOENT' });
       assert.deepEqual(await readdir(dir), ['new']);
+      assert.deepEqual(await calls.readSmall(file), big);
+      assert.equal(await calls.size(file), big.length);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
