@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import path from 'node:path';
 
 /**
  * The small file-system calls of a recording's bookkeeping (a write of a few hundred bytes,
@@ -115,15 +116,18 @@ const byDir = new Map<string, Promise<FileCalls>>();
 
 /**
  * The calls for files in `dir`, chosen once per directory by its filesystem type (one statfs,
- * through libuv's threads). A directory that cannot be examined gets the threaded calls.
+ * through libuv's threads). A directory that does not exist yet (`failed/` until a recording
+ * fails) gets its parent's: once made, it is on its parent's filesystem. One that cannot be
+ * examined otherwise gets the threaded calls and is asked again next time.
  */
 export function fileCallsFor(dir: string): Promise<FileCalls> {
   let calls = byDir.get(dir);
   if (!calls) {
     calls = fs.promises.statfs(dir).then(
       (st) => (isLocalFsType(st.type) ? direct : threaded),
-      () => {
-        // A directory that is not there yet is asked again next time, once it may exist.
+      (err: NodeJS.ErrnoException) => {
+        const parent = path.dirname(dir);
+        if (err.code === 'ENOENT' && parent !== dir) return fileCallsFor(parent);
         byDir.delete(dir);
         return threaded;
       },

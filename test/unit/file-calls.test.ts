@@ -38,16 +38,17 @@ test('local filesystems are told from network and unknown ones by their statfs t
   for (const remote of [0x6969, 0xfe534d42, 0xff534d42, 0x65735546, 0x00c36400, 0x01021997, 0x9fa0, 0x12345678]) assert.equal(isLocalFsType(remote), false, remote.toString(16));
 });
 
-test('the calls are chosen by the directory\'s filesystem; a directory that is not there yet is asked again', async () => {
+test('the calls are chosen by the directory\'s filesystem; a directory not made yet gets its parent\'s', async () => {
   const dir = await tempDir();
   try {
     const local = isLocalFsType((await statfs(dir)).type);
     assert.equal((await fileCallsFor(dir)).direct, local, 'the test directory\'s filesystem decides');
     assert.equal((await fileCallsFor('/proc/self')).direct, false, 'procfs is not a local disk filesystem');
-    const later = path.join(dir, 'later');
-    assert.equal((await fileCallsFor(later)).direct, false, 'cannot be examined: threaded');
-    await mkdir(later);
-    assert.equal((await fileCallsFor(later)).direct, local, 'examined again once it exists');
+    assert.equal((await fileCallsFor('/proc/self/no/such/dir')).direct, false, 'a missing directory under procfs: procfs\'s');
+    const later = path.join(dir, 'later', 'deeper');
+    assert.equal((await fileCallsFor(later)).direct, local, 'missing: its parent\'s filesystem');
+    await mkdir(later, { recursive: true });
+    assert.equal((await fileCallsFor(later)).direct, local);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
