@@ -27,8 +27,6 @@ import path from 'node:path';
  * Every method returns a promise either way, so callers are written once.
  */
 export interface FileCalls {
-  /** True when the small calls run on the event loop (local filesystem). */
-  readonly direct: boolean;
   /** Creates a new file (exclusive) for writing; always through libuv's threads. */
   create(file: string, mode: number): Promise<number>;
   /** Opens a directory, to fsync it. */
@@ -58,16 +56,15 @@ export function isLocalFsType(type: number): boolean {
   return LOCAL_FS.has(type);
 }
 
-// `fs.xxxSync` and `fs.xxx` are looked up at each call, not bound once, so a test can stop the
-// process at a given rename whichever way it is made (test/support/kill-at-rename.ts).
+// `fs.renameSync` and `fs.promises.rename` are looked up at each call, not bound once, so a test
+// can stop the process at a given rename whichever way it is made (test/support/kill-at-rename.ts).
+// fs.promises has no calls on bare descriptors (open, fsync, close): those take callbacks.
 const pooled = {
   open: (file: string, flags: string, mode?: number): Promise<number> => new Promise((resolve, reject) => fs.open(file, flags, mode, (err, fd) => (err ? reject(err) : resolve(fd)))),
-  unlink: (file: string): Promise<void> => new Promise((resolve, reject) => fs.unlink(file, (err) => (err ? reject(err) : resolve()))),
   fsync: (fd: number): Promise<void> => new Promise((resolve, reject) => fs.fsync(fd, (err) => (err ? reject(err) : resolve()))),
 };
 
 const direct: FileCalls = {
-  direct: true,
   create: (file, mode) => pooled.open(file, 'wx', mode),
   openDir: async (dir) => fs.openSync(dir, 'r'),
   write: async (fd, data) => {
@@ -81,7 +78,7 @@ const direct: FileCalls = {
   },
   close: async (fd) => fs.closeSync(fd),
   rename: async (from, to) => fs.renameSync(from, to),
-  unlink: pooled.unlink,
+  unlink: (file) => fs.promises.unlink(file),
   readSmall: async (file) => fs.readFileSync(file),
   size: async (file) => fs.statSync(file).size,
   mkdirs: async (dir) => void fs.mkdirSync(dir, { recursive: true }),
@@ -89,7 +86,6 @@ const direct: FileCalls = {
 };
 
 const threaded: FileCalls = {
-  direct: false,
   create: (file, mode) => pooled.open(file, 'wx', mode),
   openDir: (dir) => pooled.open(dir, 'r'),
   write: async (fd, data) => {
@@ -101,8 +97,8 @@ const threaded: FileCalls = {
     }
   },
   close: (fd) => new Promise((resolve, reject) => fs.close(fd, (err) => (err ? reject(err) : resolve()))),
-  rename: (from, to) => new Promise((resolve, reject) => fs.rename(from, to, (err) => (err ? reject(err) : resolve()))),
-  unlink: pooled.unlink,
+  rename: (from, to) => fs.promises.rename(from, to),
+  unlink: (file) => fs.promises.unlink(file),
   readSmall: (file) => fs.promises.readFile(file),
   size: async (file) => (await fs.promises.stat(file)).size,
   mkdirs: async (dir) => void (await fs.promises.mkdir(dir, { recursive: true })),

@@ -42,13 +42,13 @@ test('the calls are chosen by the directory\'s filesystem; a directory not made 
   const dir = await tempDir();
   try {
     const local = isLocalFsType((await statfs(dir)).type);
-    assert.equal((await fileCallsFor(dir)).direct, local, 'the test directory\'s filesystem decides');
-    assert.equal((await fileCallsFor('/proc/self')).direct, false, 'procfs is not a local disk filesystem');
-    assert.equal((await fileCallsFor('/proc/self/no/such/dir')).direct, false, 'a missing directory under procfs: procfs\'s');
+    assert.equal((await fileCallsFor(dir)) === FILE_CALLS.direct, local, 'the test directory\'s filesystem decides');
+    assert.equal((await fileCallsFor('/proc/self')) === FILE_CALLS.direct, false, 'procfs is not a local disk filesystem');
+    assert.equal((await fileCallsFor('/proc/self/no/such/dir')) === FILE_CALLS.direct, false, 'a missing directory under procfs: procfs\'s');
     const later = path.join(dir, 'later', 'deeper');
-    assert.equal((await fileCallsFor(later)).direct, local, 'missing: its parent\'s filesystem');
+    assert.equal((await fileCallsFor(later)) === FILE_CALLS.direct, local, 'missing: its parent\'s filesystem');
     await mkdir(later, { recursive: true });
-    assert.equal((await fileCallsFor(later)).direct, local);
+    assert.equal((await fileCallsFor(later)) === FILE_CALLS.direct, local);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
