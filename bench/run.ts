@@ -126,6 +126,18 @@ async function measureAuth(): Promise<void> {
 async function measureConn(t: Targets): Promise<void> {
   const list = [t.openssh, t.teamssh].filter((x): x is m.Target => x !== undefined);
   const rates = new Map<string, number[]>(list.map((x) => [x.name, []]));
+  const warmups = new Map<string, number>();
+  // One untimed run per target first: a bastion serves logins for weeks, and V8 optimises a
+  // function that runs once per login only after hundreds of logins (a fresh teamssh compiled
+  // 138 more functions, ~1 s of its compiler threads' CPU, between its 300th and 700th login).
+  // sshd execs a fresh binary per connection; its run warms the page cache alike.
+  for (const target of list) {
+    await settle(t);
+    const r = await m.connectionRate(target, t.key, plan.conns, plan.concurrency);
+    say(`conn ${target.name} warm-up: ${r.rate.toFixed(1)}/s (not counted)`);
+    if (r.failures) notes.push(`connection rate: ${target.name} warm-up: ${r.failures} of ${plan.conns} connections failed (${r.firstError})`);
+    warmups.set(target.name, r.rate);
+  }
   for (let run = 0; run < plan.connRuns; run++) {
     for (const target of rotate(list, run)) {
       await settle(t);
@@ -135,6 +147,7 @@ async function measureConn(t: Targets): Promise<void> {
       say(`conn ${target.name} run ${run + 1}: ${r.rate.toFixed(1)}/s`);
     }
   }
+  notes.push(`connection rate: each target first served one untimed run of ${plan.conns} logins (warm-up: ${list.map((x) => `${x.name} ${fmt(warmups.get(x.name))}/s`).join(', ')}); the measured runs follow it.`);
   if (t.server) notes.push(`teamssh RSS after the connection-rate runs: ${fmt(await m.rssMb(t.server.pid))} MB`);
   const o = summarize(rates.get('openssh') ?? []);
   const s = summarize(rates.get('teamssh') ?? []);
