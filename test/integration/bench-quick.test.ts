@@ -27,6 +27,7 @@ const EXPECTED: Array<{ row: RegExp; columns: Array<'openssh' | 'seed' | 'teamss
   { row: /^post-quantum connection rate/, columns: ['openssh', 'teamssh'] },
   { row: /^pty throughput/, columns: ['openssh', 'seed', 'teamssh'] },
   { row: /^server CPU per GB of pty output/, columns: ['openssh', 'teamssh'] },
+  { row: /^server CPU per GB while the session streams/, columns: ['openssh', 'teamssh'] },
   { row: /^keystroke echo latency p99/, columns: ['openssh', 'teamssh'] },
   { row: /^RSS per idle session, \d+ sessions/, columns: ['openssh', 'teamssh'] },
   { row: /^recording on server after session end p50/, columns: ['teamssh'] },
@@ -62,6 +63,8 @@ test('bench --quick measures every metric and writes the table to --out', { time
     const text = await readFile(out, 'utf8');
     assert.match(text, /machine: \d+ CPUs/);
     assert.match(text, /OpenSSH_/);
+    // The connection-rate runs measure warmed servers; the note names the warm-up runs' rates.
+    assert.match(text, /connection rate: each target first served one untimed run of \d+ logins \(warm-up: openssh [\d.]+\/s, teamssh [\d.]+\/s\)/);
     const rows = text.split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('| metric')).map((l) => l.split('|').slice(1, -1).map((c) => c.trim()));
     for (const { row, columns } of EXPECTED) {
       const found = rows.find((cells) => row.test(cells[0] ?? ''));
