@@ -50,8 +50,14 @@ export class Revalidator {
     const list = [...logins.values()];
     const gap = list.length > 0 ? spreadMs / list.length : 0;
     const checks: Promise<void>[] = [];
+    const started = Date.now();
     for (const [i, login] of list.entries()) {
-      if (i > 0 && gap > 0) await this.#sleep(gap);
+      // Each check has its own time in the round, counted from the round's start: sleeping `gap`
+      // after each one let every timer's lateness add up (a busy event loop pushed the last
+      // logins past the round's end, next to the next round's first ones; the bench counted
+      // 3.02 requests per login in one interval instead of 3).
+      const wait = started + i * gap - Date.now();
+      if (i > 0 && wait > 0) await this.#sleep(wait);
       if (this.#stopped()) break;
       // Not awaited: a slow GitHub answer for one login must not push back the others.
       checks.push(this.#o.revoker.check(login, { trigger: 'revalidation' }));
