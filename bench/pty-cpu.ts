@@ -45,32 +45,31 @@ async function oneRun(t: CpuTarget, key: ClientKey, n: number, settle: () => Pro
 /** Adds the "server CPU per GB of pty output" row: teamssh recorded vs OpenSSH unrecorded. */
 export async function measurePtyCpu(openssh: CpuTarget | undefined, teamssh: CpuTarget | undefined, key: ClientKey, plan: PtyCpuPlan, rows: Row[], notes: string[]): Promise<void> {
   if (!openssh || !teamssh) throw new Error('needs OpenSSH and teamssh');
-  const perGb = new Map<string, number[]>([['openssh', []], ['teamssh', []]]);
-  // The part until the client exits: the SSH stream and the live recording, without what the
-  // server does for the session after it (teamssh: finish, signature check, split, upload).
-  const streamingPerGb = new Map<string, number[]>([['openssh', []], ['teamssh', []]]);
+  // Per run, s/GB: the whole (until the server is done with the session) and the part until the
+  // client exits: the SSH stream and the live recording, without what the server does for the
+  // session after it (teamssh: finish, signature check, split, upload).
+  const whole = { openssh: [] as number[], teamssh: [] as number[] };
+  const streaming = { openssh: [] as number[], teamssh: [] as number[] };
   for (let run = 0; run < plan.runs; run++) {
     for (const t of run % 2 ? [teamssh, openssh] : [openssh, teamssh]) {
       const r = await oneRun(t, key, plan.seqN, plan.settle);
-      perGb.get(t.name)!.push(r.cpu / (r.bytes / 1e9));
-      streamingPerGb.get(t.name)!.push(r.session / (r.bytes / 1e9));
+      const side = t === openssh ? 'openssh' : 'teamssh';
+      whole[side].push(r.cpu / (r.bytes / 1e9));
+      streaming[side].push(r.session / (r.bytes / 1e9));
       process.stderr.write(`bench: cpu ${t.name} run ${run + 1}: ${r.cpu.toFixed(2)} s (${r.session.toFixed(2)} s until the client exited) for ${(r.bytes / 1e6).toFixed(1)} MB\n`);
     }
   }
-  const o = summarize(perGb.get('openssh')!);
-  const s = summarize(perGb.get('teamssh')!);
-  const x = ratio(s.median, o.median);
-  rows.push({
-    metric: `server CPU per GB of pty output (server process tree, seq 1 ${plan.seqN}; teamssh recorded and uploaded, OpenSSH unrecorded)`,
-    unit: 's/GB', openssh: medianCell(o), teamssh: medianCell(s), ratio: Number.isFinite(x) ? `${x.toFixed(2)}× OpenSSH` : 'n/a',
-    target: '≤ 1.0× OpenSSH', pass: Number.isFinite(x) ? x <= 1.0 : undefined,
-  });
-  const os = summarize(streamingPerGb.get('openssh')!);
-  const ss = summarize(streamingPerGb.get('teamssh')!);
-  const xs = ratio(ss.median, os.median);
-  rows.push({
-    metric: 'server CPU per GB while the session streams (the row above until the client exits: teamssh\'s finish, signature check and upload after it not counted)',
-    unit: 's/GB', openssh: medianCell(os), teamssh: medianCell(ss), ratio: Number.isFinite(xs) ? `${xs.toFixed(2)}× OpenSSH` : 'n/a', target: '–',
-  });
+  const row = (metric: string, perGb: typeof whole, target: string, meets?: (x: number) => boolean): Row => {
+    const o = summarize(perGb.openssh);
+    const s = summarize(perGb.teamssh);
+    const x = ratio(s.median, o.median);
+    const known = Number.isFinite(x);
+    return {
+      metric, unit: 's/GB', openssh: medianCell(o), teamssh: medianCell(s), ratio: known ? `${x.toFixed(2)}× OpenSSH` : 'n/a',
+      target, ...(meets ? { pass: known ? meets(x) : undefined } : {}),
+    };
+  };
+  rows.push(row(`server CPU per GB of pty output (server process tree, seq 1 ${plan.seqN}; teamssh recorded and uploaded, OpenSSH unrecorded)`, whole, '≤ 1.0× OpenSSH', (x) => x <= 1.0));
+  rows.push(row('server CPU per GB while the session streams (the row above until the client exits: teamssh\'s finish, signature check and upload after it not counted)', streaming, '–'));
   notes.push('server CPU per GB: user + system CPU of the server\'s own processes (sshd and its sshd children; teamssh\'s node process), sampled from /proc every 100 ms during the run; the shells and seq are not counted; teamssh measured until its uploader shipped the recording.');
 }

@@ -30,8 +30,9 @@ test('a round spreads its checks over the interval by the clock, however late ea
   await r.runRound(800).finally(() => clearInterval(hold));
   assert.equal(at.length, logins.length, 'one check per login');
   const last = at.at(-1)! - started;
-  // Due at 39 × 20 = 780 ms; summing the sleeps put it at ~39 × 29 ≈ 1,130 ms.
-  assert.ok(last < 830, `the last check started ${last} ms into an 800 ms round`);
+  // Due at 39 × 20 = 780 ms; summing the sleeps put it at ~39 × 29 ≈ 1,130 ms. The bound leaves
+  // one late timer on a busy CI machine its room.
+  assert.ok(last < 900, `the last check started ${last} ms into an 800 ms round`);
   assert.ok(last >= 760, `the last check started ${last} ms into the round: still spread to its end`);
   const firstHalf = at.filter((t) => t - started < 400).length;
   assert.ok(firstHalf >= 18 && firstHalf <= 22, `${firstHalf} of 40 checks in the first half of the round: evenly spread`);
